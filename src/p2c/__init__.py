@@ -1,0 +1,22 @@
+"""p2c: Prospect-to-cash data integration for Dynamics 365."""
+
+from p2c._errors import (
+    ConfigError,
+    ExitCode,
+    InputError,
+    NotFoundError,
+    P2CError,
+    RecordRejected,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConfigError",
+    "ExitCode",
+    "InputError",
+    "NotFoundError",
+    "P2CError",
+    "RecordRejected",
+    "__version__",
+]

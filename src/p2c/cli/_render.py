@@ -1,0 +1,42 @@
+"""Shared terminal output: one console for results, one for messages and errors."""
+
+from __future__ import annotations
+
+__all__ = ["WorkspaceOption", "err", "out", "report_error"]
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from p2c._errors import InputError, P2CError
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+WorkspaceOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--workspace",
+        "-w",
+        help="Workspace folder (default: $P2C_WORKSPACE or .).",
+        show_default=False,
+    ),
+]
+
+
+def report_error(error: P2CError) -> None:
+    """Print an error with every problem it lists, each with record, field and fix."""
+    err.print(f"[bold red]error:[/] {escape(error.message)}")
+    problems = error.problems if isinstance(error, InputError) else []
+    for problem in problems:
+        err.print(f"  - {escape(str(problem))}")
+    if error.fix and not problems:
+        err.print(f"  [bold]fix:[/] {escape(error.fix)}")
+    if error.record and not problems:
+        err.print(
+            f"  record: {escape(error.record)}"
+            + (f", field: {escape(error.field)}" if error.field else "")
+        )

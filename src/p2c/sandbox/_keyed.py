@@ -1,0 +1,192 @@
+"""Upsert by entity key with per-record outcomes: the write model of F&O and the CDS hub.
+
+A batch of records is checked field by field, merged over the stored record with the same
+key, validated by the system's rules and written in one statement. Each record gets its own
+outcome, so one bad record never stops the others.
+"""
+
+from __future__ import annotations
+
+__all__ = ["KeyedSystem", "Outcome", "Rejection"]
+
+import difflib
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from p2c._errors import NotFoundError
+from p2c.sandbox._schema import Entity
+from p2c.sandbox._store import Store, chunks
+
+Status = Literal["created", "updated", "unchanged", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Why a system refused a record: the field and the system's message."""
+
+    field: str | None
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The result of writing one record."""
+
+    key: tuple[Any, ...]
+    status: Status
+    field: str | None = None
+    message: str | None = None
+
+
+class KeyedSystem:
+    """A system whose entities are written by upsert on their key.
+
+    Subclasses list their ``entities`` and add their rules in ``validate`` and
+    ``after_write``.
+    """
+
+    entities: tuple[Entity, ...] = ()
+    name = "system"
+
+    def __init__(self, path: Path, *, create: bool = False) -> None:
+        self.store = Store(path, self.entities, create=create)
+        self._by_set = {e.entity_set.lower(): e for e in self.entities}
+
+    def close(self) -> None:
+        self.store.close()
+
+    def entity(self, entity_set: str) -> Entity:
+        found = self._by_set.get(entity_set.lower())
+        if found is None:
+            close = difflib.get_close_matches(entity_set, [e.entity_set for e in self.entities], 1)
+            raise NotFoundError(
+                f"{self.name} has no entity {entity_set!r}.",
+                fix=f"did you mean {close[0]!r}?"
+                if close
+                else f"use one of: {', '.join(e.entity_set for e in self.entities)}",
+            )
+        return found
+
+    def export(self, entity_set: str) -> Iterator[dict[str, Any]]:
+        entity = self.entity(entity_set)
+        return (
+            {f.name: f.present(row.get(f.name)) for f in entity.fields}
+            for row in self.store.rows(entity)
+        )
+
+    def count(self, entity_set: str) -> int:
+        return self.store.count(self.entity(entity_set))
+
+    # hooks -----------------------------------------------------------------------------------
+
+    def normalize(self, entity: Entity, row: dict[str, Any]) -> None:
+        """Adjust key values before lookup (F&O reads dataAreaId case-insensitively)."""
+
+    def prepare_batch(self, entity: Entity, rows: Sequence[dict[str, Any]]) -> Any:
+        """Fetch what ``validate`` needs for the whole batch at once; returned as context."""
+        return None
+
+    def validate(
+        self, entity: Entity, row: dict[str, Any], existing: Mapping[str, Any] | None, context: Any
+    ) -> Rejection | None:
+        """The system's rules for one merged record."""
+        return None
+
+    def on_create(self, entity: Entity, row: dict[str, Any]) -> None:
+        """Fill system values of a new record (defaults, numbers)."""
+
+    def after_write(self, entity: Entity, rows: Sequence[dict[str, Any]]) -> None:
+        """Side effects of written records (party records in F&O)."""
+
+    # upsert ----------------------------------------------------------------------------------
+
+    def upsert(self, entity_set: str, records: Sequence[Mapping[str, Any]]) -> list[Outcome]:
+        """Create or update each record by the entity key; one outcome per record, in order."""
+        entity = self.entity(entity_set)
+        outcomes: list[Outcome | None] = [None] * len(records)
+        rows: list[tuple[int, dict[str, Any]]] = []
+        coercers = entity.coercers
+        for index, record in enumerate(records):
+            row: dict[str, Any] = {}
+            rejection = None
+            for name, value in record.items():
+                convert = coercers.get(name)
+                if convert is None:
+                    rejection = Rejection(name, _unknown_property(entity, name))
+                    break
+                try:
+                    row[name] = convert(value)
+                except ValueError as exc:
+                    rejection = Rejection(name, f"{entity.by_name[name].display}: {exc}.")
+                    break
+            if rejection is None:
+                self.normalize(entity, row)
+                missing = [k for k in entity.key if row.get(k) in (None, "")]
+                if missing:
+                    rejection = Rejection(
+                        missing[0], f"All fields in the entity key must be provided: {missing[0]}."
+                    )
+            if rejection is not None:
+                outcomes[index] = Outcome(
+                    _key(entity, record), "failed", rejection.field, rejection.message
+                )
+            else:
+                rows.append((index, row))
+        with self.store.transaction():
+            stored = self._existing(entity, [row for _, row in rows])
+            context = self.prepare_batch(entity, [row for _, row in rows])
+            changed: dict[tuple[Any, ...], dict[str, Any]] = {}
+            for index, row in rows:
+                key = tuple(row[k] for k in entity.key)
+                before = changed.get(key) or stored.get(key)
+                merged = dict(before) if before else {}
+                merged.update(row)
+                if before is None:
+                    self.on_create(entity, merged)
+                rejection = self.validate(entity, merged, before, context)
+                if rejection is not None:
+                    outcomes[index] = Outcome(key, "failed", rejection.field, rejection.message)
+                elif before is not None and all(before.get(c) == v for c, v in row.items()):
+                    outcomes[index] = Outcome(key, "unchanged")
+                else:
+                    outcomes[index] = Outcome(key, "created" if before is None else "updated")
+                    changed[key] = merged
+            if changed:
+                columns = [f.name for f in entity.fields]
+                names = ", ".join(f'"{c}"' for c in columns)
+                marks = ", ".join("?" * len(columns))
+                self.store.db.executemany(
+                    f'INSERT OR REPLACE INTO "{entity.name}" ({names}) VALUES ({marks})',
+                    [[row.get(c) for c in columns] for row in changed.values()],
+                )
+                self.after_write(entity, list(changed.values()))
+        return [o for o in outcomes if o is not None]
+
+    def _existing(
+        self, entity: Entity, rows: list[dict[str, Any]]
+    ) -> dict[tuple[Any, ...], dict[str, Any]]:
+        keys = list({tuple(r[k] for k in entity.key) for r in rows})
+        found: dict[tuple[Any, ...], dict[str, Any]] = {}
+        width = len(entity.key)
+        cols = ", ".join(f'"{k}"' for k in entity.key)
+        for part in chunks(keys, 900 // width):
+            values = ", ".join(f"({', '.join('?' * width)})" for _ in part)
+            params = [v for key in part for v in key]
+            for row in self.store.rows(entity, f"WHERE ({cols}) IN (VALUES {values})", params):
+                found[tuple(row[k] for k in entity.key)] = row
+        return found
+
+
+def _key(entity: Entity, record: Mapping[str, Any]) -> tuple[Any, ...]:
+    return tuple(record.get(k) for k in entity.key)
+
+
+def _unknown_property(entity: Entity, name: str) -> str:
+    close = difflib.get_close_matches(name, list(entity.by_name), 1)
+    hint = f" Did you mean '{close[0]}'?" if close else ""
+    return (
+        f"The property '{name}' does not exist on type '{entity.name}'. Make sure to only use "
+        f"property names that are defined by the type.{hint}"
+    )

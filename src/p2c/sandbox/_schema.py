@@ -1,0 +1,258 @@
+"""Entity metadata of the sandbox systems: fields, types, lengths, keys, lookups.
+
+One small model serves Sales (Dataverse), the CDS hub and Finance and Operations. Each field
+knows how to check and convert a JSON value into its stored form (``coerce``) and back
+(``present``), so every write path applies the same rules, fast: the converters are built
+once per field, not per value.
+"""
+
+from __future__ import annotations
+
+__all__ = ["Entity", "Field", "FieldType", "utc_now", "utc_text"]
+
+import enum
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+
+class FieldType(enum.StrEnum):
+    STRING = "string"
+    INT = "int"
+    MONEY = "money"
+    BOOL = "bool"
+    GUID = "guid"
+    DATETIME = "datetime"
+    PICKLIST = "picklist"  # Dataverse option set: integer values
+    LOOKUP = "lookup"  # Dataverse lookup: a GUID, one or more target entities
+    ENUM = "enum"  # F&O enum: symbol names such as "Person"
+    NOYES = "noyes"  # F&O NoYes enum: "Yes" / "No"
+
+
+_SQL_TYPES = {
+    FieldType.INT: "INTEGER",
+    FieldType.BOOL: "INTEGER",
+    FieldType.PICKLIST: "INTEGER",
+    FieldType.MONEY: "REAL",
+}
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def utc_text(moment: datetime) -> str:
+    """Stored form of a timestamp: UTC ISO 8601 to the second with a ``Z``, as Dataverse
+    returns it; sortable as text."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse_datetime(value: str) -> str:
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return utc_text(moment)
+
+
+Coerce = Callable[[Any], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One column of an entity.
+
+    Args:
+        name: Logical name (Dataverse) or data entity field name (F&O).
+        type: Storage and validation type.
+        max_length: Longest accepted string.
+        required: A create without a value is rejected.
+        label: Display name used in messages.
+        targets: Lookup targets, entity logical names (two for a polymorphic lookup).
+        options: Accepted values of a picklist or enum.
+        solution: The solution that adds the column; absent until that solution is installed.
+        read_only: Set by the system; a create or update that sets it is rejected.
+        default: Value stored when a create omits the field.
+    """
+
+    name: str
+    type: FieldType = FieldType.STRING
+    max_length: int | None = None
+    required: bool = False
+    label: str = ""
+    targets: tuple[str, ...] = ()
+    options: tuple[Any, ...] = ()
+    solution: str | None = None
+    read_only: bool = False
+    default: Any = None
+
+    @property
+    def display(self) -> str:
+        return self.label or self.name
+
+    @property
+    def sql_type(self) -> str:
+        return _SQL_TYPES.get(self.type, "TEXT")
+
+    @property
+    def polymorphic(self) -> bool:
+        return len(self.targets) > 1
+
+    def coerce(self, value: Any) -> Any:
+        """Check a JSON value and return its stored form; raise ValueError with the reason."""
+        return _coercer(self)(value)
+
+    def present(self, value: Any) -> Any:
+        """The JSON form of a stored value."""
+        if self.type is FieldType.BOOL and value is not None:
+            return bool(value)
+        return value
+
+
+def _coercer(f: Field) -> Coerce:
+    kind = f.type
+    if kind is FieldType.STRING:
+        limit = f.max_length
+
+        def string(value: Any) -> Any:
+            if value is None:
+                return None
+            if not isinstance(value, str):
+                raise ValueError(f"expects text, got {type(value).__name__} {value!r}")
+            if limit is not None and len(value) > limit:
+                raise ValueError(
+                    f"value is {len(value)} characters long; the maximum length is {limit}"
+                )
+            return value
+
+        return string
+    if kind in (FieldType.INT, FieldType.PICKLIST):
+        options = set(f.options)
+
+        def integer(value: Any) -> Any:
+            if value is None:
+                return None
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"expects a whole number, got {value!r}")
+            if options and value not in options:
+                raise ValueError(f"{value} is not a valid option; valid: {sorted(options)}")
+            return value
+
+        return integer
+    if kind is FieldType.MONEY:
+
+        def money(value: Any) -> Any:
+            if value is None:
+                return None
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"expects a number, got {value!r}")
+            return float(value)
+
+        return money
+    if kind is FieldType.BOOL:
+
+        def boolean(value: Any) -> Any:
+            if value is None:
+                return None
+            if not isinstance(value, bool):
+                raise ValueError(f"expects true or false, got {value!r}")
+            return int(value)
+
+        return boolean
+    if kind in (FieldType.GUID, FieldType.LOOKUP):
+
+        def guid(value: Any) -> Any:
+            if value is None:
+                return None
+            try:
+                return str(uuid.UUID(str(value)))
+            except ValueError:
+                raise ValueError(f"{value!r} is not a GUID") from None
+
+        return guid
+    if kind is FieldType.DATETIME:
+
+        def moment(value: Any) -> Any:
+            if value is None:
+                return None
+            try:
+                return _parse_datetime(str(value))
+            except ValueError:
+                raise ValueError(
+                    f"{value!r} is not an ISO 8601 date and time such as 2026-01-31T09:00:00Z"
+                ) from None
+
+        return moment
+    symbols = tuple(f.options) if kind is FieldType.ENUM else ("Yes", "No")
+
+    def enum_value(value: Any) -> Any:
+        if value is None:
+            return None
+        if value not in symbols:
+            raise ValueError(f"{value!r} is not a valid value; valid: {', '.join(symbols)}")
+        return value
+
+    return enum_value
+
+
+@dataclass(frozen=True)
+class Entity:
+    """An entity (table) with its entity set name, keys and fields.
+
+    Args:
+        name: Logical name (Dataverse) or public entity name (F&O, CDS).
+        entity_set: Collection name in the API (``contacts``, ``CustomersV2``).
+        fields: The columns.
+        key: Primary key fields (the GUID id in Dataverse; the entity key in F&O).
+        alternate_keys: Named alternate keys: key name -> its fields.
+        label: Display name used in messages.
+    """
+
+    name: str
+    entity_set: str
+    fields: tuple[Field, ...]
+    key: tuple[str, ...]
+    alternate_keys: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    label: str = ""
+    by_name: dict[str, Field] = field(init=False, repr=False, compare=False)
+    coercers: dict[str, Coerce] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "by_name", {f.name: f for f in self.fields})
+        object.__setattr__(self, "coercers", {f.name: _coercer(f) for f in self.fields})
+
+    @property
+    def columns(self) -> list[str]:
+        """Stored columns: every field, plus the type column of each polymorphic lookup."""
+        names: list[str] = []
+        for f in self.fields:
+            names.append(f.name)
+            if f.polymorphic:
+                names.append(f.name + "type")
+        return names
+
+    def visible(self, installed: Iterable[str]) -> list[Field]:
+        """Fields present given the installed solutions."""
+        have = set(installed)
+        return [f for f in self.fields if f.solution is None or f.solution in have]
+
+    def ddl(self) -> list[str]:
+        """CREATE statements for the table, its primary key and unique alternate keys."""
+        cols = []
+        for f in self.fields:
+            cols.append(f'"{f.name}" {f.sql_type}')
+            if f.polymorphic:
+                cols.append(f'"{f.name}type" TEXT')
+        key = ", ".join(f'"{k}"' for k in self.key)
+        statements = [
+            f'CREATE TABLE IF NOT EXISTS "{self.name}" ({", ".join(cols)}, PRIMARY KEY ({key}))'
+        ]
+        for key_name, fields in self.alternate_keys.items():
+            cols_sql = ", ".join(f'"{c}"' for c in fields)
+            where = " AND ".join(f'"{c}" IS NOT NULL' for c in fields)
+            statements.append(
+                f'CREATE UNIQUE INDEX IF NOT EXISTS "ak_{self.name}_{key_name}" '
+                f'ON "{self.name}" ({cols_sql}) WHERE {where}'
+            )
+        return statements

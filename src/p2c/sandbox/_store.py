@@ -1,0 +1,134 @@
+"""A SQLite database per sandbox system: tables made from entity metadata, plus settings."""
+
+from __future__ import annotations
+
+__all__ = ["Store", "chunks"]
+
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from p2c._errors import NotFoundError
+from p2c.sandbox._schema import Entity
+
+T = TypeVar("T")
+
+# SQLite allows 32,766 host parameters; stay well below for IN lists.
+MAX_PARAMS = 900
+
+
+def chunks(items: Sequence[T], size: int = MAX_PARAMS) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class Store:
+    """One system's SQLite database.
+
+    Args:
+        path: Database file; created with its tables when ``create`` is true.
+        entities: The entities whose tables the database holds.
+        create: Make the file and tables if missing.
+    """
+
+    def __init__(self, path: Path, entities: Iterable[Entity], *, create: bool = False) -> None:
+        if not create and not path.exists():
+            raise NotFoundError(
+                f"Sandbox database {path} does not exist.",
+                fix="create the workspace with `p2c init DIR` or pass --workspace DIR",
+            )
+        self.path = path
+        # isolation_level=None: transactions are explicit (see ``transaction``), so a failed
+        # load rolls back whole.
+        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA busy_timeout=30000")
+        self.entities = {e.name: e for e in entities}
+        if create:
+            with self.transaction():
+                self.db.execute(
+                    "CREATE TABLE IF NOT EXISTS sandbox_setting (name TEXT PRIMARY KEY, value TEXT)"
+                )
+                for entity in self.entities.values():
+                    for statement in entity.ddl():
+                        self.db.execute(statement)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def transaction(self) -> _Transaction:
+        """All-or-nothing block; nested use joins the outer transaction."""
+        return _Transaction(self.db)
+
+    # settings --------------------------------------------------------------------------------
+
+    def setting(self, name: str, default: str | None = None) -> str | None:
+        row = self.db.execute(
+            "SELECT value FROM sandbox_setting WHERE name = ?", (name,)
+        ).fetchone()
+        return default if row is None else str(row[0])
+
+    def set_setting(self, name: str, value: str) -> None:
+        self.db.execute(
+            "INSERT INTO sandbox_setting (name, value) VALUES (?, ?) "
+            "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+            (name, value),
+        )
+
+    # rows ------------------------------------------------------------------------------------
+
+    def insert(self, entity: Entity, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        names = ", ".join(f'"{c}"' for c in columns)
+        marks = ", ".join("?" * len(columns))
+        self.db.executemany(f'INSERT INTO "{entity.name}" ({names}) VALUES ({marks})', rows)
+
+    def existing(self, entity: Entity, column: str, values: Sequence[Any]) -> set[Any]:
+        """Which of ``values`` occur in ``column``."""
+        found: set[Any] = set()
+        for part in chunks(list(set(values))):
+            marks = ", ".join("?" * len(part))
+            found.update(
+                row[0]
+                for row in self.db.execute(
+                    f'SELECT "{column}" FROM "{entity.name}" WHERE "{column}" IN ({marks})', part
+                )
+            )
+        return found
+
+    def rows(
+        self, entity: Entity, where: str = "", params: Sequence[Any] = (), order: str | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Stored rows as dicts of column -> stored value."""
+        order_by = order or ", ".join(f'"{k}"' for k in entity.key)
+        cursor = self.db.execute(
+            f'SELECT * FROM "{entity.name}" {where} ORDER BY {order_by}', params
+        )
+        names = [d[0] for d in cursor.description]
+        while batch := cursor.fetchmany(2000):
+            for row in batch:
+                yield dict(zip(names, row, strict=True))
+
+    def count(self, entity: Entity) -> int:
+        return int(self.db.execute(f'SELECT COUNT(*) FROM "{entity.name}"').fetchone()[0])
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+        self.outer = False
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.outer = not self.db.in_transaction
+        if self.outer:
+            self.db.execute("BEGIN IMMEDIATE")
+        return self.db
+
+    def __exit__(self, kind: object, *_: object) -> None:
+        if not self.outer:
+            return
+        if kind is None:
+            self.db.execute("COMMIT")
+        else:
+            self.db.execute("ROLLBACK")
