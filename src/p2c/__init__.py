@@ -6,6 +6,7 @@ from p2c._errors import (
     InputError,
     NotFoundError,
     P2CError,
+    PrerequisiteError,
     RecordRejected,
 )
 
@@ -17,6 +18,7 @@ __all__ = [
     "InputError",
     "NotFoundError",
     "P2CError",
+    "PrerequisiteError",
     "RecordRejected",
     "__version__",
 ]

@@ -13,6 +13,7 @@ __all__ = [
     "InputError",
     "NotFoundError",
     "P2CError",
+    "PrerequisiteError",
     "RecordRejected",
 ]
 
@@ -95,6 +96,12 @@ class InputError(P2CError):
     def __init__(self, message: str, problems: list[P2CError] | None = None) -> None:
         super().__init__(message)
         self.problems = problems or []
+
+
+class PrerequisiteError(P2CError):
+    """A prerequisite project is missing from the workspace or has not succeeded."""
+
+    exit_code = ExitCode.PREREQUISITE
 
 
 class RecordRejected(P2CError):

@@ -26,7 +26,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from p2c._errors import ConfigError, NotFoundError
 from p2c._yamlfile import load_model
 from p2c.sandbox import ROOT_BUSINESS_UNIT, CDSHub, FinOpsSandbox, SalesSandbox
-from p2c.templates import template_names
+from p2c.templates import Leg, Template, get_template, template_names
+from p2c.templates._model import Transform
 
 CONFIG_FILE = "p2c.yaml"
 Generation = Literal["direct", "via-cds"]
@@ -63,6 +64,21 @@ class ConnectionSet(_Model):
     organizations: list[OrganizationMapping]
 
 
+class LegChanges(_Model):
+    """The user's changes to one mapping leg."""
+
+    filter: str | None = None
+    map: dict[str, Transform] = {}
+    remove: list[str] = []
+
+
+class TaskChanges(LegChanges):
+    """Changes to a task: ``filter`` applies to its first leg (the one reading Sales), ``map``
+    and ``remove`` to its last leg (the one writing F&O); ``legs`` changes a leg by name."""
+
+    legs: dict[str, LegChanges] = {}
+
+
 class Project(_Model):
     """A template applied to a connection set, plus the user's changes."""
 
@@ -70,6 +86,49 @@ class Project(_Model):
     template: str
     connection_set: str = "sandbox"
     business_unit: str | None = None
+    tasks: dict[str, TaskChanges] = {}
+
+    def effective_template(self) -> Template:
+        """The template with this project's changes applied.
+
+        Raises:
+            ConfigError: a change names a task, leg or field that does not exist.
+        """
+        template = get_template(self.template).model_copy(deep=True)
+        tasks = {t.name: t for t in template.tasks}
+        for task_name, changes in self.tasks.items():
+            task = tasks.get(task_name)
+            if task is None:
+                raise ConfigError(
+                    f"Project {self.name!r} changes task {task_name!r}, which its template "
+                    "does not have.",
+                    fix=f"use one of: {', '.join(tasks)}",
+                )
+            first, last = task.legs[0], task.legs[-1]
+            _apply(self.name, first, LegChanges(filter=changes.filter))
+            _apply(self.name, last, LegChanges(map=changes.map, remove=changes.remove))
+            legs = {leg.name: leg for leg in task.legs}
+            for leg_name, leg_changes in changes.legs.items():
+                if leg_name not in legs:
+                    raise ConfigError(
+                        f"Project {self.name!r}: task {task_name!r} has no leg {leg_name!r}.",
+                        fix=f"use one of: {', '.join(legs)}",
+                    )
+                _apply(self.name, legs[leg_name], leg_changes)
+        return template
+
+
+def _apply(project: str, leg: Leg, changes: LegChanges) -> None:
+    if changes.filter is not None:
+        leg.source.filter = changes.filter or None
+    for field in changes.remove:
+        if field not in leg.map:
+            raise ConfigError(
+                f"Project {project!r} removes {field!r}, which leg {leg.name!r} does not map.",
+                fix="check the field name",
+            )
+        del leg.map[field]
+    leg.map.update(changes.map)
 
 
 class StateConfig(_Model):
@@ -101,6 +160,22 @@ class Workspace:
                 fix="create one with `p2c init DIR`, or pass --workspace DIR",
             )
         return cls(folder, load_model(path, WorkspaceConfig))
+
+    def project(self, name: str) -> Project:
+        for project in self.config.projects:
+            if project.name == name:
+                return project
+        raise NotFoundError(
+            f"p2c.yaml has no project {name!r}.",
+            fix="`p2c projects` lists the workspace's projects",
+        )
+
+    def state_url(self) -> str:
+        """The state database URL; a relative SQLite path is relative to the workspace."""
+        url = self.config.state.url
+        if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+            return "sqlite:///" + str(self.root / url[len("sqlite:///") :])
+        return url
 
     def connection_set(self, name: str = "sandbox") -> ConnectionSet:
         try:

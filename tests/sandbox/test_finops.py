@@ -75,3 +75,138 @@ def test_unknown_decision_role_is_rejected(finops: FinOpsSandbox) -> None:
               "DecisionMakingRoleCode": "Boss"}
     (outcome,) = finops.upsert("CDSContactPersons", [person])
     assert outcome.field == "DecisionMakingRoleCode" and "'Boss'" in (outcome.message or "")
+
+
+def test_person_customer_needs_a_name(finops: FinOpsSandbox) -> None:
+    person = {
+        "dataAreaId": "usmf",
+        "CustomerAccount": "CON-01000-BVRCPS",
+        "PartyType": "Person",
+        "CustomerGroupId": "10",
+    }
+    (nameless,) = finops.upsert("CustomersV2", [person])
+    assert nameless.status == "failed"
+    assert nameless.field == "PersonLastName"
+    assert "party type Person" in (nameless.message or "")
+    (named,) = finops.upsert("CustomersV2", [{**person, "PersonFirstName": "Ann"}])
+    assert named.status == "created"
+
+
+def test_organization_customer_needs_a_name(finops: FinOpsSandbox) -> None:
+    (outcome,) = finops.upsert("CustomersV2", [{**CUSTOMER, "OrganizationName": None}])
+    assert (outcome.status, outcome.field) == ("failed", "OrganizationName")
+
+
+def test_party_number_is_generated_and_a_party_created(finops: FinOpsSandbox) -> None:
+    without = {k: v for k, v in CUSTOMER.items() if k != "PartyNumber"}
+    second = {**without, "CustomerAccount": "C2", "OrganizationName": "Contoso"}
+    assert [o.status for o in finops.upsert("CustomersV2", [without, second])] == [
+        "created",
+        "created",
+    ]
+    numbers = {c["CustomerAccount"]: c["PartyNumber"] for c in finops.export("CustomersV2")}
+    assert all(numbers.values()) and len(set(numbers.values())) == 2
+    parties = {p["PartyNumber"]: p for p in finops.export("Parties")}
+    first = parties[numbers[CUSTOMER["CustomerAccount"]]]
+    assert (first["PartyType"], first["Name"]) == ("Organization", "Fabrikam")
+    assert parties[numbers["C2"]]["Name"] == "Contoso"
+    # An update keeps the party number and renames the party.
+    finops.upsert("CustomersV2", [{**without, "OrganizationName": "Fabrikam Inc"}])
+    after = {c["CustomerAccount"]: c["PartyNumber"] for c in finops.export("CustomersV2")}
+    assert after == numbers
+    renamed = {p["PartyNumber"]: p["Name"] for p in finops.export("Parties")}
+    assert renamed[numbers[CUSTOMER["CustomerAccount"]]] == "Fabrikam Inc"
+
+
+def test_given_party_number_is_kept_and_person_party_named(finops: FinOpsSandbox) -> None:
+    person = {
+        "dataAreaId": "usmf",
+        "CustomerAccount": "CON-01000-BVRCPS",
+        "PartyNumber": "CON-01000-BVRCPS",
+        "PartyType": "Person",
+        "PersonFirstName": "Ann",
+        "PersonLastName": "Lee",
+        "CustomerGroupId": "10",
+    }
+    finops.upsert("CustomersV2", [person])
+    assert {"PartyNumber": "CON-01000-BVRCPS", "PartyType": "Person", "Name": "Ann Lee"} in list(
+        finops.export("Parties")
+    )
+
+
+def test_company_is_read_case_insensitively(finops: FinOpsSandbox) -> None:
+    (outcome,) = finops.upsert("CustomersV2", [{**CUSTOMER, "dataAreaId": "USMF"}])
+    assert outcome.status == "created"
+    assert outcome.key == ("usmf", CUSTOMER["CustomerAccount"])
+    (stored,) = finops.export("CustomersV2")
+    assert stored["dataAreaId"] == "usmf"
+    # The same record under either spelling is the same record.
+    assert [o.status for o in finops.upsert("CustomersV2", [CUSTOMER])] == ["unchanged"]
+    assert finops.count("CustomersV2") == 1
+
+
+def test_same_key_twice_in_one_batch(finops: FinOpsSandbox) -> None:
+    renamed = {**CUSTOMER, "OrganizationName": "Fabrikam Inc"}
+    outcomes = finops.upsert("CustomersV2", [CUSTOMER, renamed, renamed])
+    assert [o.status for o in outcomes] == ["created", "updated", "unchanged"]
+    (stored,) = finops.export("CustomersV2")
+    assert stored["OrganizationName"] == "Fabrikam Inc"
+
+
+def test_reference_data(finops: FinOpsSandbox) -> None:
+    groups = {(g["dataAreaId"], g["CustomerGroupId"]) for g in finops.export("CustomerGroups")}
+    assert ("usmf", "10") in groups
+    companies = {e["LegalEntityId"]: e for e in finops.export("LegalEntities")}
+    assert companies["usmf"]["AccountingCurrency"] == "USD"
+    countries = {c["CountryRegion"]: c["ISOCode"] for c in finops.export("AddressCountryRegions")}
+    assert countries["USA"] == "US"
+    assert "en-us" in {lang["LanguageId"] for lang in finops.export("Languages")}
+    warehouses = {(w["dataAreaId"], w["WarehouseId"]): w for w in finops.export("Warehouses")}
+    assert warehouses[("usmf", "13")]["OperationalSiteId"] == "1"
+    assert "usmf" in finops.legal_entities()
+
+
+def test_a_failed_record_in_the_middle_leaves_the_others_written(finops: FinOpsSandbox) -> None:
+    batch = [
+        {**CUSTOMER, "CustomerAccount": "C1", "PartyNumber": "C1"},
+        {**CUSTOMER, "CustomerAccount": "C2", "PartyNumber": "C2", "CustomerGroupId": "99"},
+        {**CUSTOMER, "CustomerAccount": "C3", "PartyNumber": "C3"},
+        {**CUSTOMER, "CustomerAccount": "C4", "PartyNumber": "C4", "Colour": "red"},
+        {**CUSTOMER, "CustomerAccount": "C5", "PartyNumber": "C5"},
+    ]
+    outcomes = finops.upsert("CustomersV2", batch)
+    assert [o.status for o in outcomes] == ["created", "failed", "created", "failed", "created"]
+    assert [o.key for o in outcomes] == [("usmf", f"C{n}") for n in range(1, 6)]
+    assert sorted(c["CustomerAccount"] for c in finops.export("CustomersV2")) == ["C1", "C3", "C5"]
+    assert {"C1", "C3", "C5"} <= {p["PartyNumber"] for p in finops.export("Parties")}
+    assert "C2" not in {p["PartyNumber"] for p in finops.export("Parties")}
+
+
+@pytest.mark.parametrize("code", ["USA", "US"])
+def test_iso_code_fields_take_iso2_or_the_country_region_id(
+    finops: FinOpsSandbox, code: str
+) -> None:
+    record = {**CUSTOMER, "AddressCity": "Seattle", "AddressCountryRegionISOCode": code}
+    (outcome,) = finops.upsert("CustomersV2", [record])
+    assert outcome.status == "created"
+
+
+def test_sales_currency_defaults_to_the_company_currency(finops: FinOpsSandbox) -> None:
+    finops.upsert("CustomersV2", [{**CUSTOMER, "dataAreaId": "demf"}])
+    finops.upsert("CustomersV2", [{**CUSTOMER, "dataAreaId": "gbsi", "SalesCurrencyCode": "USD"}])
+    currencies = {c["dataAreaId"]: c["SalesCurrencyCode"] for c in finops.export("CustomersV2")}
+    assert currencies == {"demf": "EUR", "gbsi": "USD"}
+
+
+def test_whole_numbers_out_of_range_are_rejected(finops: FinOpsSandbox) -> None:
+    finops.upsert("CustomersV2", [CUSTOMER])
+    person = {
+        "dataAreaId": "usmf",
+        "ContactPersonPartyNumber": "C1",
+        "AssociatedPartyNumber": "ACC-01000-AAAAAA",
+        "LastName": "Lee",
+        "BirthYear": 2**40,
+    }
+    (outcome,) = finops.upsert("CDSContactPersons", [person])
+    assert (outcome.status, outcome.field) == ("failed", "BirthYear")
+    assert "outside the range" in (outcome.message or "")

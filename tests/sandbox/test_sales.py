@@ -45,7 +45,8 @@ def test_company_flag_on_create_and_update(sales: SalesSandbox) -> None:
     sales.load({
         "accounts": [{"accountid": ACC, "name": "Fabrikam"}],
         "contacts": [
-            {"contactid": CON, "lastname": "Lee", "parentcustomerid_account@odata.bind": f"/accounts({ACC})"},
+            {"contactid": CON, "lastname": "Lee",
+             "parentcustomerid_account@odata.bind": f"/accounts({ACC})"},
             {"contactid": "33333333-3333-4333-8333-333333333333", "lastname": "Kid",
              "parentcustomerid_contact@odata.bind": f"/contacts({CON})"},
         ],
@@ -76,7 +77,9 @@ def test_repointed_activity_makes_active_customer_and_is_never_cleared(
         "accounts": [{"accountid": ACC, "name": "Fabrikam"}],
         "contacts": [{"contactid": CON, "lastname": "Lee"}, {"contactid": other, "lastname": "Ng"}],
     })
-    ids = sales.create(activity, [{"name": "Deal", "customerid_account@odata.bind": f"/accounts({ACC})"}])
+    ids = sales.create(
+        activity, [{"name": "Deal", "customerid_account@odata.bind": f"/accounts({ACC})"}]
+    )
     assert contact(sales, CON)["msdynce_isactivecustomer"] is False
     sales.update(activity, ids[0], {"customerid_contact@odata.bind": f"/contacts({CON})"})
     assert contact(sales, CON)["msdynce_isactivecustomer"] is True
@@ -87,9 +90,13 @@ def test_repointed_activity_makes_active_customer_and_is_never_cleared(
 
 def test_upgrade_on_pre_existing_sales_and_idempotence(bare_sales: SalesSandbox) -> None:
     bare_sales.load({
-        "accounts": [{"accountid": ACC, "name": "Fabrikam"}, {"name": "Has number", "accountnumber": "X1"}],
+        "accounts": [
+            {"accountid": ACC, "name": "Fabrikam"},
+            {"name": "Has number", "accountnumber": "X1"},
+        ],
         "contacts": [
-            {"contactid": CON, "lastname": "Lee", "parentcustomerid_account@odata.bind": f"/accounts({ACC})"},
+            {"contactid": CON, "lastname": "Lee",
+             "parentcustomerid_account@odata.bind": f"/accounts({ACC})"},
             {"lastname": "Solo"},
         ],
         "quotes": [{"name": "Q", "customerid_contact@odata.bind": f"/contacts({CON})"}],
@@ -105,6 +112,10 @@ def test_upgrade_on_pre_existing_sales_and_idempotence(bare_sales: SalesSandbox)
     assert all(NUMBER.match(c["msdynce_contactnumber"]) for c in after.values())
     assert after[CON]["msdynce_isactivecustomer"] is True
     assert after[CON]["msdynce_iscompanyanaccount"] is True
+    # Contacts without sales activity get the column's default, No, not an empty value.
+    solo = next(c for c in after.values() if c["lastname"] == "Solo")
+    assert solo["msdynce_isactivecustomer"] is False
+    assert solo["msdynce_iscompanyanaccount"] is False
     accounts = {a["name"]: a["accountnumber"] for a in bare_sales.export("accounts")}
     assert accounts["Has number"] == "X1" and accounts["Fabrikam"].startswith("ACC-")
     second = bare_sales.upgrade()
@@ -125,7 +136,8 @@ def test_bad_load_names_position_field_and_fix_and_writes_nothing(sales: SalesSa
         })
     problems = {(p.record, p.field): p for p in caught.value.problems}
     assert problems[("contacts[1]", "fristname")].fix == "did you mean 'firstname'?"
-    assert "Does Not Exist" in problems[("contacts[2]", "parentcustomerid_account@odata.bind")].message
+    missing = problems[("contacts[2]", "parentcustomerid_account@odata.bind")]
+    assert "Does Not Exist" in missing.message
     assert ("contacts[3]", "lastname") in problems
     assert sales.count("accounts") == 0 and sales.count("contacts") == 0
 
@@ -149,3 +161,37 @@ def test_binds_within_the_file_in_any_order_and_by_alternate_key(sales: SalesSan
     sales.load({"quotes": [{"name": "Q", "customerid_contact@odata.bind":
                             "/contacts(msdynce_contactnumber='CON-77777-ABCDEF')"}]})
     assert contact(sales, CON)["msdynce_isactivecustomer"] is True
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"lastname": 5}, "lastname"),
+        ({"lastname": "x" * 51}, "lastname"),
+        ({"name": "Q", "customerid_contact@odata.bind": "not a reference"},
+         "customerid_contact@odata.bind"),
+        ({"name": "Q", "customerid_contact@odata.bind": f"/accounts({ACC})"},
+         "customerid_contact@odata.bind"),
+    ],
+)
+def test_a_wrong_value_is_one_problem_not_also_a_missing_one(
+    sales: SalesSandbox, body: dict, field: str
+) -> None:
+    entity_set = "quotes" if "name" in body else "contacts"
+    with pytest.raises(InputError) as caught:
+        sales.load({entity_set: [body]})
+    assert [(p.record, p.field) for p in caught.value.problems] == [(f"{entity_set}[0]", field)]
+
+
+def test_load_is_all_or_nothing_across_entity_sets(sales: SalesSandbox) -> None:
+    with pytest.raises(InputError):
+        sales.load({
+            "accounts": [{"name": "Fabrikam"}],
+            "contacts": [{"lastname": "Lee"}],
+            "quotes": [{"name": "Q", "customerid_contact@odata.bind": f"/contacts({CON})"}],
+        })
+    assert (sales.count("accounts"), sales.count("contacts"), sales.count("quotes")) == (0, 0, 0)
+    # Nothing was taken from the number sequence either.
+    sales.load({"contacts": [{"lastname": "Lee"}]})
+    (only,) = sales.export("contacts")
+    assert only["msdynce_contactnumber"].startswith("CON-01000-")

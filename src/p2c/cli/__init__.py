@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from typer.exceptions import TyperException
 
 from p2c._errors import ExitCode, P2CError
 from p2c.cli._render import err, out, report_error
+from p2c.cli._run import register, render_run, run_projects
 from p2c.cli._sandbox import sales_app, sandbox_app
 from p2c.sandbox import sample_document
 from p2c.workspace import init_workspace
@@ -25,6 +27,7 @@ app = typer.Typer(
 )
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(sales_app, name="sales")
+register(app)
 
 
 @app.command()
@@ -53,7 +56,7 @@ def quickstart(
     ),
     contacts: Annotated[int, typer.Option(help="How many sample contacts.")] = 40,
 ) -> None:
-    """The main job on the sandbox: a workspace, sample data, the upgrade script."""
+    """The main job on the sandbox: sample data, the upgrade script, every project run."""
     # Sales starts without the solution, as a Sales with history would, so the upgrade
     # script has contacts to number and customers to flag.
     ws = init_workspace(directory, with_p2c=False)
@@ -65,6 +68,17 @@ def quickstart(
         f"Upgrade script: {report.contact_numbers} contact numbers, {report.account_numbers} "
         f"account numbers, {report.active_customers} active customers."
     )
+    result = run_projects(ws, None)
+    render_run(result)
+    out.print(
+        "\nTry next:\n"
+        f"  p2c sandbox export finops CustomersV2 -w {directory}        customers in F&O\n"
+        f"  p2c sandbox export finops CDSContactPersons -w {directory}  contact persons\n"
+        f"  p2c history -w {directory}                                  execution history\n"
+        f"  p2c run -w {directory}                                      again: nothing changes\n"
+        f"  edit {directory}/p2c.yaml (e.g. add SiteId to ContactToCustomer), then p2c run"
+    )
+    sys.exit(int(result.exit_code))
 
 
 def main() -> None:
@@ -77,14 +91,14 @@ def main() -> None:
     except (typer.Abort, KeyboardInterrupt):
         err.print("Interrupted.")
         sys.exit(130)
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    except TyperException as usage:  # bad command line: typer prints its own usage message
+        show = getattr(usage, "show", None)
+        if show is not None:
+            show()
+        sys.exit(ExitCode.USAGE)
     except Exception as error:  # the last line of defence: never a bare traceback
-        import click
-
-        if isinstance(error, click.exceptions.ClickException):
-            error.show()
-            sys.exit(ExitCode.USAGE)
-        if isinstance(error, click.exceptions.Exit):
-            sys.exit(error.exit_code)
         if os.environ.get("P2C_DEBUG"):
             raise
         err.print(f"[bold red]internal error:[/] {type(error).__name__}: {error}")

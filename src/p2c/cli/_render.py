@@ -4,6 +4,7 @@ from __future__ import annotations
 
 __all__ = ["WorkspaceOption", "err", "out", "report_error"]
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -13,8 +14,11 @@ from rich.markup import escape
 
 from p2c._errors import InputError, P2CError
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# Wide when piped or captured, so that tables keep their rows on one line in logs.
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+err = Console(
+    stderr=True, highlight=False, soft_wrap=True, width=None if sys.stderr.isatty() else 200
+)
 
 WorkspaceOption = Annotated[
     Path | None,
@@ -32,7 +36,7 @@ def report_error(error: P2CError) -> None:
     err.print(f"[bold red]error:[/] {escape(error.message)}")
     problems = error.problems if isinstance(error, InputError) else []
     for problem in problems:
-        err.print(f"  - {escape(str(problem))}")
+        err.print(f"  - {escape(_problem_text(problem))}")
     if error.fix and not problems:
         err.print(f"  [bold]fix:[/] {escape(error.fix)}")
     if error.record and not problems:
@@ -40,3 +44,17 @@ def report_error(error: P2CError) -> None:
             f"  record: {escape(error.record)}"
             + (f", field: {escape(error.field)}" if error.field else "")
         )
+
+
+def _problem_text(problem: P2CError) -> str:
+    """``contacts[1], field fristname: <message> (fix: <fix>)``.
+
+    Not ``str(problem)``: messages carry no final full stop, so the fix would run on.
+    """
+    where = ", ".join(
+        part
+        for part in (problem.record or "", f"field {problem.field}" if problem.field else "")
+        if part
+    )
+    text = f"{where}: {problem.message}" if where else problem.message
+    return f"{text} (fix: {problem.fix})" if problem.fix else text

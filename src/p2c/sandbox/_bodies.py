@@ -120,6 +120,8 @@ def prepare(
             )
             continue
         row: dict[str, Any] = {}
+        # Columns already reported as wrong: not also reported as missing.
+        wrong: set[str] = set()
         for name, value in body.items():
             if name.endswith("@odata.bind"):
                 nav = name[: -len("@odata.bind")]
@@ -138,6 +140,7 @@ def prepare(
                     set_name, key = parse_reference(str(value))
                 except ValueError as exc:
                     out.problems.append(P2CError(str(exc), record=position, field=name))
+                    wrong.add(lookup.name)
                     continue
                 if entity_sets.get(set_name) != target:
                     out.problems.append(
@@ -148,6 +151,7 @@ def prepare(
                             fix=f"bind to /{_set_of(target, entity_sets)}(<id>)",
                         )
                     )
+                    wrong.add(lookup.name)
                     continue
                 row[lookup.name] = None  # filled when the binding resolves
                 if lookup.polymorphic:
@@ -192,9 +196,10 @@ def prepare(
                         str(exc), record=position, field=name, fix=f"give {f.display} a valid value"
                     )
                 )
+                wrong.add(name)
         if not update:
             for f in required:
-                if row.get(f.name) in (None, ""):
+                if row.get(f.name) in (None, "") and f.name not in wrong:
                     out.problems.append(
                         P2CError(
                             f"{f.display} ({f.name}) is required",
@@ -204,7 +209,7 @@ def prepare(
                         )
                     )
             for f in required_lookups:
-                if f.name not in row:
+                if f.name not in row and f.name not in wrong:
                     out.problems.append(
                         P2CError(
                             f"{f.display} ({f.name}) is required",

@@ -18,7 +18,7 @@ from p2c.sandbox._keyed import KeyedSystem, Rejection
 from p2c.sandbox._schema import Entity
 
 _REFERENCE_SETS = {e.entity_set for e in REFERENCE_ENTITIES}
-_ADDRESS_PARTS = ("Street", "City", "ZipCode", "State")
+_ADDRESS_PARTS = ("Street", "City", "ZipCode", "State", "StateId")
 
 
 @dataclass

@@ -29,15 +29,16 @@ MARITAL = (
 PARTY_TYPE = ("Organization", "Person")
 
 
-def _address(prefix: str) -> tuple[Field, ...]:
+def _address(prefix: str, id_suffix: str = "") -> tuple[Field, ...]:
+    """An address group; CDSContactPersons names state and county ``…StateId``/``…CountyId``."""
     return (
         Field(f"{prefix}Description", S, 60, label="Name or description"),
         Field(f"{prefix}Street", S, 250, label="Street"),
         Field(f"{prefix}StreetNumber", S, 20, label="Street number"),
         Field(f"{prefix}City", S, 60, label="City"),
         Field(f"{prefix}ZipCode", S, 10, label="ZIP/postal code"),
-        Field(f"{prefix}State", S, 10, label="State"),
-        Field(f"{prefix}County", S, 10, label="County"),
+        Field(f"{prefix}State{id_suffix}", S, 10, label="State"),
+        Field(f"{prefix}County{id_suffix}", S, 10, label="County"),
         Field(f"{prefix}CountryRegionId", S, 10, label="Country/region"),
         Field(f"{prefix}CountryRegionISOCode", S, 10, label="ISO code"),
     )
@@ -126,7 +127,7 @@ CDS_CONTACT_PERSONS = Entity(
         Field("PrimaryPhoneNumber", S, 255, label="Telephone"),
         Field("PrimaryFaxNumber", S, 255, label="Fax"),
         Field("PrimaryURL", S, 255, label="Internet address"),
-        *_address("PrimaryAddress"),
+        *_address("PrimaryAddress", "Id"),
     ),
     key=("dataAreaId", "ContactPersonPartyNumber", "AssociatedPartyNumber"),
     label="CDS Contacts",

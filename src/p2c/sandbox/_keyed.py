@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from p2c._errors import NotFoundError
+from p2c.odata import Filter
+from p2c.sandbox._query import select
 from p2c.sandbox._schema import Entity
 from p2c.sandbox._store import Store, chunks
 
@@ -78,6 +80,27 @@ class KeyedSystem:
 
     def count(self, entity_set: str) -> int:
         return self.store.count(self.entity(entity_set))
+
+    def query(
+        self,
+        entity_set: str,
+        columns: Sequence[str],
+        lookups: Sequence[str] = (),
+        where: Filter | None = None,
+        page_size: int = 5000,
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Pages of records with the given columns, filtered, in key order."""
+        entity = self.entity(entity_set)
+        return select(
+            self.store,
+            entity,
+            columns=columns,
+            lookups=lookups,
+            where=where,
+            visible={f.name for f in entity.fields},
+            resolve=self.entity,
+            page_size=page_size,
+        )
 
     # hooks -----------------------------------------------------------------------------------
 

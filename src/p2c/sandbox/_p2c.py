@@ -214,6 +214,12 @@ class P2CSolution:
                 f"WHERE COALESCE(msdynce_isactivecustomer, 0) = 0 AND contactid IN ({active})",
                 (now,),
             ).rowcount
+            # Contacts from before the solution have no value yet; the column's default is No,
+            # and the routing filters (eq true / eq false) never match an empty value.
+            db.execute(
+                "UPDATE contact SET msdynce_isactivecustomer = 0 "
+                "WHERE msdynce_isactivecustomer IS NULL"
+            )
             flag = "(CASE WHEN parentcustomeridtype = 'account' THEN 1 ELSE 0 END)"
             flags = db.execute(
                 f"UPDATE contact SET msdynce_iscompanyanaccount = {flag}, modifiedon = ? "

@@ -7,13 +7,15 @@ __all__ = ["ROOT_BUSINESS_UNIT", "SalesSandbox"]
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from p2c._errors import NotFoundError, P2CError
+from p2c.odata import Filter
 from p2c.sandbox._bodies import Binding, prepare, raise_problems
 from p2c.sandbox._p2c import P2CSolution, UpgradeReport, format_number
+from p2c.sandbox._query import select
 from p2c.sandbox._sales_schema import ACTIVITY_SETS, P2C_SOLUTION, SALES_ENTITIES, sales_entity
 from p2c.sandbox._schema import Entity, utc_now, utc_text
 from p2c.sandbox._store import Store
@@ -102,6 +104,27 @@ class SalesSandbox:
 
     def count(self, entity_set: str) -> int:
         return self.store.count(sales_entity(entity_set))
+
+    def query(
+        self,
+        entity_set: str,
+        columns: Sequence[str],
+        lookups: Sequence[str] = (),
+        where: Filter | None = None,
+        page_size: int = 5000,
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Pages of records: ``$select`` columns, lookup paths, ``$filter``; see ``select``."""
+        entity = sales_entity(entity_set)
+        return select(
+            self.store,
+            entity,
+            columns=columns,
+            lookups=lookups,
+            where=where,
+            visible=self.visible_columns(entity),
+            resolve=sales_entity,
+            page_size=page_size,
+        )
 
     # writing ---------------------------------------------------------------------------------
 

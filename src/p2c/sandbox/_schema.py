@@ -57,6 +57,8 @@ def _parse_datetime(value: str) -> str:
 
 
 Coerce = Callable[[Any], Any]
+# Whole numbers are 32-bit in Dataverse and F&O (Int32); SQLite would overflow past 64 bits.
+_INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +137,8 @@ def _coercer(f: Field) -> Coerce:
                 return None
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ValueError(f"expects a whole number, got {value!r}")
+            if not _INT_MIN <= value <= _INT_MAX:
+                raise ValueError(f"{value} is outside the range {_INT_MIN} to {_INT_MAX}")
             if options and value not in options:
                 raise ValueError(f"{value} is not a valid option; valid: {sorted(options)}")
             return value

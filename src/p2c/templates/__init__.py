@@ -1,23 +1,51 @@
-"""The built-in Prospect-to-cash templates."""
+"""The built-in Prospect-to-cash templates: YAML files beside this module."""
 
 from __future__ import annotations
 
-__all__ = ["template_names"]
+__all__ = [
+    "Destination",
+    "FieldMap",
+    "Leg",
+    "Source",
+    "Task",
+    "Template",
+    "builtin_templates",
+    "get_template",
+    "template_names",
+]
 
+from functools import cache
+from pathlib import Path
 from typing import Literal
 
-_DIRECT = (
-    "Accounts (Sales to Fin and Ops) - Direct",
-    "Contacts (Sales to Fin and Ops) - Direct",
-    "Contacts to Customer (Sales to Fin and Ops) - Direct",
-)
-_VIA_CDS = (
-    "Accounts (Sales to Fin and Ops)",
-    "Contacts (Sales to Fin and Ops)",
-    "Contacts to Customer (Sales to Fin and Ops)",
-)
+import yaml
+
+from p2c._errors import NotFoundError
+from p2c.templates._model import Destination, FieldMap, Leg, Source, Task, Template
+
+_FOLDER = Path(__file__).parent
 
 
-def template_names(generation: Literal["direct", "via-cds"]) -> tuple[str, ...]:
-    """Names of the built-in templates of one generation, in prerequisite order."""
-    return _DIRECT if generation == "direct" else _VIA_CDS
+@cache
+def builtin_templates() -> dict[str, Template]:
+    """Every built-in template by name."""
+    templates = {}
+    for path in sorted(_FOLDER.glob("*.yaml")):
+        template = Template.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+        templates[template.name] = template
+    return templates
+
+
+def get_template(name: str) -> Template:
+    try:
+        return builtin_templates()[name]
+    except KeyError:
+        raise NotFoundError(
+            f"There is no template {name!r}.", fix="`p2c templates` lists the built-in templates"
+        ) from None
+
+
+def template_names(generation: Literal["direct", "via-cds"]) -> list[str]:
+    """Names of the built-in templates of one generation, prerequisites first."""
+    chosen = [t for t in builtin_templates().values() if t.generation == generation]
+    return [t.name for t in sorted(chosen, key=lambda t: (len(t.requires), t.name))]

@@ -1,0 +1,67 @@
+"""Connector base classes: a source reads pages, a destination upserts batches.
+
+A connector knows its system and nothing of templates; the engine knows templates and
+nothing of HTTP or SQL. Each has one or two abstract methods, as singer-sdk's streams and
+sinks do.
+"""
+
+from __future__ import annotations
+
+__all__ = ["Destination", "ReadRequest", "Record", "Source", "WriteResult"]
+
+import abc
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from p2c.odata import Filter
+
+Record = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ReadRequest:
+    """What to read: ``$select`` columns, lookup paths (``$expand``), ``$filter``, page size."""
+
+    entity: str
+    columns: tuple[str, ...]
+    lookups: tuple[str, ...] = ()
+    filter: Filter | None = None
+    page_size: int = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """The outcome of writing one record."""
+
+    key: tuple[Any, ...]
+    status: Literal["created", "updated", "unchanged", "failed"]
+    field: str | None = None
+    message: str | None = None
+    retryable: bool = False
+
+
+class Source(abc.ABC):
+    """A system records are read from."""
+
+    @abc.abstractmethod
+    def read(self, request: ReadRequest) -> Iterator[list[Record]]:
+        """Pages of records, each with the requested columns and lookup paths as keys."""
+
+    @abc.abstractmethod
+    def record_key(self, entity: str) -> tuple[str, ...]:
+        """Columns that identify a record of ``entity`` (for lineage and error reports)."""
+
+    def close(self) -> None:  # noqa: B027 - an optional hook
+        """Release connections."""
+
+
+class Destination(abc.ABC):
+    """A system records are upserted into by key."""
+
+    @abc.abstractmethod
+    def upsert(self, entity: str, key: Sequence[str], records: list[Record]) -> list[WriteResult]:
+        """Create or update each record by ``key``; one result per record, in order."""
+
+    def close(self) -> None:  # noqa: B027 - an optional hook
+        """Release connections."""

@@ -1,0 +1,52 @@
+"""Connectors to the in-process sandbox: the embedded default."""
+
+from __future__ import annotations
+
+__all__ = ["SandboxDestination", "SandboxSource"]
+
+from collections.abc import Iterator, Sequence
+
+from p2c.connectors._base import Destination, ReadRequest, Record, Source, WriteResult
+from p2c.sandbox import CDSHub, FinOpsSandbox, SalesSandbox
+from p2c.sandbox._sales_schema import sales_entity
+
+System = SalesSandbox | FinOpsSandbox | CDSHub
+
+
+class SandboxSource(Source):
+    """Reads a sandbox system with the filter and lookups pushed down into SQL."""
+
+    def __init__(self, system: System) -> None:
+        self.system = system
+
+    def read(self, request: ReadRequest) -> Iterator[list[Record]]:
+        return self.system.query(
+            request.entity, request.columns, request.lookups, request.filter, request.page_size
+        )
+
+    def record_key(self, entity: str) -> tuple[str, ...]:
+        if isinstance(self.system, SalesSandbox):
+            return sales_entity(entity).key
+        return self.system.entity(entity).key
+
+    def close(self) -> None:
+        self.system.close()
+
+
+class SandboxDestination(Destination):
+    """Upserts into the sandbox F&O or CDS, through their validation rules."""
+
+    def __init__(self, system: FinOpsSandbox | CDSHub) -> None:
+        self.system = system
+
+    def upsert(self, entity: str, key: Sequence[str], records: list[Record]) -> list[WriteResult]:
+        declared = self.system.entity(entity).key
+        if tuple(key) != declared:
+            raise ValueError(f"{entity} is keyed by {declared}, not {tuple(key)}")
+        return [
+            WriteResult(o.key, o.status, o.field, o.message)
+            for o in self.system.upsert(entity, records)
+        ]
+
+    def close(self) -> None:
+        self.system.close()

@@ -1,0 +1,98 @@
+"""Field mappings compiled once per task leg into one fast function.
+
+The generated function is a single dict display: plain copies become ``r['column']``,
+constants are bound once, and only value maps and functions call a helper. Names from the
+template reach the generated code only as ``repr`` literals.
+"""
+
+from __future__ import annotations
+
+__all__ = ["CompiledMap", "compile_map"]
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from p2c.templates import FieldMap
+from p2c.templates._model import Transform
+
+Record = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CompiledMap:
+    """A leg's map: what to read from the source, and the function that maps a record."""
+
+    columns: tuple[str, ...]
+    lookups: tuple[str, ...]
+    apply: Callable[[Mapping[str, Any]], Record]
+
+
+def _empty(value: Any) -> bool:
+    return value is None or value == ""
+
+
+def _map_key(value: Any) -> str:
+    if _empty(value):
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _helper(spec: FieldMap) -> Callable[[Mapping[str, Any]], Any]:
+    """One transform as a function of the source record: fn, then value map, then default."""
+    source, default, separator, length = spec.source, spec.default, spec.separator, spec.length
+    args = tuple(spec.args or ())
+    value_map = {str(k): v for k, v in (spec.value_map or {}).items()}
+    fn = spec.fn
+
+    def value_of(record: Mapping[str, Any]) -> Any:
+        if fn == "concat":
+            value: Any = separator.join(str(record[a]) for a in args if not _empty(record[a]))
+        else:
+            value = record[source] if source else None
+            if isinstance(value, str):
+                if fn == "upper":
+                    value = value.upper()
+                elif fn == "lower":
+                    value = value.lower()
+                elif fn == "trim":
+                    value = value.strip()
+                elif fn == "truncate":
+                    value = value[:length]
+        if value_map:
+            key = _map_key(value)
+            value = value_map.get(key, None if key == "" else value)
+        return default if _empty(value) else value
+
+    return value_of
+
+
+def compile_map(mapping: Mapping[str, Transform]) -> CompiledMap:
+    """Compile a leg's map (destination field -> transform)."""
+    namespace: dict[str, Any] = {}
+    items: list[str] = []
+    sources: list[str] = []
+    for index, (destination, spec) in enumerate(mapping.items()):
+        if isinstance(spec, str):
+            sources.append(spec)
+            items.append(f"{destination!r}: r[{spec!r}]")
+            continue
+        sources.extend(spec.source_fields())
+        if spec.source is None and spec.fn is None and spec.value_map is None:
+            namespace[f"c{index}"] = spec.default
+            items.append(f"{destination!r}: c{index}")
+        else:
+            namespace[f"h{index}"] = _helper(spec)
+            items.append(f"{destination!r}: h{index}(r)")
+    code = "def mapped(r):\n    return {" + ", ".join(items) + "}\n"
+    exec(compile(code, "<p2c mapping>", "exec"), namespace)
+    unique = list(dict.fromkeys(sources))
+    return CompiledMap(
+        columns=tuple(s for s in unique if "." not in s),
+        lookups=tuple(s for s in unique if "." in s),
+        apply=namespace["mapped"],
+    )
