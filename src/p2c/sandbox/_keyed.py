@@ -190,15 +190,27 @@ class KeyedSystem:
     def _existing(
         self, entity: Entity, rows: list[dict[str, Any]]
     ) -> dict[tuple[Any, ...], dict[str, Any]]:
-        keys = list({tuple(r[k] for k in entity.key) for r in rows})
+        """Stored records with the keys of ``rows``: ``k1 = ? AND k2 IN (…)`` on the primary
+        key index (k1 is the company in F&O, the organization in CDS), then the full key."""
+        key = entity.key
+        wanted = {tuple(r[k] for k in key) for r in rows}
         found: dict[tuple[Any, ...], dict[str, Any]] = {}
-        width = len(entity.key)
-        cols = ", ".join(f'"{k}"' for k in entity.key)
-        for part in chunks(keys, 900 // width):
-            values = ", ".join(f"({', '.join('?' * width)})" for _ in part)
-            params = [v for key in part for v in key]
-            for row in self.store.rows(entity, f"WHERE ({cols}) IN (VALUES {values})", params):
-                found[tuple(row[k] for k in entity.key)] = row
+        if len(key) == 1:
+            groups: dict[tuple[Any, ...], set[Any]] = {(): {k[0] for k in wanted}}
+            prefix, column = "", key[0]
+        else:
+            groups = {}
+            for k in wanted:
+                groups.setdefault((k[0],), set()).add(k[1])
+            prefix, column = f'"{key[0]}" = ? AND ', key[1]
+        for head, values in groups.items():
+            for part in chunks(list(values)):
+                marks = ", ".join("?" * len(part))
+                where = f'WHERE {prefix}"{column}" IN ({marks})'
+                for row in self.store.rows(entity, where, [*head, *part]):
+                    row_key = tuple(row[k] for k in key)
+                    if row_key in wanted:
+                        found[row_key] = row
         return found
 
 
