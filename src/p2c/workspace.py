@@ -215,7 +215,13 @@ def init_workspace(root: Path, *, via_cds: bool = False, with_p2c: bool = True) 
         raise ConfigError(
             f"{root} already holds a workspace.", fix="choose an empty folder or remove p2c.yaml"
         )
-    (root / "sandbox").mkdir(parents=True, exist_ok=True)
+    try:
+        (root / "sandbox").mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"Cannot create the workspace folder {root}: {exc.strerror}.",
+            fix="choose a path that is an empty or new folder",
+        ) from None
     generation: Generation = "via-cds" if via_cds else "direct"
     sales = SalesSandbox(root / "sandbox" / "sales.db", create=True)
     sales.initialize(with_p2c=with_p2c)
@@ -246,4 +252,8 @@ def init_workspace(root: Path, *, via_cds: bool = False, with_p2c: bool = True) 
     (root / CONFIG_FILE).write_text(
         header + yaml.safe_dump(data, sort_keys=False), encoding="utf-8"
     )
-    return Workspace(root.resolve(), config)
+    workspace = Workspace(root.resolve(), config)
+    from p2c.engine._state import StateStore  # the engine imports this module
+
+    StateStore(workspace.state_url()).close()
+    return workspace
