@@ -7,7 +7,7 @@ __all__ = ["PlannedProject", "plan"]
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from p2c._errors import P2CError, PrerequisiteError
+from p2c._errors import NotFoundError, PrerequisiteError
 from p2c.templates import Template
 from p2c.workspace import Project
 
@@ -34,7 +34,7 @@ def plan(
     chosen = list(selected) if selected else [p.name for p in projects]
     for name in chosen:
         if name not in by_name:
-            raise P2CError(
+            raise NotFoundError(
                 f"p2c.yaml has no project {name!r}.",
                 record=name,
                 fix=f"projects: {', '.join(by_name)}",

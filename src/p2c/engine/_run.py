@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from p2c._errors import ExitCode, P2CError
+from p2c._errors import ConfigError, ExitCode, P2CError
 from p2c.connectors import Destination, ReadRequest, SandboxDestination, SandboxSource, Source
 from p2c.engine._mapping import compile_map
 from p2c.engine._plan import PlannedProject, plan
@@ -230,7 +230,7 @@ class _OrganizationResolver:
         if project.business_unit:
             mappings = [m for m in mappings if m.business_unit == project.business_unit]
             if not mappings:
-                raise P2CError(
+                raise ConfigError(
                     f"Project {project.name!r} names business unit {project.business_unit!r}, "
                     "which has no organization mapping.",
                     fix="add it under organizations in the connection set",
@@ -283,4 +283,4 @@ def _destination(workspace: Workspace, connection_set: str, system: str) -> Dest
         return SandboxDestination(workspace.finops(connection_set))
     if system == "cds":
         return SandboxDestination(workspace.cds(connection_set))
-    raise P2CError(f"Writing to {system} is not supported.", fix="write to finops or cds")
+    raise ConfigError(f"Writing to {system} is not supported.", fix="write to finops or cds")

@@ -1,0 +1,276 @@
+"""``p2c quickstart``, ``run``, ``history``, ``errors``, ``templates`` and ``projects`` as a
+user runs them: ``python -m p2c`` in a separate process, output read off the terminal tables.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from p2c.workspace import Workspace, init_workspace
+
+DIRECT = (
+    "Accounts (Sales to Fin and Ops) - Direct",
+    "Contacts (Sales to Fin and Ops) - Direct",
+    "Contacts to Customer (Sales to Fin and Ops) - Direct",
+)
+VIA_CDS = (
+    "Accounts (Sales to Fin and Ops)",
+    "Contacts (Sales to Fin and Ops)",
+    "Contacts to Customer (Sales to Fin and Ops)",
+)
+COUNTS = ("read", "created", "updated", "unchanged", "skipped", "failed")
+
+ACCOUNT = "a1000000-0000-4000-8000-000000000001"
+GOOD = "c1000000-0000-4000-8000-000000000001"
+ATLANTIS = "c1000000-0000-4000-8000-000000000002"
+BUYER = "c1000000-0000-4000-8000-000000000003"
+
+# An account, a good contact person, one F&O refuses (country Atlantis), and a customer.
+WITH_A_BAD_CONTACT = {
+    "accounts": [{"accountid": ACCOUNT, "name": "Fabrikam"}],
+    "contacts": [
+        {
+            "contactid": GOOD,
+            "firstname": "Per",
+            "lastname": "Persson",
+            "parentcustomerid_account@odata.bind": f"/accounts({ACCOUNT})",
+        },
+        {
+            "contactid": ATLANTIS,
+            "firstname": "Atla",
+            "lastname": "Ntis",
+            "address1_country": "Atlantis",
+            "parentcustomerid_account@odata.bind": f"/accounts({ACCOUNT})",
+        },
+        {"contactid": BUYER, "firstname": "Bea", "lastname": "Buyer"},
+    ],
+    "quotes": [{"name": "Q", "customerid_contact@odata.bind": f"/contacts({BUYER})"}],
+}
+
+
+@dataclass(frozen=True)
+class Done:
+    code: int
+    stdout: str
+    stderr: str
+
+    def rows(self) -> list[list[str]]:
+        """The body rows of the tables in stdout, as stripped cells."""
+        return [
+            [cell.strip() for cell in line.strip().strip("│").split("│")]
+            for line in self.stdout.splitlines()
+            if line.startswith("│")
+        ]
+
+
+def p2c(*args: object, cwd: Path | None = None) -> Done:
+    environment = {
+        k: v for k, v in os.environ.items() if k not in ("P2C_WORKSPACE", "P2C_DEBUG", "COLUMNS")
+    }
+    environment["PYTHONIOENCODING"] = "utf-8"
+    done = subprocess.run(
+        [sys.executable, "-m", "p2c", *map(str, args)],
+        capture_output=True,
+        encoding="utf-8",
+        env=environment,
+        cwd=cwd,
+        timeout=120,
+        check=False,
+    )
+    assert "Traceback" not in done.stderr, done.stderr
+    assert "Traceback" not in done.stdout, done.stdout
+    return Done(done.returncode, done.stdout, done.stderr)
+
+
+def summary(done: Done) -> dict[tuple[str, str], dict[str, int]]:
+    """The run summary: (project, leg) -> counts, from the ``p2c run`` table."""
+    table: dict[tuple[str, str], dict[str, int]] = {}
+    for cells in done.rows():
+        assert len(cells) == 4 + len(COUNTS), cells
+        project, _task, leg, _status, *numbers = cells
+        table[(project, leg)] = {
+            name: int(n.replace(",", "")) for name, n in zip(COUNTS, numbers, strict=True)
+        }
+    return table
+
+
+def statuses(done: Done) -> dict[tuple[str, str], str]:
+    return {(cells[0], cells[2]): cells[3] for cells in done.rows()}
+
+
+@dataclass(frozen=True)
+class Quickstart:
+    root: Path
+    first: Done
+    second: Done
+
+
+@pytest.fixture(scope="module")
+def quickstart(tmp_path_factory: pytest.TempPathFactory) -> Quickstart:
+    """``p2c quickstart DIR`` then ``p2c run -w DIR`` once for the module (they are slow-ish)."""
+    folder = tmp_path_factory.mktemp("cli-run")
+    first = p2c("quickstart", "demo", "--contacts", "30", cwd=folder)
+    second = p2c("run", "-w", folder / "demo")
+    return Quickstart(folder / "demo", first, second)
+
+
+def test_quickstart_prints_a_summary_table(quickstart: Quickstart) -> None:
+    done = quickstart.first
+    assert done.code == 0, done.stdout + done.stderr
+    assert (quickstart.root / "p2c.yaml").is_file()
+    assert "loaded " in done.stdout and "30 contacts" in done.stdout
+    assert "Upgrade script:" in done.stdout
+    assert "Run 1" in done.stdout
+    header = next(line for line in done.stdout.splitlines() if line.startswith("┃"))
+    for column in ("project", "task", "leg", "status", *COUNTS):
+        assert column in header
+    table = summary(done)
+    assert {project for project, _ in table} == set(DIRECT)
+    for key, counts in table.items():
+        assert counts["read"] > 0, key
+        assert counts["created"] == counts["read"], key
+        assert counts["failed"] == counts["updated"] == counts["unchanged"] == 0, key
+    assert set(statuses(done).values()) == {"Completed"}
+    assert "p2c run" in done.stdout  # what to try next
+    finops = Workspace.open(quickstart.root).finops()
+    try:
+        customers = list(finops.export("CustomersV2"))
+    finally:
+        finops.close()
+    assert len(customers) == sum(
+        counts["created"]
+        for (project, _), counts in table.items()
+        if project in (DIRECT[0], DIRECT[2])
+    )
+
+
+def test_run_again_prints_unchanged_counts(quickstart: Quickstart) -> None:
+    done = quickstart.second
+    assert done.code == 0, done.stdout + done.stderr
+    assert "Run 2" in done.stdout
+    first, again = summary(quickstart.first), summary(done)
+    assert set(again) == set(first)
+    for key, counts in again.items():
+        assert counts["created"] == counts["updated"] == counts["failed"] == 0, key
+        assert counts["unchanged"] == counts["read"] == first[key]["read"], key
+    assert "Some records failed" not in done.stdout
+
+
+def test_history_lists_both_runs(quickstart: Quickstart) -> None:
+    done = p2c("history", "--workspace", quickstart.root)
+    assert done.code == 0, done.stderr
+    rows = done.rows()
+    assert len(rows) == 2 * len(DIRECT)
+    run_ids = [cells[0] for cells in rows if cells[0]]
+    assert run_ids == ["2", "1"]  # newest first
+    assert {cells[2] for cells in rows} == {"Completed"}
+    listed = {cells[3].split(" / ")[0] for cells in rows}
+    assert listed == set(DIRECT)
+
+
+def test_projects_show_their_last_status(quickstart: Quickstart, tmp_path: Path) -> None:
+    done = p2c("projects", "-w", quickstart.root)
+    assert done.code == 0, done.stderr
+    rows = {cells[0]: cells for cells in done.rows()}
+    assert set(rows) == set(DIRECT)
+    for name, cells in rows.items():
+        assert cells[1] == name  # one project per template, named after it
+        assert cells[2] == "sandbox"
+        assert cells[-1] == "Completed"
+
+    fresh = tmp_path / "fresh"
+    init_workspace(fresh, via_cds=True)
+    done = p2c("projects", "-w", fresh)
+    assert done.code == 0, done.stderr
+    rows = {cells[0]: cells for cells in done.rows()}
+    assert set(rows) == set(VIA_CDS)
+    assert {cells[-1] for cells in rows.values()} == {"never run"}
+
+
+def test_templates_lists_the_six_built_in_templates() -> None:
+    done = p2c("templates")
+    assert done.code == 0, done.stderr
+    names = {cells[0] for cells in done.rows()}
+    assert names == {*DIRECT, *VIA_CDS}
+    by_name = {cells[0]: cells for cells in done.rows()}
+    assert by_name[DIRECT[1]][1] == "direct"
+    assert by_name[VIA_CDS[1]][1] == "via-cds"
+    assert by_name[DIRECT[2]][3] == DIRECT[0]  # requires the Accounts template
+    assert by_name[VIA_CDS[2]][3] == VIA_CDS[0]
+    assert "Source > CDS" in by_name[VIA_CDS[1]][2]
+
+
+@pytest.mark.parametrize("via_cds", [False, True], ids=["direct", "via-cds"])
+def test_errors_of_a_run_with_failures(tmp_path: Path, via_cds: bool) -> None:
+    root = tmp_path / "ws"
+    sales = init_workspace(root, via_cds=via_cds).sales()
+    try:
+        sales.load(WITH_A_BAD_CONTACT)
+        number = {c["contactid"]: c for c in sales.export("contacts")}[ATLANTIS][
+            "msdynce_contactnumber"
+        ]
+    finally:
+        sales.close()
+
+    run = p2c("run", "-w", root)
+
+    assert run.code == 1, run.stdout + run.stderr
+    assert "p2c errors 1" in run.stdout
+    projects = VIA_CDS if via_cds else DIRECT
+    final_leg = "CDS > Destination" if via_cds else "Source > Destination"
+    table, status = summary(run), statuses(run)
+    assert status[(projects[1], final_leg)] == "Warning"
+    assert table[(projects[1], final_leg)]["failed"] == 1
+    assert table[(projects[1], final_leg)]["created"] == 1
+    assert status[(projects[0], final_leg)] == "Completed"
+    assert table[(projects[2], final_leg)]["created"] == 1
+
+    errors = p2c("errors", "1", "-w", root)
+
+    assert errors.code == 0, errors.stderr
+    assert "1 failed record" in errors.stdout
+    (row,) = [cells for cells in errors.rows() if cells[1]]
+    # The source record: the Sales contact, or via CDS the hub's record of it.
+    assert row[1] == (f"ORG001/{number}" if via_cds else ATLANTIS)
+    assert row[2].startswith(f"usmf/{number}/")
+    assert row[3] == "PrimaryAddressCountryRegionISOCode"
+    # The reason, folded over several lines of its column.
+    reason = " ".join(cells[4] for cells in errors.rows() if cells[4])
+    assert "The value 'Atlantis'" in reason
+    assert "'Countries/regions'" in reason
+
+
+def test_errors_of_a_run_that_does_not_exist(tmp_path: Path) -> None:
+    root = tmp_path / "ws"
+    init_workspace(root)
+
+    done = p2c("errors", "999", "-w", root)
+
+    assert done.code == 2
+    assert "no run 999" in done.stderr
+    assert "p2c history" in done.stderr  # the fix
+    assert done.stdout == ""
+
+
+def test_errors_of_a_run_without_failures(quickstart: Quickstart) -> None:
+    done = p2c("errors", "1", "-w", quickstart.root)
+    assert done.code == 0, done.stderr
+    assert "Run 1 has no record errors." in done.stdout
+
+
+def test_run_of_a_project_the_workspace_does_not_have(tmp_path: Path) -> None:
+    root = tmp_path / "ws"
+    init_workspace(root)
+
+    done = p2c("run", "Contacts (Sales to Fin and Ops) - Typo", "-w", root)
+
+    assert done.code == 2, done.stderr  # a usage error, not an internal one (70)
+    assert "has no project 'Contacts (Sales to Fin and Ops) - Typo'" in done.stderr
+    assert DIRECT[1] in done.stderr  # the fix lists the projects there are
+    assert "Run 1" not in done.stdout

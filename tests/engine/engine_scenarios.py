@@ -1,0 +1,238 @@
+"""The scenario data and helpers shared by the engine tests (fixtures are in conftest.py).
+
+One small Sales data set with a record for each routing case, and a ``Scenario`` that runs
+a workspace as a user would: ``Engine(...).run`` with the state database that ``p2c.yaml``
+names, changes made by editing the ``p2c.yaml`` text.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from p2c.engine import Engine, RunResult, StateStore
+from p2c.workspace import CONFIG_FILE, Workspace
+
+ACCOUNT = "a0000000-0000-4000-8000-000000000001"
+QUOTED = "c0000000-0000-4000-8000-000000000001"  # contact of the account, with a quote
+ORDERED = "c0000000-0000-4000-8000-000000000002"  # no company, with a sales order
+INVOICED = "c0000000-0000-4000-8000-000000000003"  # company is a contact, with an invoice
+PERSON = "c0000000-0000-4000-8000-000000000004"  # contact of the account, no activity
+CHILD = "c0000000-0000-4000-8000-000000000005"  # company is a contact, no activity
+LONER = "c0000000-0000-4000-8000-000000000006"  # no company, no activity
+
+CUSTOMERS = (QUOTED, ORDERED, INVOICED)
+NOWHERE = (CHILD, LONER)
+
+PROJECTS = {
+    "direct": {
+        "accounts": "Accounts (Sales to Fin and Ops) - Direct",
+        "contacts": "Contacts (Sales to Fin and Ops) - Direct",
+        "customers": "Contacts to Customer (Sales to Fin and Ops) - Direct",
+    },
+    "via-cds": {
+        "accounts": "Accounts (Sales to Fin and Ops)",
+        "contacts": "Contacts (Sales to Fin and Ops)",
+        "customers": "Contacts to Customer (Sales to Fin and Ops)",
+    },
+}
+
+
+def _account(record_id: str) -> str:
+    return f"/accounts({record_id})"
+
+
+def _contact(record_id: str) -> str:
+    return f"/contacts({record_id})"
+
+
+BASE: dict[str, list[dict[str, Any]]] = {
+    "accounts": [
+        {
+            "accountid": ACCOUNT,
+            "name": "Fabrikam",
+            "emailaddress1": "info@fabrikam.example",
+            "address1_city": "Stockholm",
+            "address1_country": "Sweden",
+        }
+    ],
+    "contacts": [
+        {
+            "contactid": QUOTED,
+            "firstname": "Ann",
+            "middlename": "Marie",
+            "lastname": "Lee",
+            "emailaddress1": "ann@example.com",
+            "address1_line1": "1 Pine Road",
+            "address1_city": "Seattle",
+            "address1_country": "United States",
+            "parentcustomerid_account@odata.bind": _account(ACCOUNT),
+        },
+        {
+            "contactid": ORDERED,
+            "firstname": "Olga",
+            "middlename": "Ilse",
+            "lastname": "Olsen",
+            "address1_country": "",  # blank: the value map's blank key gives USA
+        },
+        {
+            "contactid": INVOICED,
+            "firstname": "Ines",
+            "lastname": "Iversen",
+            "address1_country": "Norway",
+            "parentcustomerid_contact@odata.bind": _contact(QUOTED),
+        },
+        {
+            "contactid": PERSON,
+            "firstname": "Per",
+            "lastname": "Persson",
+            "jobtitle": "Buyer",
+            "address1_country": "",  # blank again, on the contact-person route
+            "gendercode": 2,
+            "familystatuscode": 2,
+            "accountrolecode": 1,
+            "donotemail": True,
+            "parentcustomerid_account@odata.bind": _account(ACCOUNT),
+        },
+        {
+            "contactid": CHILD,
+            "firstname": "Carl",
+            "lastname": "Child",
+            "parentcustomerid_contact@odata.bind": _contact(QUOTED),
+        },
+        {"contactid": LONER, "firstname": "Lone", "lastname": "Wolf"},
+    ],
+    "quotes": [{"name": "Quote", "customerid_contact@odata.bind": _contact(QUOTED)}],
+    "salesorders": [{"name": "Order", "customerid_contact@odata.bind": _contact(ORDERED)}],
+    "invoices": [{"name": "Invoice", "customerid_contact@odata.bind": _contact(INVOICED)}],
+}
+
+
+class Scenario:
+    """A workspace of one generation, with helpers to run it and to look into every system."""
+
+    def __init__(self, root: Path, generation: str) -> None:
+        self.root = root
+        self.generation = generation
+        self.via_cds = generation == "via-cds"
+        self.accounts_project = PROJECTS[generation]["accounts"]
+        self.contacts_project = PROJECTS[generation]["contacts"]
+        self.customers_project = PROJECTS[generation]["customers"]
+
+    # the workspace ---------------------------------------------------------------------------
+
+    @property
+    def ws(self) -> Workspace:
+        """The workspace as p2c.yaml says now (opened again after every edit)."""
+        return Workspace.open(self.root)
+
+    @property
+    def config_path(self) -> Path:
+        return self.root / CONFIG_FILE
+
+    def edit(self, change: Callable[[str], str]) -> None:
+        """Change the p2c.yaml text; the change must change something."""
+        before = self.config_path.read_text(encoding="utf-8")
+        after = change(before)
+        assert after != before, "the edit changed nothing in p2c.yaml"
+        self.config_path.write_text(after, encoding="utf-8")
+
+    def change_project(self, project: str, tasks_yaml: str) -> None:
+        """Replace ``tasks: {}`` of ``project`` with ``tasks_yaml`` (indented under it)."""
+        block = "\n".join("    " + line for line in tasks_yaml.strip("\n").splitlines())
+
+        def change(text: str) -> str:
+            head = f"- name: {project}\n"
+            start = text.index(head)
+            at = text.index("  tasks: {}\n", start)
+            assert "- name:" not in text[start + len(head) : at], "tasks: of another project"
+            return text[:at] + "  tasks:\n" + block + "\n" + text[at + len("  tasks: {}\n") :]
+
+        self.edit(change)
+
+    # running -----------------------------------------------------------------------------------
+
+    def run(self, projects: Sequence[str] | None = None) -> RunResult:
+        ws = self.ws
+        state = StateStore(ws.state_url())
+        try:
+            return Engine(ws, state).run(list(projects) if projects else None)
+        finally:
+            state.close()
+
+    def state(self) -> StateStore:
+        return StateStore(self.ws.state_url())
+
+    # the systems -------------------------------------------------------------------------------
+
+    def load(self, document: dict[str, list[dict[str, Any]]]) -> None:
+        sales = self.ws.sales()
+        try:
+            sales.load(document)
+        finally:
+            sales.close()
+
+    def sales(self, entity_set: str, key: str) -> dict[str, dict[str, Any]]:
+        system = self.ws.sales()
+        try:
+            return {r[key]: r for r in system.export(entity_set)}
+        finally:
+            system.close()
+
+    def contact_number(self, contact_id: str) -> str:
+        number = self.sales("contacts", "contactid")[contact_id]["msdynce_contactnumber"]
+        assert isinstance(number, str)
+        assert number.startswith("CON-")
+        return number
+
+    def account_number(self, account_id: str = ACCOUNT) -> str:
+        number = self.sales("accounts", "accountid")[account_id]["accountnumber"]
+        assert isinstance(number, str)
+        assert number.startswith("ACC-")
+        return number
+
+    def finops(self, entity_set: str) -> list[dict[str, Any]]:
+        system = self.ws.finops()
+        try:
+            return list(system.export(entity_set))
+        finally:
+            system.close()
+
+    def customers(self) -> dict[str, dict[str, Any]]:
+        """F&O CustomersV2 by CustomerAccount (each must be unique across legal entities)."""
+        rows = self.finops("CustomersV2")
+        by_account = {r["CustomerAccount"]: r for r in rows}
+        assert len(by_account) == len(rows), "one customer account in two legal entities"
+        return by_account
+
+    def contact_persons(self) -> dict[str, dict[str, Any]]:
+        """F&O CDSContactPersons by ContactPersonPartyNumber."""
+        rows = self.finops("CDSContactPersons")
+        by_party = {r["ContactPersonPartyNumber"]: r for r in rows}
+        assert len(by_party) == len(rows)
+        return by_party
+
+    def cds(self, entity_set: str) -> list[dict[str, Any]]:
+        system = self.ws.cds()
+        try:
+            return list(system.export(entity_set))
+        finally:
+            system.close()
+
+
+def run_p2c(*args: object) -> subprocess.CompletedProcess[str]:
+    """``python -m p2c ARGS`` in a separate process, as a user runs it."""
+    environment = {k: v for k, v in os.environ.items() if k not in ("P2C_WORKSPACE", "P2C_DEBUG")}
+    environment["PYTHONIOENCODING"] = "utf-8"
+    return subprocess.run(
+        [sys.executable, "-m", "p2c", *map(str, args)],
+        capture_output=True,
+        encoding="utf-8",
+        env=environment,
+        timeout=120,
+        check=False,
+    )
