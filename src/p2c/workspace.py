@@ -18,13 +18,22 @@ __all__ = [
 
 import os
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from p2c._errors import ConfigError, NotFoundError
 from p2c._yamlfile import load_model
+from p2c.connectors import (
+    Connection,
+    Destination,
+    SandboxConnection,
+    Source,
+    System,
+    open_destination,
+    open_source,
+)
 from p2c.sandbox import ROOT_BUSINESS_UNIT, CDSHub, FinOpsSandbox, SalesSandbox
 from p2c.templates import Leg, Template, get_template, template_names
 from p2c.templates._model import Transform
@@ -35,16 +44,6 @@ Generation = Literal["direct", "via-cds"]
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class SandboxConnection(_Model):
-    """A system of the local sandbox: a SQLite file, relative to the workspace."""
-
-    type: Literal["sandbox"] = "sandbox"
-    path: str
-
-
-Connection = Annotated[SandboxConnection, Field(discriminator="type")]
 
 
 class OrganizationMapping(_Model):
@@ -186,23 +185,43 @@ class Workspace:
                 fix=f"use one of: {', '.join(self.config.connection_sets)}",
             ) from None
 
-    def _path(self, connection: SandboxConnection) -> Path:
-        return (self.root / connection.path).resolve()
-
-    def sales(self, connection_set: str = "sandbox") -> SalesSandbox:
-        return SalesSandbox(self._path(self.connection_set(connection_set).sales))
-
-    def finops(self, connection_set: str = "sandbox") -> FinOpsSandbox:
-        return FinOpsSandbox(self._path(self.connection_set(connection_set).finops))
-
-    def cds(self, connection_set: str = "sandbox") -> CDSHub:
-        connection = self.connection_set(connection_set).cds
+    def connection(self, connection_set: str, system: System) -> Connection:
+        """The connection of ``system`` in a connection set."""
+        connections = self.connection_set(connection_set)
+        connection = getattr(connections, system)
         if connection is None:
             raise ConfigError(
                 f"Connection set {connection_set!r} has no CDS hub.",
                 fix="CDS is part of the via-CDS generation: `p2c init DIR --via-cds`",
             )
-        return CDSHub(self._path(connection))
+        return connection  # type: ignore[no-any-return]
+
+    def source(self, connection_set: str, system: System) -> Source:
+        """A connector reading ``system`` of a connection set."""
+        return open_source(self.connection(connection_set, system), system, self.root)
+
+    def destination(self, connection_set: str, system: System) -> Destination:
+        """A connector writing ``system`` of a connection set."""
+        return open_destination(self.connection(connection_set, system), system, self.root)
+
+    def _sandbox_path(self, connection_set: str, system: System) -> Path:
+        connection = self.connection(connection_set, system)
+        if not isinstance(connection, SandboxConnection):
+            raise ConfigError(
+                f"The {system} connection of {connection_set!r} is {connection.type}, "
+                "not the sandbox.",
+                fix="sandbox commands work on a connection set of type sandbox",
+            )
+        return (self.root / connection.path).resolve()
+
+    def sales(self, connection_set: str = "sandbox") -> SalesSandbox:
+        return SalesSandbox(self._sandbox_path(connection_set, "sales"))
+
+    def finops(self, connection_set: str = "sandbox") -> FinOpsSandbox:
+        return FinOpsSandbox(self._sandbox_path(connection_set, "finops"))
+
+    def cds(self, connection_set: str = "sandbox") -> CDSHub:
+        return CDSHub(self._sandbox_path(connection_set, "cds"))
 
 
 def init_workspace(root: Path, *, via_cds: bool = False, with_p2c: bool = True) -> Workspace:

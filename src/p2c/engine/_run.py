@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from p2c._errors import ConfigError, ExitCode, P2CError
-from p2c.connectors import Destination, ReadRequest, SandboxDestination, SandboxSource, Source
+from p2c.connectors import ReadRequest
 from p2c.engine._mapping import compile_map
 from p2c.engine._plan import PlannedProject, plan
 from p2c.engine._state import ErrorRow, StateStore, TaskCounts
@@ -126,8 +126,8 @@ class Engine:
         self, run_id: int, task_run: int, project: Project, task: str, leg: Leg, counts: TaskCounts
     ) -> None:
         connections = self.workspace.connection_set(project.connection_set)
-        source = _source(self.workspace, project.connection_set, leg.source.system)
-        destination = _destination(self.workspace, project.connection_set, leg.destination.system)
+        source = self.workspace.source(project.connection_set, leg.source.system)
+        destination = self.workspace.destination(project.connection_set, leg.destination.system)
         try:
             compiled = compile_map(leg.map)
             organization_column = _ORGANIZATION_COLUMN.get(leg.source.system)
@@ -268,19 +268,3 @@ class _OrganizationResolver:
         if self.system == "finops":
             return {"dataAreaId": mapping.legal_entity}
         return {"Organization_OrganizationId": mapping.cds_organization}
-
-
-def _source(workspace: Workspace, connection_set: str, system: str) -> Source:
-    if system == "sales":
-        return SandboxSource(workspace.sales(connection_set))
-    if system == "cds":
-        return SandboxSource(workspace.cds(connection_set))
-    return SandboxSource(workspace.finops(connection_set))
-
-
-def _destination(workspace: Workspace, connection_set: str, system: str) -> Destination:
-    if system == "finops":
-        return SandboxDestination(workspace.finops(connection_set))
-    if system == "cds":
-        return SandboxDestination(workspace.cds(connection_set))
-    raise ConfigError(f"Writing to {system} is not supported.", fix="write to finops or cds")
