@@ -130,7 +130,11 @@ class Engine:
         destination = self.workspace.destination(project.connection_set, leg.destination.system)
         try:
             compiled = compile_map(leg.map)
-            organization_column = _ORGANIZATION_COLUMN.get(leg.source.system)
+            organization = _OrganizationResolver(
+                connections, project, leg, _ORGANIZATION_COLUMN.get(leg.source.system)
+            )
+            # With one organization mapping every record gets it: no need to read the column.
+            organization_column = None if organization.single else organization.column
             lookups = compiled.lookups
             if organization_column and "." in organization_column:
                 lookups = (*lookups, organization_column)
@@ -154,7 +158,6 @@ class Engine:
                 tuple(dict.fromkeys(lookups)),
                 parse_filter(leg.source.filter) if leg.source.filter else None,
             )
-            organization = _OrganizationResolver(connections, project, leg, organization_column)
             key_fields = leg.destination.key
             label = f"{project.name} / {task}" + (f" / {leg.name}" if leg.name else "")
             apply = compiled.apply
@@ -202,7 +205,7 @@ class Engine:
                         counts.updated += 1
                     else:
                         counts.unchanged += 1
-                    lineage.append((record_key, destination_key))
+                    lineage.append((record_key, destination_key, None))
                 self.state.record_batch(
                     run_id,
                     task_run,

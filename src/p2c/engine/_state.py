@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 
 from p2c._errors import ConfigError
@@ -90,8 +89,11 @@ lineage_table = sa.Table(
     sa.Column("destination_entity", sa.String(100), nullable=False),
     sa.Column("destination_key", sa.String(400), nullable=False),
     sa.Column("run_id", sa.Integer, nullable=False),
-    sa.Column("written_at", UTCDateTime, nullable=False),
+    # A digest of the mapped values last acknowledged by the destination.
+    sa.Column("digest", sa.String(40)),
 )
+_LINEAGE_COLUMNS = tuple(c.name for c in lineage_table.columns)
+_LINEAGE_KEY = ("project", "task", "leg", "source_key")
 
 
 @dataclass
@@ -144,8 +146,14 @@ class StateStore:
                 f"Cannot open the state database {safe}: {exc.__class__.__name__}.",
                 fix="check state.url in p2c.yaml",
             ) from None
-        self._upsert_insert = (
-            postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
+        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        updates = ", ".join(
+            f"{c} = excluded.{c}" for c in _LINEAGE_COLUMNS if c not in _LINEAGE_KEY
+        )
+        self._lineage_upsert = (
+            f"INSERT INTO lineage ({', '.join(_LINEAGE_COLUMNS)}) "
+            f"VALUES ({', '.join([mark] * len(_LINEAGE_COLUMNS))}) "
+            f"ON CONFLICT ({', '.join(_LINEAGE_KEY)}) DO UPDATE SET {updates}"
         )
 
     def close(self) -> None:
@@ -211,10 +219,10 @@ class StateStore:
         leg: str,
         entities: tuple[str, str],
         errors: Iterable[ErrorRow],
-        lineage: Iterable[tuple[str, str]],
+        lineage: Iterable[tuple[str, str, str | None]],
     ) -> None:
-        """Errors and lineage of one written batch, in one transaction."""
-        now = _now()
+        """Errors and lineage (source key, destination key, digest) of one written batch, in
+        one transaction."""
         error_rows = [
             {
                 "run_id": run_id,
@@ -229,40 +237,17 @@ class StateStore:
             }
             for e in errors
         ]
-        lineage_rows = [
-            {
-                "project": project,
-                "task": task,
-                "leg": leg,
-                "source_key": s,
-                "source_entity": entities[0],
-                "destination_entity": entities[1],
-                "destination_key": d,
-                "run_id": run_id,
-                "written_at": now,
-            }
-            for s, d in lineage
-        ]
         with self.engine.begin() as db:
             if error_rows:
                 db.execute(record_error_table.insert(), error_rows)
+            lineage_rows = [
+                (project, task, leg, source, entities[0], entities[1], destination, run_id, digest)
+                for source, destination, digest in lineage
+            ]
             if lineage_rows:
-                statement = self._upsert_insert(lineage_table)
-                db.execute(
-                    statement.on_conflict_do_update(
-                        index_elements=["project", "task", "leg", "source_key"],
-                        set_={
-                            c: statement.excluded[c]
-                            for c in (
-                                "destination_key",
-                                "destination_entity",
-                                "run_id",
-                                "written_at",
-                            )
-                        },
-                    ),
-                    lineage_rows,
-                )
+                # Straight to the driver: this is the one statement per written record, and
+                # SQLAlchemy's per-row parameter processing would cost more than the write.
+                db.exec_driver_sql(self._lineage_upsert, lineage_rows)
 
     # reading -----------------------------------------------------------------------------------
 

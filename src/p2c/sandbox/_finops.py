@@ -50,7 +50,8 @@ class FinOpsSandbox(KeyedSystem):
     def reference(self) -> _Reference:
         cached: _Reference | None = getattr(self, "_reference", None)
         if cached is None:
-            rows = {s: list(self.export(s)) for s in _REFERENCE_SETS}
+            # Parties are written by every sync; the checks read them per batch instead.
+            rows = {s: list(self.export(s)) for s in _REFERENCE_SETS - {"Parties"}}
             cached = _Reference(
                 companies={
                     r["LegalEntityId"]: r["AccountingCurrency"] for r in rows["LegalEntities"]
@@ -84,9 +85,9 @@ class FinOpsSandbox(KeyedSystem):
         return self.store.existing(party, "PartyNumber", [r["AssociatedPartyNumber"] for r in rows])
 
     def on_create(self, entity: Entity, row: dict[str, Any]) -> None:
-        for f in entity.fields:
-            if f.default is not None and row.get(f.name) is None:
-                row[f.name] = f.default
+        for name, default in entity.defaults:
+            if row.get(name) is None:
+                row[name] = default
         if entity.entity_set == "CustomersV2":
             row.setdefault("PartyType", "Organization")
             if row["PartyType"] is None:
@@ -237,14 +238,13 @@ def _not_found(
 def _check_address(
     entity: Entity, row: dict[str, Any], prefix: str, ref: _Reference
 ) -> Rejection | None:
-    for suffix in ("CountryRegionISOCode", "CountryRegionId"):
-        value = row.get(prefix + suffix)
+    iso, country = prefix + "CountryRegionISOCode", prefix + "CountryRegionId"
+    for name in (iso, country):
+        value = row.get(name)
         if value and value not in ref.countries:
-            return _not_found(entity, prefix + suffix, value, "Countries/regions")
-    has_address = any(
-        row.get(prefix + part) for part in _ADDRESS_PARTS if prefix + part in entity.by_name
-    )
-    has_country = row.get(prefix + "CountryRegionISOCode") or row.get(prefix + "CountryRegionId")
-    if has_address and not has_country:
-        return _must_fill(entity, prefix + "CountryRegionISOCode", "when an address is given")
+            return _not_found(entity, name, value, "Countries/regions")
+    if row.get(iso) or row.get(country):
+        return None
+    if any(row.get(prefix + part) for part in _ADDRESS_PARTS):
+        return _must_fill(entity, iso, "when an address is given")
     return None

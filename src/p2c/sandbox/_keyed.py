@@ -130,20 +130,15 @@ class KeyedSystem:
         entity = self.entity(entity_set)
         outcomes: list[Outcome | None] = [None] * len(records)
         rows: list[tuple[int, dict[str, Any]]] = []
-        coercers = entity.coercers
         for index, record in enumerate(records):
-            row: dict[str, Any] = {}
             rejection = None
-            for name, value in record.items():
-                convert = coercers.get(name)
+            convert = entity.converter(tuple(record))
+            try:
                 if convert is None:
-                    rejection = Rejection(name, _unknown_property(entity, name))
-                    break
-                try:
-                    row[name] = convert(value)
-                except ValueError as exc:
-                    rejection = Rejection(name, f"{entity.by_name[name].display}: {exc}.")
-                    break
+                    raise ValueError
+                row = convert(record)
+            except ValueError:
+                row, rejection = _convert_one_by_one(entity, record)
             if rejection is None:
                 self.normalize(entity, row)
                 missing = [k for k in entity.key if row.get(k) in (None, "")]
@@ -177,12 +172,17 @@ class KeyedSystem:
                     outcomes[index] = Outcome(key, "created" if before is None else "updated")
                     changed[key] = merged
             if changed:
-                columns = [f.name for f in entity.fields]
+                # Only the columns some record sets: the others are NULL either way, and a
+                # customer has some 60 columns of which a sync sets 20.
+                present: dict[str, None] = {}
+                for row in changed.values():
+                    present.update(dict.fromkeys(row))
+                columns = [f.name for f in entity.fields if f.name in present]
                 names = ", ".join(f'"{c}"' for c in columns)
                 marks = ", ".join("?" * len(columns))
                 self.store.db.executemany(
                     f'INSERT OR REPLACE INTO "{entity.name}" ({names}) VALUES ({marks})',
-                    [[row.get(c) for c in columns] for row in changed.values()],
+                    [tuple(map(row.get, columns)) for row in changed.values()],
                 )
                 self.after_write(entity, list(changed.values()))
         return [o for o in outcomes if o is not None]
@@ -212,6 +212,22 @@ class KeyedSystem:
                     if row_key in wanted:
                         found[row_key] = row
         return found
+
+
+def _convert_one_by_one(
+    entity: Entity, record: Mapping[str, Any]
+) -> tuple[dict[str, Any], Rejection | None]:
+    """The slow path that names the first field at fault."""
+    row: dict[str, Any] = {}
+    for name, value in record.items():
+        convert = entity.coercers.get(name)
+        if convert is None:
+            return row, Rejection(name, _unknown_property(entity, name))
+        try:
+            row[name] = convert(value)
+        except ValueError as exc:
+            return row, Rejection(name, f"{entity.by_name[name].display}: {exc}.")
+    return row, None
 
 
 def _key(entity: Entity, record: Mapping[str, Any]) -> tuple[Any, ...]:

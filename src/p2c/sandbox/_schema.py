@@ -11,6 +11,7 @@ from __future__ import annotations
 __all__ = ["Entity", "Field", "FieldType", "utc_now", "utc_text"]
 
 import enum
+import functools
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -221,10 +222,29 @@ class Entity:
     label: str = ""
     by_name: dict[str, Field] = field(init=False, repr=False, compare=False)
     coercers: dict[str, Coerce] = field(init=False, repr=False, compare=False)
+    _converters: dict[tuple[str, ...], Coerce] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "by_name", {f.name: f for f in self.fields})
         object.__setattr__(self, "coercers", {f.name: _coercer(f) for f in self.fields})
+        object.__setattr__(self, "_converters", {})
+
+    def converter(self, names: tuple[str, ...]) -> Coerce | None:
+        """A function that coerces a whole record with exactly these fields in one call, or
+        None when a name is not a field. It raises ValueError on any bad value without saying
+        which; callers then use ``coercers`` one by one for the message."""
+        found = self._converters.get(names)
+        if found is None:
+            if not all(n in self.by_name for n in names):
+                return None
+            found = _compile_converter(self, names)
+            self._converters[names] = found
+        return found
+
+    @functools.cached_property
+    def defaults(self) -> list[tuple[str, Any]]:
+        """(field, value) of the fields that have a default."""
+        return [(f.name, f.default) for f in self.fields if f.default is not None]
 
     @property
     def columns(self) -> list[str]:
@@ -260,3 +280,27 @@ class Entity:
                 f'ON "{self.name}" ({cols_sql}) WHERE {where}'
             )
         return statements
+
+
+def _compile_converter(entity: Entity, names: tuple[str, ...]) -> Coerce:
+    """Generate one function for a record shape: strings, the common case, are checked
+    inline; other types call their field's coercer. Names reach the code only as literals."""
+    lines = ["def convert(r):"]
+    values = []
+    scope: dict[str, Any] = {"_str": str}
+    for i, name in enumerate(names):
+        f = entity.by_name[name]
+        lines.append(f"    v{i} = r[{name!r}]")
+        if f.type is FieldType.STRING:
+            check = f"v{i}.__class__ is not _str"
+            if f.max_length is not None:
+                check += f" or len(v{i}) > {int(f.max_length)}"
+            lines.append(f"    if v{i} is not None and ({check}):")
+            lines.append("        raise ValueError")
+            values.append(f"{name!r}: v{i}")
+        else:
+            scope[f"c{i}"] = entity.coercers[name]
+            values.append(f"{name!r}: c{i}(v{i})")
+    lines.append(f"    return {{{', '.join(values)}}}")
+    exec("\n".join(lines), scope)
+    return scope["convert"]  # type: ignore[no-any-return]
