@@ -2,11 +2,13 @@
 
 from p2c._errors import (
     ConfigError,
+    ConnectionFailed,
     ExitCode,
     InputError,
     NotFoundError,
     P2CError,
     PrerequisiteError,
+    ProjectBusy,
     RecordRejected,
 )
 
@@ -14,11 +16,13 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ConfigError",
+    "ConnectionFailed",
     "ExitCode",
     "InputError",
     "NotFoundError",
     "P2CError",
     "PrerequisiteError",
+    "ProjectBusy",
     "RecordRejected",
     "__version__",
 ]

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 __all__ = [
     "ConfigError",
+    "ConnectionFailed",
     "ExitCode",
     "InputError",
     "NotFoundError",
     "P2CError",
     "PrerequisiteError",
+    "ProjectBusy",
     "RecordRejected",
 ]
 
@@ -29,6 +31,7 @@ class ExitCode(enum.IntEnum):
     BAD_INPUT = 3
     PREREQUISITE = 4
     CONNECTION = 5
+    BUSY = 6
     INTERNAL = 70
 
 
@@ -108,3 +111,15 @@ class RecordRejected(P2CError):
     """A system refused one record: the message is the system's own, naming field and value."""
 
     exit_code = ExitCode.FAILED_RECORDS
+
+
+class ConnectionFailed(P2CError):
+    """A system cannot be reached or refuses p2c's credentials or permissions."""
+
+    exit_code = ExitCode.CONNECTION
+
+
+class ProjectBusy(P2CError):
+    """Another run holds a project's lock: two runs of one project never overlap."""
+
+    exit_code = ExitCode.BUSY

@@ -18,10 +18,10 @@ __all__ = [
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from p2c._errors import ConfigError, NotFoundError
 from p2c._yamlfile import load_model
@@ -71,11 +71,21 @@ class LegChanges(_Model):
     remove: list[str] = []
 
 
+InactivePolicy = Literal["ignore", "deactivate"]
+
+
 class TaskChanges(LegChanges):
     """Changes to a task: ``filter`` applies to its first leg (the one reading Sales), ``map``
-    and ``remove`` to its last leg (the one writing F&O); ``legs`` changes a leg by name."""
+    and ``remove`` to its last leg (the one writing F&O); ``legs`` changes a leg by name.
+
+    ``on_inactive``: what a contact deactivated in Sales does to its F&O contact person:
+    ``ignore`` (the Data Integrator's behaviour) or ``deactivate`` (IsInactive = Yes).
+    ``max_failed_records``: the task stops with status Error past this many failures.
+    """
 
     legs: dict[str, LegChanges] = {}
+    on_inactive: InactivePolicy | None = None
+    max_failed_records: Annotated[int | None, Field(ge=0)] = None
 
 
 class Project(_Model):
@@ -85,7 +95,21 @@ class Project(_Model):
     template: str
     connection_set: str = "sandbox"
     business_unit: str | None = None
+    on_inactive: InactivePolicy = "ignore"
+    max_failed_records: Annotated[int | None, Field(ge=0)] = None
+    # Records per page read and per batch written (and per state commit).
+    batch_size: Annotated[int, Field(ge=1, le=10_000)] = 5000
     tasks: dict[str, TaskChanges] = {}
+
+    def inactive_policy(self, task: str) -> InactivePolicy:
+        changes = self.tasks.get(task)
+        return (changes.on_inactive if changes else None) or self.on_inactive
+
+    def failure_threshold(self, task: str) -> int | None:
+        changes = self.tasks.get(task)
+        if changes and changes.max_failed_records is not None:
+            return changes.max_failed_records
+        return self.max_failed_records
 
     def effective_template(self) -> Template:
         """The template with this project's changes applied.
@@ -131,7 +155,13 @@ def _apply(project: str, leg: Leg, changes: LegChanges) -> None:
 
 
 class StateConfig(_Model):
+    """The state database, how long history is kept, and how close to now the incremental
+    cursor may come (records changed in the last ``settle_seconds`` are read again next
+    run, so a change committed while a run reads is never skipped)."""
+
     url: str = "sqlite:///state.db"
+    retention_days: Annotated[int, Field(ge=1)] = 45
+    settle_seconds: Annotated[float, Field(ge=0)] = 5.0
 
 
 class WorkspaceConfig(_Model):
@@ -198,11 +228,15 @@ class Workspace:
 
     def source(self, connection_set: str, system: System) -> Source:
         """A connector reading ``system`` of a connection set."""
-        return open_source(self.connection(connection_set, system), system, self.root)
+        return open_source(
+            self.connection(connection_set, system), system, self.root, connection_set
+        )
 
     def destination(self, connection_set: str, system: System) -> Destination:
         """A connector writing ``system`` of a connection set."""
-        return open_destination(self.connection(connection_set, system), system, self.root)
+        return open_destination(
+            self.connection(connection_set, system), system, self.root, connection_set
+        )
 
     def _sandbox_path(self, connection_set: str, system: System) -> Path:
         connection = self.connection(connection_set, system)

@@ -312,9 +312,7 @@ def test_export_cds_of_a_direct_workspace(ws: Path, p2c: Run) -> None:
         ("sales", "upgrade"),
     ],
 )
-def test_workspace_option_without_p2c_yaml(
-    tmp_path: Path, p2c: Run, args: tuple[str, ...]
-) -> None:
+def test_workspace_option_without_p2c_yaml(tmp_path: Path, p2c: Run, args: tuple[str, ...]) -> None:
     write(tmp_path / "load.json", DOCUMENT)
     empty = tmp_path / "empty"
     empty.mkdir()

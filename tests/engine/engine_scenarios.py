@@ -8,13 +8,15 @@ names, changes made by editing the ``p2c.yaml`` text.
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from p2c.engine import Engine, RunResult, StateStore
+from p2c.engine import Engine, RunOptions, RunResult, StateStore
 from p2c.workspace import CONFIG_FILE, Workspace
 
 ACCOUNT = "a0000000-0000-4000-8000-000000000001"
@@ -156,11 +158,21 @@ class Scenario:
 
     # running -----------------------------------------------------------------------------------
 
-    def run(self, projects: Sequence[str] | None = None) -> RunResult:
+    def run(
+        self, projects: Sequence[str] | None = None, options: RunOptions | None = None
+    ) -> RunResult:
         ws = self.ws
         state = StateStore(ws.state_url())
         try:
-            return Engine(ws, state).run(list(projects) if projects else None)
+            return Engine(ws, state).run(list(projects) if projects else None, options)
+        finally:
+            state.close()
+
+    def retry(self, **selection: Any) -> RunResult:
+        ws = self.ws
+        state = StateStore(ws.state_url())
+        try:
+            return Engine(ws, state).retry(**selection)
         finally:
             state.close()
 
@@ -175,6 +187,15 @@ class Scenario:
             sales.load(document)
         finally:
             sales.close()
+
+    def backdate_sales(self, hours: int = 1) -> None:
+        """Make every Sales record look created and last changed ``hours`` ago, as data
+        that existed before the integration does (timestamps have one-second precision, so
+        records changed in the second a run starts are read again by the next run)."""
+        moment = (datetime.now(UTC) - timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        with sqlite3.connect(self.root / "sandbox" / "sales.db") as db:
+            for table in ("account", "contact", "quote", "salesorder", "invoice"):
+                db.execute(f"UPDATE {table} SET createdon = ?, modifiedon = ?", (moment, moment))
 
     def sales(self, entity_set: str, key: str) -> dict[str, dict[str, Any]]:
         system = self.ws.sales()

@@ -59,8 +59,8 @@ def test_a_contact_that_gains_a_quote_becomes_a_customer(scenario: Scenario) -> 
 
     assert result.exit_code == ExitCode.OK
     task = final_leg(result.tasks, scenario.customers_project)
-    assert task.counts.created == 1
-    assert task.counts.unchanged == len(CUSTOMERS)
+    # Incremental: only the contact the quote changed is read, and it is created.
+    assert (task.counts.read, task.counts.created) == (1, 1)
     customer = scenario.customers()[lone]
     assert customer["PartyType"] == "Person"
     assert customer["CustomerAccount"] == customer["PartyNumber"] == lone
@@ -106,9 +106,10 @@ ContactToCustomer:
     for contact_id in CUSTOMERS:
         record = customers[scenario.contact_number(contact_id)]
         assert (record["SiteId"], record["WarehouseId"]) == ("1", "13")
-    # The other projects are untouched.
+    # The changed mapping makes that task read everything again; the others read nothing.
+    assert task.message and "mapping or filter changed" in task.message
     accounts = final_leg(result.tasks, scenario.accounts_project)
-    assert accounts.counts.unchanged == 1
+    assert accounts.counts.read == 0
 
 
 def test_a_mapping_removed_in_p2c_yaml_is_not_written(scenario: Scenario) -> None:

@@ -109,13 +109,22 @@ def test_rejected_records_are_reported_and_the_others_land(
     if not scenario.via_cds:
         assert ATLANTIS not in lineage_sources and LONG_NAME not in lineage_sources
 
-    # Still wrong in the next run: reported again, with that run's id.
+    # They wait in the error queue: the next run reads nothing new, and a retry reports
+    # them again with that run's id.
     again = scenario.run()
-    assert again.exit_code == ExitCode.FAILED_RECORDS
+    assert again.exit_code == ExitCode.OK
+    retried = scenario.retry()
+    assert retried.exit_code == ExitCode.FAILED_RECORDS
     state = scenario.state()
     try:
-        assert {r.field for r in state.errors(again.run_id)} == set(errors)
+        assert {r.field for r in state.errors(retried.run_id)} == set(errors)
         assert len(state.errors(result.run_id)) == 2
+        queue = state.queue()
+        assert {q.field for q in queue} == set(errors)
+        assert {(q.attempts, q.first_run_id, q.last_run_id) for q in queue} == {
+            (2, result.run_id, retried.run_id)
+        }
+        assert not any(q.retryable for q in queue)
     finally:
         state.close()
 
@@ -232,14 +241,16 @@ def test_records_fixed_in_sales_land_in_the_next_run(
     assert result.status == "Completed"
     contacts = final_leg(result, scenario.contacts_project)
     customers = final_leg(result, scenario.customers_project)
-    assert (contacts.counts.created, contacts.counts.unchanged) == (1, 1)
-    assert (customers.counts.created, customers.counts.unchanged) == (1, len(CUSTOMERS))
+    # Incremental: only the two records changed in Sales are read, and they land.
+    assert (contacts.counts.read, contacts.counts.created) == (1, 1)
+    assert (customers.counts.read, customers.counts.created) == (1, 1)
     atlantis, long_name = map(scenario.contact_number, (ATLANTIS, LONG_NAME))
     assert scenario.contact_persons()[atlantis]["PrimaryAddressCountryRegionISOCode"] == "SWE"
     assert scenario.customers()[long_name]["PersonFirstName"] == "Max"
     state = scenario.state()
     try:
         assert state.errors(result.run_id) == []
+        assert state.queue() == []  # written, so off the error queue
         assert len(state.errors(result.run_id - 1)) == 2  # the first run's errors are kept
         written = {
             r.destination_key

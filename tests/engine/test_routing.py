@@ -7,6 +7,8 @@ otherwise. Accounts become customers of party type Organization.
 
 from __future__ import annotations
 
+import time
+
 from engine_scenarios import (
     ACCOUNT,
     CHILD,
@@ -21,6 +23,7 @@ from engine_scenarios import (
 )
 
 from p2c import ExitCode
+from p2c.engine import RunOptions
 
 
 def test_first_run_completes_every_task(scenario: Scenario) -> None:
@@ -218,26 +221,37 @@ def test_every_written_record_has_lineage_with_the_run_id(scenario: Scenario) ->
     assert written == set(expected.values())
 
 
-def test_a_second_run_changes_nothing(scenario: Scenario) -> None:
+def test_a_second_run_reads_and_writes_nothing_and_a_full_run_finds_all_unchanged(
+    scenario: Scenario,
+) -> None:
     first = scenario.run()
     before = (scenario.finops("CustomersV2"), scenario.finops("CDSContactPersons"))
+    # The CDS hub stamps what the first run wrote; the cursor passes it once that second
+    # is over.
+    time.sleep(1.1 if scenario.via_cds else 0)
     second = scenario.run()
+    full = scenario.run(options=RunOptions(full=True))
 
-    assert second.run_id == first.run_id + 1
-    assert second.exit_code == ExitCode.OK
-    assert second.status == "Completed"
-    for task, previous in zip(second.tasks, first.tasks, strict=True):
-        assert task.counts.created == 0, task
-        assert task.counts.updated == 0, task
-        assert task.counts.failed == 0, task
-        assert task.counts.unchanged == task.counts.read == previous.counts.read, task
+    assert (second.run_id, full.run_id) == (first.run_id + 1, first.run_id + 2)
+    for result in (second, full):
+        assert result.exit_code == ExitCode.OK
+        assert result.status == "Completed"
+    for task, again, previous in zip(second.tasks, full.tasks, first.tasks, strict=True):
+        # Incremental: the cursor is past every record.
+        assert task.counts.read == 0, task
+        # Full: everything read again, and the destination holds every record as mapped.
+        assert again.counts.created == again.counts.updated == again.counts.failed == 0, again
+        assert again.counts.unchanged == again.counts.read == previous.counts.read, again
     assert (scenario.finops("CustomersV2"), scenario.finops("CDSContactPersons")) == before
     state = scenario.state()
     try:
         runs = state.runs()
-        assert [r.id for r in runs] == [second.run_id, first.run_id]
+        assert [r.id for r in runs] == [full.run_id, second.run_id, first.run_id]
+        assert [r.mode for r in runs] == ["full", "incremental", "incremental"]
         assert all(r.status == "Completed" for r in runs)
         assert all(r.finished_at is not None for r in runs)
-        assert {r.run_id for r in state.lineage()} == {second.run_id}
+        # Lineage names the run that last wrote the record: the full run wrote everything
+        # again (the destination said unchanged), the incremental one nothing.
+        assert {r.run_id for r in state.lineage()} == {full.run_id}
     finally:
         state.close()

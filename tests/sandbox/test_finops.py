@@ -56,9 +56,13 @@ def test_rejections_name_field_and_value(
 
 
 def test_contact_person_needs_an_existing_associated_party(finops: FinOpsSandbox) -> None:
-    person = {"dataAreaId": "usmf", "ContactPersonPartyNumber": "CON-01000-BVRCPS",
-              "AssociatedPartyNumber": "ACC-01000-AAAAAA", "LastName": "Lee",
-              "IsContactPersonExternallyMaintained": "Yes"}
+    person = {
+        "dataAreaId": "usmf",
+        "ContactPersonPartyNumber": "CON-01000-BVRCPS",
+        "AssociatedPartyNumber": "ACC-01000-AAAAAA",
+        "LastName": "Lee",
+        "IsContactPersonExternallyMaintained": "Yes",
+    }
     (first,) = finops.upsert("CDSContactPersons", [person])
     assert first.status == "failed" and first.field == "AssociatedPartyNumber"
     finops.upsert("CustomersV2", [CUSTOMER])
@@ -70,9 +74,13 @@ def test_contact_person_needs_an_existing_associated_party(finops: FinOpsSandbox
 
 def test_unknown_decision_role_is_rejected(finops: FinOpsSandbox) -> None:
     finops.upsert("CustomersV2", [CUSTOMER])
-    person = {"dataAreaId": "usmf", "ContactPersonPartyNumber": "C1",
-              "AssociatedPartyNumber": "ACC-01000-AAAAAA", "LastName": "Lee",
-              "DecisionMakingRoleCode": "Boss"}
+    person = {
+        "dataAreaId": "usmf",
+        "ContactPersonPartyNumber": "C1",
+        "AssociatedPartyNumber": "ACC-01000-AAAAAA",
+        "LastName": "Lee",
+        "DecisionMakingRoleCode": "Boss",
+    }
     (outcome,) = finops.upsert("CDSContactPersons", [person])
     assert outcome.field == "DecisionMakingRoleCode" and "'Boss'" in (outcome.message or "")
 

@@ -42,15 +42,23 @@ def test_account_number_given_when_empty_and_kept_when_set(sales: SalesSandbox) 
 
 
 def test_company_flag_on_create_and_update(sales: SalesSandbox) -> None:
-    sales.load({
-        "accounts": [{"accountid": ACC, "name": "Fabrikam"}],
-        "contacts": [
-            {"contactid": CON, "lastname": "Lee",
-             "parentcustomerid_account@odata.bind": f"/accounts({ACC})"},
-            {"contactid": "33333333-3333-4333-8333-333333333333", "lastname": "Kid",
-             "parentcustomerid_contact@odata.bind": f"/contacts({CON})"},
-        ],
-    })
+    sales.load(
+        {
+            "accounts": [{"accountid": ACC, "name": "Fabrikam"}],
+            "contacts": [
+                {
+                    "contactid": CON,
+                    "lastname": "Lee",
+                    "parentcustomerid_account@odata.bind": f"/accounts({ACC})",
+                },
+                {
+                    "contactid": "33333333-3333-4333-8333-333333333333",
+                    "lastname": "Kid",
+                    "parentcustomerid_contact@odata.bind": f"/contacts({CON})",
+                },
+            ],
+        }
+    )
     assert contact(sales, CON)["msdynce_iscompanyanaccount"] is True
     kid = "33333333-3333-4333-8333-333333333333"
     assert contact(sales, kid)["msdynce_iscompanyanaccount"] is False
@@ -73,10 +81,15 @@ def test_repointed_activity_makes_active_customer_and_is_never_cleared(
     sales: SalesSandbox, activity: str
 ) -> None:
     other = "44444444-4444-4444-8444-444444444444"
-    sales.load({
-        "accounts": [{"accountid": ACC, "name": "Fabrikam"}],
-        "contacts": [{"contactid": CON, "lastname": "Lee"}, {"contactid": other, "lastname": "Ng"}],
-    })
+    sales.load(
+        {
+            "accounts": [{"accountid": ACC, "name": "Fabrikam"}],
+            "contacts": [
+                {"contactid": CON, "lastname": "Lee"},
+                {"contactid": other, "lastname": "Ng"},
+            ],
+        }
+    )
     ids = sales.create(
         activity, [{"name": "Deal", "customerid_account@odata.bind": f"/accounts({ACC})"}]
     )
@@ -89,18 +102,23 @@ def test_repointed_activity_makes_active_customer_and_is_never_cleared(
 
 
 def test_upgrade_on_pre_existing_sales_and_idempotence(bare_sales: SalesSandbox) -> None:
-    bare_sales.load({
-        "accounts": [
-            {"accountid": ACC, "name": "Fabrikam"},
-            {"name": "Has number", "accountnumber": "X1"},
-        ],
-        "contacts": [
-            {"contactid": CON, "lastname": "Lee",
-             "parentcustomerid_account@odata.bind": f"/accounts({ACC})"},
-            {"lastname": "Solo"},
-        ],
-        "quotes": [{"name": "Q", "customerid_contact@odata.bind": f"/contacts({CON})"}],
-    })
+    bare_sales.load(
+        {
+            "accounts": [
+                {"accountid": ACC, "name": "Fabrikam"},
+                {"name": "Has number", "accountnumber": "X1"},
+            ],
+            "contacts": [
+                {
+                    "contactid": CON,
+                    "lastname": "Lee",
+                    "parentcustomerid_account@odata.bind": f"/accounts({ACC})",
+                },
+                {"lastname": "Solo"},
+            ],
+            "quotes": [{"name": "Q", "customerid_contact@odata.bind": f"/contacts({CON})"}],
+        }
+    )
     before = list(bare_sales.export("contacts"))
     assert "msdynce_contactnumber" not in before[0]  # the solution's columns are not there yet
     with pytest.raises(InputError):
@@ -125,15 +143,17 @@ def test_upgrade_on_pre_existing_sales_and_idempotence(bare_sales: SalesSandbox)
 
 def test_bad_load_names_position_field_and_fix_and_writes_nothing(sales: SalesSandbox) -> None:
     with pytest.raises(InputError) as caught:
-        sales.load({
-            "accounts": [{"name": "Ok"}],
-            "contacts": [
-                {"lastname": "A"},
-                {"fristname": "B", "lastname": "B"},
-                {"lastname": "C", "parentcustomerid_account@odata.bind": f"/accounts({ACC})"},
-                {"firstname": "no last name"},
-            ],
-        })
+        sales.load(
+            {
+                "accounts": [{"name": "Ok"}],
+                "contacts": [
+                    {"lastname": "A"},
+                    {"fristname": "B", "lastname": "B"},
+                    {"lastname": "C", "parentcustomerid_account@odata.bind": f"/accounts({ACC})"},
+                    {"firstname": "no last name"},
+                ],
+            }
+        )
     problems = {(p.record, p.field): p for p in caught.value.problems}
     assert problems[("contacts[1]", "fristname")].fix == "did you mean 'firstname'?"
     missing = problems[("contacts[2]", "parentcustomerid_account@odata.bind")]
@@ -152,14 +172,30 @@ def test_unknown_entity_set_and_lookup_written_as_column(sales: SalesSandbox) ->
 
 
 def test_binds_within_the_file_in_any_order_and_by_alternate_key(sales: SalesSandbox) -> None:
-    sales.load({
-        "contacts": [
-            {"lastname": "Kid", "parentcustomerid_contact@odata.bind": f"/contacts({CON})"},
-            {"contactid": CON, "lastname": "Parent", "msdynce_contactnumber": "CON-77777-ABCDEF"},
-        ]
-    })
-    sales.load({"quotes": [{"name": "Q", "customerid_contact@odata.bind":
-                            "/contacts(msdynce_contactnumber='CON-77777-ABCDEF')"}]})
+    sales.load(
+        {
+            "contacts": [
+                {"lastname": "Kid", "parentcustomerid_contact@odata.bind": f"/contacts({CON})"},
+                {
+                    "contactid": CON,
+                    "lastname": "Parent",
+                    "msdynce_contactnumber": "CON-77777-ABCDEF",
+                },
+            ]
+        }
+    )
+    sales.load(
+        {
+            "quotes": [
+                {
+                    "name": "Q",
+                    "customerid_contact@odata.bind": (
+                        "/contacts(msdynce_contactnumber='CON-77777-ABCDEF')"
+                    ),
+                }
+            ]
+        }
+    )
     assert contact(sales, CON)["msdynce_isactivecustomer"] is True
 
 
@@ -168,10 +204,14 @@ def test_binds_within_the_file_in_any_order_and_by_alternate_key(sales: SalesSan
     [
         ({"lastname": 5}, "lastname"),
         ({"lastname": "x" * 51}, "lastname"),
-        ({"name": "Q", "customerid_contact@odata.bind": "not a reference"},
-         "customerid_contact@odata.bind"),
-        ({"name": "Q", "customerid_contact@odata.bind": f"/accounts({ACC})"},
-         "customerid_contact@odata.bind"),
+        (
+            {"name": "Q", "customerid_contact@odata.bind": "not a reference"},
+            "customerid_contact@odata.bind",
+        ),
+        (
+            {"name": "Q", "customerid_contact@odata.bind": f"/accounts({ACC})"},
+            "customerid_contact@odata.bind",
+        ),
     ],
 )
 def test_a_wrong_value_is_one_problem_not_also_a_missing_one(
@@ -185,11 +225,13 @@ def test_a_wrong_value_is_one_problem_not_also_a_missing_one(
 
 def test_load_is_all_or_nothing_across_entity_sets(sales: SalesSandbox) -> None:
     with pytest.raises(InputError):
-        sales.load({
-            "accounts": [{"name": "Fabrikam"}],
-            "contacts": [{"lastname": "Lee"}],
-            "quotes": [{"name": "Q", "customerid_contact@odata.bind": f"/contacts({CON})"}],
-        })
+        sales.load(
+            {
+                "accounts": [{"name": "Fabrikam"}],
+                "contacts": [{"lastname": "Lee"}],
+                "quotes": [{"name": "Q", "customerid_contact@odata.bind": f"/contacts({CON})"}],
+            }
+        )
     assert (sales.count("accounts"), sales.count("contacts"), sales.count("quotes")) == (0, 0, 0)
     # Nothing was taken from the number sequence either.
     sales.load({"contacts": [{"lastname": "Lee"}]})

@@ -13,6 +13,8 @@ import typer
 from typer.exceptions import TyperException
 
 from p2c._errors import ExitCode, P2CError
+from p2c.cli._connections import connections_app
+from p2c.cli._emulator import emulator
 from p2c.cli._render import err, out, report_error
 from p2c.cli._run import register, render_run, run_projects
 from p2c.cli._sandbox import sales_app, sandbox_app
@@ -27,7 +29,9 @@ app = typer.Typer(
 )
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(sales_app, name="sales")
+app.add_typer(connections_app, name="connections")
 register(app)
+app.command()(emulator)
 
 
 @app.command()
@@ -69,7 +73,7 @@ def quickstart(
         f"account numbers, {report.active_customers} active customers."
     )
     result = run_projects(ws, None)
-    render_run(result)
+    render_run(result, ws)
     out.print(
         "\nTry next:\n"
         f"  p2c sandbox export finops CustomersV2 -w {directory}        customers in F&O\n"

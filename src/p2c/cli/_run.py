@@ -5,7 +5,7 @@ from __future__ import annotations
 __all__ = ["register", "render_run", "run_projects"]
 
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -19,17 +19,25 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from p2c._errors import NotFoundError
+from p2c._errors import ConfigError, NotFoundError
 from p2c.cli._render import WorkspaceOption, err, out
-from p2c.engine import Engine, RunResult, StateStore
+from p2c.engine import Engine, QueuedRecord, RunOptions, RunResult, StateStore
 from p2c.templates import builtin_templates
 from p2c.workspace import Workspace
 
 _STYLE = {"Completed": "green", "Warning": "yellow", "Error": "red", "Skipped": "red"}
 
 
-def run_projects(ws: Workspace, projects: list[str] | None) -> RunResult:
-    """Run with a progress display on the terminal (none when output is not a terminal)."""
+def run_projects(
+    ws: Workspace,
+    projects: list[str] | None,
+    options: RunOptions | None = None,
+    *,
+    wait: float = 0.0,
+    retry: dict[str, Any] | None = None,
+) -> RunResult:
+    """Run with a progress display on the terminal (none when output is not a terminal);
+    with ``retry``, retry queued records selected by it instead."""
     state = StateStore(ws.state_url())
     try:
         with Progress(
@@ -49,13 +57,17 @@ def run_projects(ws: Workspace, projects: list[str] | None) -> RunResult:
                     bars[label] = bar.add_task(escape(label), total=None)
                 bar.advance(bars[label], n)
 
-            return Engine(ws, state, progress).run(projects)
+            engine = Engine(ws, state, progress, wait=wait)
+            if retry is not None:
+                return engine.retry(projects=projects, **retry)
+            return engine.run(projects, options)
     finally:
         state.close()
 
 
-def render_run(result: RunResult) -> None:
-    table = Table(title=f"Run {result.run_id}", title_justify="left")
+def render_run(result: RunResult, ws: Workspace | None = None) -> None:
+    title = "Dry run: nothing was written" if result.dry_run else f"Run {result.run_id}"
+    table = Table(title=title, title_justify="left")
     for column in (
         "project",
         "task",
@@ -87,11 +99,59 @@ def render_run(result: RunResult) -> None:
     for t in result.tasks:
         if t.message:
             err.print(f"[bold]{escape(t.project)} / {escape(t.task)}:[/] {escape(t.message)}")
+        for example in t.examples:
+            out.print(f"  {escape(t.project)} / {escape(t.task)}: would {escape(example)}")
+    if result.dry_run:
+        return
     if any(t.counts.failed for t in result.tasks):
         out.print(
             f"Some records failed: `p2c errors {result.run_id}` lists them with the field "
             "and the reason."
         )
+    if ws is not None:
+        state = StateStore(ws.state_url())
+        try:
+            queued = state.queue()
+        finally:
+            state.close()
+        if queued:
+            retryable = sum(q.retryable for q in queued)
+            out.print(
+                f"{len(queued)} failed record(s) wait in the error queue ({retryable} will be "
+                "retried by the next run; the others need a fix first): `p2c errors`, then "
+                "`p2c retry --all`."
+            )
+
+
+def _render_queue(queued: list[QueuedRecord]) -> None:
+    if not queued:
+        out.print("The error queue is empty: every failed record has been written since.")
+        return
+    table = Table(title=f"Error queue: {len(queued)} record(s)", title_justify="left")
+    for column in (
+        "project / task / leg",
+        "source record",
+        "field",
+        "reason",
+        "kind",
+        "tries",
+        "runs",
+    ):
+        table.add_column(column, overflow="fold")
+    for q in queued:
+        table.add_row(
+            escape(f"{q.leg.project} / {q.leg.task} / {q.leg.leg}"),
+            escape(q.source_key),
+            escape(q.field or ""),
+            escape(q.message),
+            "retried by the next run" if q.retryable else "needs a fix",
+            str(q.attempts),
+            f"{q.first_run_id}-{q.last_run_id}"
+            if q.first_run_id != q.last_run_id
+            else str(q.last_run_id),
+        )
+    out.print(table)
+    out.print("Fix the data or the mapping, then `p2c retry --all` (or `--record KEY`).")
 
 
 def register(app: typer.Typer) -> None:
@@ -101,10 +161,58 @@ def register(app: typer.Typer) -> None:
             list[str] | None, typer.Argument(help="Projects to run (default: all).")
         ] = None,
         workspace: WorkspaceOption = None,
+        full: Annotated[
+            bool, typer.Option("--full", help="Read and write every record, not only changes.")
+        ] = False,
+        dry_run: Annotated[
+            bool,
+            typer.Option(
+                "--dry-run",
+                help="Read and map everything, report what would change, write nothing.",
+            ),
+        ] = False,
+        wait: Annotated[
+            float, typer.Option(help="Seconds to wait for a project another run holds.")
+        ] = 0.0,
     ) -> None:
-        """Run projects in prerequisite order and print a summary per task."""
-        result = run_projects(Workspace.open(workspace), projects)
-        render_run(result)
+        """Run projects in prerequisite order and print a summary per task.
+
+        Runs are incremental: each task reads what changed since its last run.
+        """
+        ws = Workspace.open(workspace)
+        result = run_projects(ws, projects, RunOptions(full=full, dry_run=dry_run), wait=wait)
+        render_run(result, ws)
+        sys.exit(int(result.exit_code))
+
+    @app.command()
+    def retry(
+        run_id: Annotated[
+            int | None, typer.Argument(metavar="[RUN]", help="Retry the failed records of a run.")
+        ] = None,
+        all_records: Annotated[
+            bool, typer.Option("--all", help="Retry every record in the error queue.")
+        ] = False,
+        record: Annotated[
+            str | None, typer.Option(help="Retry one record: its source key (see `p2c errors`).")
+        ] = None,
+        project: Annotated[
+            list[str] | None, typer.Option(help="Only records of these projects.")
+        ] = None,
+        workspace: WorkspaceOption = None,
+        wait: Annotated[
+            float, typer.Option(help="Seconds to wait for a project another run holds.")
+        ] = 0.0,
+    ) -> None:
+        """Read failed records again and write them, after the data, the mapping or the
+        destination was fixed."""
+        if sum((run_id is not None, all_records, record is not None)) != 1:
+            raise ConfigError(
+                "Say which records to retry.", fix="give RUN, --all or --record KEY (one of them)"
+            )
+        ws = Workspace.open(workspace)
+        selection: dict[str, Any] = {"run_id": run_id, "source_key": record}
+        result = run_projects(ws, project, wait=wait, retry=selection)
+        render_run(result, ws)
         sys.exit(int(result.exit_code))
 
     @app.command()
@@ -147,12 +255,21 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def errors(
-        run_id: Annotated[int, typer.Argument(metavar="RUN", help="The run number (see history).")],
+        run_id: Annotated[
+            int | None,
+            typer.Argument(metavar="[RUN]", help="A run's errors (default: the error queue)."),
+        ] = None,
         workspace: WorkspaceOption = None,
     ) -> None:
-        """Per-record errors of a run: record key, field and reason."""
+        """The error queue (failed records not written since), or the errors of one run:
+        record key, field and reason."""
         ws = Workspace.open(workspace)
         state = StateStore(ws.state_url())
+        if run_id is None:
+            queued = state.queue()
+            state.close()
+            _render_queue(queued)
+            return
         if not state.task_runs(run_id):
             raise NotFoundError(f"There is no run {run_id}.", fix="`p2c history` lists the runs")
         rows = state.errors(run_id)

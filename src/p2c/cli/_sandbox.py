@@ -13,6 +13,7 @@ import typer
 
 from p2c._errors import InputError, NotFoundError
 from p2c.cli._render import WorkspaceOption, out
+from p2c.connectors._upgrade import upgrade_sales
 from p2c.workspace import Workspace
 
 sandbox_app = typer.Typer(
@@ -84,9 +85,15 @@ def export(
 
 
 @sales_app.command("upgrade")
-def upgrade(workspace: WorkspaceOption = None) -> None:
+def upgrade(
+    workspace: WorkspaceOption = None,
+    connection_set: Annotated[
+        str, typer.Option("--connection-set", "-c", help="Whose Sales: sandbox or Dataverse.")
+    ] = "sandbox",
+) -> None:
     """Run the Prospect-to-cash upgrade script: numbers and flags for existing data."""
-    report = Workspace.open(workspace).sales().upgrade()
+    ws = Workspace.open(workspace)
+    report = upgrade_sales(ws.connection(connection_set, "sales"), ws.root, connection_set)
     if report.solution_installed:
         out.print("Installed the Prospect-to-cash solution (number sequences CON and ACC).")
     out.print(f"Contact numbers assigned: {report.contact_numbers}")

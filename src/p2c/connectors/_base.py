@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from p2c._errors import ConfigError
 from p2c.odata import Filter
 
 Record = dict[str, Any]
@@ -28,6 +29,8 @@ class ReadRequest:
     lookups: tuple[str, ...] = ()
     filter: Filter | None = None
     page_size: int = 5000
+    # ``$orderby`` columns, ascending; empty: the record key.
+    order_by: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +42,8 @@ class WriteResult:
     field: str | None = None
     message: str | None = None
     retryable: bool = False
+    # For an update: field -> (stored value, new value); filled by ``preview``.
+    changes: dict[str, tuple[Any, Any]] | None = None
 
 
 class Source(abc.ABC):
@@ -52,6 +57,11 @@ class Source(abc.ABC):
     def record_key(self, entity: str) -> tuple[str, ...]:
         """Columns that identify a record of ``entity`` (for lineage and error reports)."""
 
+    def watermark(self, entity: str) -> str | None:
+        """The column that says when a record last changed (``modifiedon``), for incremental
+        reads ordered by it; None when the source has none (every run reads everything)."""
+        return None
+
     def close(self) -> None:  # noqa: B027 - an optional hook
         """Release connections."""
 
@@ -62,6 +72,13 @@ class Destination(abc.ABC):
     @abc.abstractmethod
     def upsert(self, entity: str, key: Sequence[str], records: list[Record]) -> list[WriteResult]:
         """Create or update each record by ``key``; one result per record, in order."""
+
+    def preview(self, entity: str, key: Sequence[str], records: list[Record]) -> list[WriteResult]:
+        """What ``upsert`` would do, writing nothing (``p2c run --dry-run``)."""
+        raise ConfigError(
+            f"{type(self).__name__} cannot preview writes, so a dry run cannot use it.",
+            fix="run the dry run against a sandbox copy of the destination",
+        )
 
     def close(self) -> None:  # noqa: B027 - an optional hook
         """Release connections."""

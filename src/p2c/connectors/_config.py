@@ -1,16 +1,19 @@
 """Connection settings as a typed tree with a ``type`` discriminator (dlt style).
 
-Each connection type names the connector that speaks to it. The sandbox is the embedded
-default; the HTTP connection types (``dataverse``, ``finops``) are added beside it.
+Each connection type names the connector that speaks to it: ``sandbox`` (the embedded
+default, a SQLite file), ``dataverse`` (Dynamics 365 Sales through the Web API) and
+``finops`` (Finance and Operations OData; also the CDS hub of the emulator). The HTTP types
+sign in to Entra ID with client credentials; the secret itself never lives in p2c.yaml, only
+the name of the environment variable or file that holds it.
 """
 
 from __future__ import annotations
 
-__all__ = ["Connection", "SandboxConnection"]
+__all__ = ["Connection", "DataverseConnection", "FinOpsConnection", "SandboxConnection"]
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 
 class _Model(BaseModel):
@@ -24,4 +27,87 @@ class SandboxConnection(_Model):
     path: str
 
 
-Connection = Annotated[SandboxConnection, Field(discriminator="type")]
+class _HttpConnection(_Model):
+    """An environment reached over HTTPS with an Entra ID application (client credentials).
+
+    Args:
+        url: The environment URL (``https://contoso.crm.dynamics.com``,
+            ``https://contoso.operations.dynamics.com``); the token scope is ``<url>/.default``.
+        tenant: Entra ID tenant id or domain.
+        client_id: Application (client) id of the app registration.
+        client_secret_env: Environment variable holding the client secret.
+        client_secret_file: File holding the client secret (relative to the workspace).
+        certificate_file: PEM file with the certificate and its private key.
+        certificate_thumbprint: SHA-1 thumbprint of the certificate (computed when omitted).
+        authority_host: The Entra ID host (another cloud, or the emulator).
+        ca_file: PEM bundle of the certificate authorities to trust (the emulator's).
+        page_size: Records per page read.
+        batch_size: Requests per ``$batch`` when writing (1 sends single requests).
+        max_concurrency: Most requests in flight at once.
+        timeout: Seconds to wait for one answer.
+        max_retries: Retries of a throttled or failed request before giving up on it.
+    """
+
+    url: str
+    tenant: str
+    client_id: str
+    client_secret_env: str | None = None
+    client_secret_file: str | None = None
+    certificate_file: str | None = None
+    certificate_thumbprint: str | None = None
+    authority_host: str = "https://login.microsoftonline.com"
+    ca_file: str | None = None
+    page_size: int = Field(5000, ge=1)
+    batch_size: int = Field(100, ge=1, le=1000)
+    max_concurrency: int = Field(8, ge=1, le=52)
+    timeout: float = Field(120.0, gt=0)
+    max_retries: int = Field(8, ge=0)
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> _HttpConnection:
+        given = [
+            name
+            for name in ("client_secret_env", "client_secret_file", "certificate_file")
+            if getattr(self, name)
+        ]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of client_secret_env, client_secret_file or certificate_file"
+                + (f" (got {', '.join(given)})" if given else "")
+            )
+        if not self.url.startswith(("https://", "http://")):
+            raise ValueError(f"url must be the environment URL, https://…, not {self.url!r}")
+        return self
+
+    @property
+    def environment_url(self) -> str:
+        return self.url.rstrip("/")
+
+
+class DataverseConnection(_HttpConnection):
+    """Dynamics 365 Sales (Dataverse) through the Web API, ``<url>/api/data/v9.2/``."""
+
+    type: Literal["dataverse"]
+    page_size: int = Field(5000, ge=1, le=5000)
+
+
+class FinOpsConnection(_HttpConnection):
+    """Finance and Operations through OData, ``<url>/data/``."""
+
+    type: Literal["finops"]
+    page_size: int = Field(5000, ge=1, le=10000)
+
+
+def _connection_type(value: Any) -> Any:
+    """The ``type`` of a connection; a connection without one is the sandbox (the default)."""
+    if isinstance(value, dict):
+        return value.get("type", "sandbox")
+    return getattr(value, "type", None)
+
+
+Connection = Annotated[
+    Annotated[SandboxConnection, Tag("sandbox")]
+    | Annotated[DataverseConnection, Tag("dataverse")]
+    | Annotated[FinOpsConnection, Tag("finops")],
+    Discriminator(_connection_type),
+]

@@ -21,13 +21,23 @@ class SandboxSource(Source):
 
     def read(self, request: ReadRequest) -> Iterator[list[Record]]:
         return self.system.query(
-            request.entity, request.columns, request.lookups, request.filter, request.page_size
+            request.entity,
+            request.columns,
+            request.lookups,
+            request.filter,
+            request.page_size,
+            order_by=request.order_by,
         )
 
     def record_key(self, entity: str) -> tuple[str, ...]:
         if isinstance(self.system, SalesSandbox):
             return sales_entity(entity).key
         return self.system.entity(entity).key
+
+    def watermark(self, entity: str) -> str | None:
+        if isinstance(self.system, SalesSandbox):
+            return "modifiedon" if "modifiedon" in sales_entity(entity).by_name else None
+        return self.system.entity(entity).modified_field
 
     def close(self) -> None:
         self.system.close()
@@ -40,12 +50,20 @@ class SandboxDestination(Destination):
         self.system = system
 
     def upsert(self, entity: str, key: Sequence[str], records: list[Record]) -> list[WriteResult]:
+        return self._write(entity, key, records, dry_run=False)
+
+    def preview(self, entity: str, key: Sequence[str], records: list[Record]) -> list[WriteResult]:
+        return self._write(entity, key, records, dry_run=True)
+
+    def _write(
+        self, entity: str, key: Sequence[str], records: list[Record], *, dry_run: bool
+    ) -> list[WriteResult]:
         declared = self.system.entity(entity).key
         if tuple(key) != declared:
             raise ValueError(f"{entity} is keyed by {declared}, not {tuple(key)}")
         return [
-            WriteResult(o.key, o.status, o.field, o.message)
-            for o in self.system.upsert(entity, records)
+            WriteResult(o.key, o.status, o.field, o.message, changes=o.changes)
+            for o in self.system.upsert(entity, records, dry_run=dry_run)
         ]
 
     def close(self) -> None:

@@ -1,14 +1,19 @@
 """The integration engine: plan projects, compile mappings, run tasks, keep state."""
 
+from p2c.engine._leg import RunOptions
 from p2c.engine._mapping import CompiledMap, compile_map
 from p2c.engine._plan import PlannedProject, plan
 from p2c.engine._run import Engine, RunResult, TaskResult
-from p2c.engine._state import StateStore, TaskCounts
+from p2c.engine._state import Cursor, LegId, QueuedRecord, StateStore, TaskCounts
 
 __all__ = [
     "CompiledMap",
+    "Cursor",
     "Engine",
+    "LegId",
     "PlannedProject",
+    "QueuedRecord",
+    "RunOptions",
     "RunResult",
     "StateStore",
     "TaskCounts",

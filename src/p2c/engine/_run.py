@@ -1,30 +1,32 @@
-"""The run loop: for each planned project, task and leg, read pages from the source, map,
-decide the legal entity, upsert into the destination, and record outcomes and lineage.
+"""The run loop: plan the projects, lock them, run each task leg, keep the history.
 
-Pages stream through: memory holds one page at a time, whatever the data size.
+A dry run touches neither the destination nor the state: sandbox destinations are copied
+to a scratch folder first, so the preview of a later project sees what an earlier one
+would have written; other destinations are asked to preview.
 """
 
 from __future__ import annotations
 
 __all__ = ["Engine", "RunResult", "TaskResult"]
 
+import sqlite3
+import tempfile
 from collections.abc import Callable, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from p2c._errors import ConfigError, ExitCode, P2CError
-from p2c.connectors import ReadRequest
-from p2c.engine._mapping import compile_map
+from p2c._errors import ExitCode, NotFoundError, P2CError
+from p2c.connectors import SandboxConnection
+from p2c.engine._leg import LegRun, RunOptions
+from p2c.engine._lock import ProjectLocks
 from p2c.engine._plan import PlannedProject, plan
-from p2c.engine._state import ErrorRow, StateStore, TaskCounts
-from p2c.odata import parse_filter
+from p2c.engine._state import LegId, StateStore, TaskCounts
 from p2c.templates import Leg
-from p2c.workspace import ConnectionSet, OrganizationMapping, Project, Workspace
+from p2c.workspace import Workspace
 
 Progress = Callable[[str, int], None]  # (label, records just processed)
-
-# The column that says which organization a source record belongs to.
-_ORGANIZATION_COLUMN = {"sales": "owningbusinessunit.name", "cds": "Organization_OrganizationId"}
 
 
 @dataclass
@@ -36,12 +38,14 @@ class TaskResult:
     counts: TaskCounts
     message: str | None = None
     exit_code: ExitCode = ExitCode.OK
+    examples: list[str] = field(default_factory=list)
 
 
 @dataclass
 class RunResult:
     run_id: int
     tasks: list[TaskResult] = field(default_factory=list)
+    dry_run: bool = False
 
     @property
     def exit_code(self) -> ExitCode:
@@ -66,208 +70,188 @@ class Engine:
         workspace: The opened workspace.
         state: The state database.
         progress: Called after each page with a label and the number of records.
+        wait: Seconds to wait for a project another run holds.
     """
 
-    def __init__(self, workspace: Workspace, state: StateStore, progress: Progress | None = None):
+    def __init__(
+        self,
+        workspace: Workspace,
+        state: StateStore,
+        progress: Progress | None = None,
+        *,
+        wait: float = 0.0,
+    ):
         self.workspace = workspace
         self.state = state
         self.progress = progress or (lambda label, n: None)
+        self.wait = wait
 
-    def run(self, projects: Sequence[str] | None = None) -> RunResult:
+    def run(
+        self, projects: Sequence[str] | None = None, options: RunOptions | None = None
+    ) -> RunResult:
+        options = options or RunOptions()
         planned = plan(self.workspace.config.projects, projects, self.state.last_status)
-        run_id = self.state.start_run([p.project.name for p in planned])
-        result = RunResult(run_id)
-        failed_projects: set[str] = set()
-        try:
-            for item in planned:
-                blocked = [p for p in item.prerequisites if p in failed_projects]
-                for task in item.template.tasks:
-                    for leg in task.legs:
-                        if blocked:
-                            outcome = self._skip(
-                                run_id,
-                                item.project.name,
-                                task.name,
-                                leg.name,
-                                f"prerequisite project {blocked[0]!r} failed",
-                            )
-                        else:
-                            outcome = self._run_leg(run_id, item, task.name, leg)
-                        result.tasks.append(outcome)
-                        if outcome.status in ("Error", "Skipped"):
-                            failed_projects.add(item.project.name)
-        finally:
-            self.state.finish_run(run_id, result.status)
+        names = [p.project.name for p in planned]
+        if options.dry_run:
+            return self._dry_run(planned, options)
+        with ProjectLocks(self.state.engine, names, wait=self.wait) as locks:
+            retention = timedelta(days=self.workspace.config.state.retention_days)
+            self.state.purge(datetime.now(UTC) - retention)
+            mode = "retry" if options.retry_only else "full" if options.full else "incremental"
+            run_id = self.state.start_run(names, mode)
+            result = RunResult(run_id)
+            try:
+                self._run_all(planned, options, result, self.workspace, locks.heartbeat)
+            finally:
+                self.state.finish_run(run_id, result.status)
         return result
 
-    def _skip(self, run_id: int, project: str, task: str, leg: str, why: str) -> TaskResult:
-        task_run = self.state.start_task(run_id, project, task, leg)
-        counts = TaskCounts()
-        self.state.finish_task(task_run, counts, "Skipped", why)
-        return TaskResult(project, task, leg, "Skipped", counts, why, ExitCode.PREREQUISITE)
+    def retry(
+        self,
+        *,
+        run_id: int | None = None,
+        source_key: str | None = None,
+        projects: Sequence[str] | None = None,
+    ) -> RunResult:
+        """Read the queued failed records again and write them (after the data, the mapping
+        or the destination was fixed): those of one run, one record, or all.
 
-    def _run_leg(self, run_id: int, item: PlannedProject, task: str, leg: Leg) -> TaskResult:
-        project = item.project
-        task_run = self.state.start_task(run_id, project.name, task, leg.name)
+        Raises:
+            NotFoundError: nothing in the error queue matches.
+        """
+        keys: dict[LegId, list[str]] = {}
+        for queued in self.state.queue(run_id=run_id, source_key=source_key):
+            if not projects or queued.leg.project in projects:
+                keys.setdefault(queued.leg, []).append(queued.source_key)
+        if not keys:
+            raise NotFoundError(
+                "No failed record in the error queue matches.",
+                fix="`p2c errors` lists the queue",
+            )
+        chosen = sorted({leg.project for leg in keys})
+        return self.run(chosen, RunOptions(retry_only=True, retry_keys=keys))
+
+    def _dry_run(self, planned: list[PlannedProject], options: RunOptions) -> RunResult:
+        result = RunResult(0, dry_run=True)
+        with tempfile.TemporaryDirectory(prefix="p2c-dry-run-") as scratch:
+            workspace = _scratch_copy(self.workspace, Path(scratch))
+            self._run_all(planned, options, result, workspace, lambda: None)
+        return result
+
+    def _run_all(
+        self,
+        planned: list[PlannedProject],
+        options: RunOptions,
+        result: RunResult,
+        workspace: Workspace,
+        heartbeat: Callable[[], None],
+    ) -> None:
+        failed_projects: set[str] = set()
+        for item in planned:
+            blocked = [p for p in item.prerequisites if p in failed_projects]
+            for task in item.template.tasks:
+                for leg in task.legs:
+                    leg_id = LegId(item.project.name, task.name, leg.name)
+                    if options.retry_only and not (options.retry_keys or {}).get(leg_id):
+                        continue
+                    task_run = (
+                        0 if options.dry_run else self.state.start_task(result.run_id, leg_id)
+                    )
+                    if blocked:
+                        outcome = self._skip(
+                            task_run, leg_id, f"prerequisite project {blocked[0]!r} failed"
+                        )
+                    else:
+                        outcome = self._run_leg(
+                            workspace,
+                            item,
+                            leg_id,
+                            leg,
+                            options,
+                            result.run_id,
+                            task_run,
+                            heartbeat,
+                        )
+                    result.tasks.append(outcome)
+                    if outcome.status in ("Error", "Skipped"):
+                        failed_projects.add(item.project.name)
+
+    def _skip(self, task_run: int, leg: LegId, why: str) -> TaskResult:
         counts = TaskCounts()
+        if task_run:
+            self.state.finish_task(task_run, counts, "Skipped", why)
+        return TaskResult(
+            leg.project, leg.task, leg.leg, "Skipped", counts, why, ExitCode.PREREQUISITE
+        )
+
+    def _run_leg(
+        self,
+        workspace: Workspace,
+        item: PlannedProject,
+        leg_id: LegId,
+        leg: Leg,
+        options: RunOptions,
+        run_id: int,
+        task_run: int,
+        heartbeat: Callable[[], None],
+    ) -> TaskResult:
+        runner = LegRun(
+            workspace,
+            self.state,
+            item.project,
+            leg_id.task,
+            leg,
+            options,
+            run_id=run_id,
+            task_run_id=task_run,
+            progress=self.progress,
+            heartbeat=heartbeat,
+        )
         try:
-            self._copy(run_id, task_run, project, task, leg, counts)
+            outcome = runner.run()
         except P2CError as error:
             message = str(error)
-            self.state.finish_task(task_run, counts, "Error", message)
+            counts = runner.outcome.counts
+            if task_run:
+                self.state.finish_task(task_run, counts, "Error", message)
             return TaskResult(
-                project.name, task, leg.name, "Error", counts, message, error.exit_code
+                leg_id.project, leg_id.task, leg_id.leg, "Error", counts, message, error.exit_code
             )
-        status = counts.status
-        self.state.finish_task(task_run, counts, status)
-        return TaskResult(project.name, task, leg.name, status, counts)
-
-    def _copy(
-        self, run_id: int, task_run: int, project: Project, task: str, leg: Leg, counts: TaskCounts
-    ) -> None:
-        connections = self.workspace.connection_set(project.connection_set)
-        source = self.workspace.source(project.connection_set, leg.source.system)
-        destination = self.workspace.destination(project.connection_set, leg.destination.system)
-        try:
-            compiled = compile_map(leg.map)
-            organization = _OrganizationResolver(
-                connections, project, leg, _ORGANIZATION_COLUMN.get(leg.source.system)
-            )
-            # With one organization mapping every record gets it: no need to read the column.
-            organization_column = None if organization.single else organization.column
-            lookups = compiled.lookups
-            if organization_column and "." in organization_column:
-                lookups = (*lookups, organization_column)
-            source_key = source.record_key(leg.source.entity)
-            columns = tuple(
-                dict.fromkeys(
-                    [
-                        *source_key,
-                        *compiled.columns,
-                        *(
-                            [organization_column]
-                            if organization_column and "." not in organization_column
-                            else []
-                        ),
-                    ]
-                )
-            )
-            request = ReadRequest(
-                leg.source.entity,
-                columns,
-                tuple(dict.fromkeys(lookups)),
-                parse_filter(leg.source.filter) if leg.source.filter else None,
-            )
-            key_fields = leg.destination.key
-            label = f"{project.name} / {task}" + (f" / {leg.name}" if leg.name else "")
-            apply = compiled.apply
-            for page in source.read(request):
-                counts.read += len(page)
-                batch: list[dict[str, Any]] = []
-                keys: list[str] = []
-                errors: list[ErrorRow] = []
-                for record in page:
-                    record_key = "/".join(str(record[k]) for k in source_key)
-                    fixed = organization.values(record)
-                    if fixed is None:
-                        counts.skipped += 1
-                        continue
-                    if isinstance(fixed, ErrorRow):
-                        errors.append(ErrorRow(record_key, None, fixed.field, fixed.message))
-                        counts.failed += 1
-                        continue
-                    mapped = apply(record)
-                    mapped.update(fixed)
-                    batch.append(mapped)
-                    keys.append(record_key)
-                results = (
-                    destination.upsert(leg.destination.entity, key_fields, batch) if batch else []
-                )
-                lineage = []
-                for result, record_key in zip(results, keys, strict=True):
-                    status = result.status
-                    destination_key = "/".join(str(v) for v in result.key)
-                    if status == "failed":
-                        counts.failed += 1
-                        errors.append(
-                            ErrorRow(
-                                record_key,
-                                destination_key,
-                                result.field,
-                                result.message or "rejected",
-                                result.retryable,
-                            )
-                        )
-                        continue
-                    if status == "created":
-                        counts.created += 1
-                    elif status == "updated":
-                        counts.updated += 1
-                    else:
-                        counts.unchanged += 1
-                    lineage.append((record_key, destination_key, None))
-                self.state.record_batch(
-                    run_id,
-                    task_run,
-                    project.name,
-                    task,
-                    leg.name,
-                    (leg.source.entity, leg.destination.entity),
-                    errors,
-                    lineage,
-                )
-                self.progress(label, len(page))
-        finally:
-            source.close()
-            destination.close()
+        status = "Error" if outcome.stopped else outcome.counts.status
+        message = "; ".join([*outcome.notes, *([outcome.stopped] if outcome.stopped else [])])
+        if task_run:
+            self.state.finish_task(task_run, outcome.counts, status, message or None)
+        return TaskResult(
+            leg_id.project,
+            leg_id.task,
+            leg_id.leg,
+            status,
+            outcome.counts,
+            message or None,
+            examples=outcome.examples,
+        )
 
 
-class _OrganizationResolver:
-    """Decides each record's legal entity (and CDS organization) from the organization
-    mappings: by the record's business unit in Sales, by its organization id in CDS."""
+def _scratch_copy(workspace: Workspace, folder: Path) -> Workspace:
+    """The workspace with its sandbox F&O and CDS copied into ``folder``: a dry run writes to
+    the copies. Real destinations are left as they are: they preview."""
+    sets = {}
+    for name, connections in workspace.config.connection_sets.items():
+        changed = {}
+        for system in ("finops", "cds"):
+            connection = getattr(connections, system)
+            if isinstance(connection, SandboxConnection):
+                original = (workspace.root / connection.path).resolve()
+                copy = folder / name / f"{system}.db"
+                copy.parent.mkdir(parents=True, exist_ok=True)
+                _backup(original, copy)
+                changed[system] = SandboxConnection(path=str(copy))
+        sets[name] = connections.model_copy(update=changed)
+    config = workspace.config.model_copy(update={"connection_sets": sets})
+    return Workspace(workspace.root, config)
 
-    def __init__(
-        self, connections: ConnectionSet, project: Project, leg: Leg, column: str | None
-    ) -> None:
-        mappings = list(connections.organizations)
-        if project.business_unit:
-            mappings = [m for m in mappings if m.business_unit == project.business_unit]
-            if not mappings:
-                raise ConfigError(
-                    f"Project {project.name!r} names business unit {project.business_unit!r}, "
-                    "which has no organization mapping.",
-                    fix="add it under organizations in the connection set",
-                )
-        self.restricted = bool(project.business_unit)
-        self.column = column
-        system = leg.destination.system
-        self.target_field = {"finops": "dataAreaId", "cds": "Organization_OrganizationId"}[system]
-        self.mapped_explicitly = self.target_field in leg.map
-        attribute = "business_unit" if leg.source.system == "sales" else "cds_organization"
-        self.by_source: dict[str, OrganizationMapping] = {
-            getattr(m, attribute): m for m in mappings
-        }
-        self.single = mappings[0] if len(mappings) == 1 and not self.restricted else None
-        self.system = system
 
-    def values(self, record: dict[str, Any]) -> dict[str, Any] | ErrorRow | None:
-        """Fields to set on the mapped record; None to skip it; an ErrorRow when unmapped."""
-        mapping = self.single
-        if mapping is None:
-            owner = record.get(self.column) if self.column else None
-            mapping = self.by_source.get(owner or "")
-            if mapping is None:
-                if self.restricted:
-                    return None
-                return ErrorRow(
-                    "",
-                    None,
-                    self.column,
-                    f"organization {owner!r} has no organization mapping; add one to "
-                    "the connection set in p2c.yaml",
-                )
-        if self.mapped_explicitly:
-            return {}
-        if self.system == "finops":
-            return {"dataAreaId": mapping.legal_entity}
-        return {"Organization_OrganizationId": mapping.cds_organization}
+def _backup(source: Path, target: Path) -> None:
+    """Copy a live SQLite database consistently (the online backup API, WAL included)."""
+    with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(target)) as dst:
+        src.backup(dst)

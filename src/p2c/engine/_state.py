@@ -1,13 +1,16 @@
-"""The state database: execution history, per-record errors and lineage.
+"""The state database: history, per-record errors and the error queue, lineage with value
+digests, incremental cursors.
 
 SQLAlchemy Core over SQLite by default (``sqlite:///state.db`` in the workspace) or
 PostgreSQL by URL (``postgresql+psycopg://…``). Statuses follow the Data Integrator:
-Completed (all records upserted), Warning (some failed), Error (none succeeded).
+Completed (all records upserted), Warning (some failed), Error (none succeeded, or the task
+stopped). Everything one batch changes (errors, queue, lineage, cursor) is committed in one
+transaction, so a run killed at any point leaves the state of its last whole batch.
 """
 
 from __future__ import annotations
 
-__all__ = ["ErrorRow", "StateStore", "TaskCounts"]
+__all__ = ["Cursor", "ErrorRow", "LegId", "QueuedRecord", "StateStore", "TaskCounts"]
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -15,85 +18,36 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Dialect
 
 from p2c._errors import ConfigError
-
-
-class UTCDateTime(sa.TypeDecorator[datetime]):
-    """Aware UTC datetimes in and out, whatever the database keeps."""
-
-    impl = sa.DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        return None if value is None else value.astimezone(UTC)
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-metadata = sa.MetaData()
-run_table = sa.Table(
-    "run",
+from p2c.engine._tables import (
+    SCHEMA_VERSION,
+    error_queue_table,
+    lineage_table,
     metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("started_at", UTCDateTime, nullable=False),
-    sa.Column("finished_at", UTCDateTime),
-    sa.Column("status", sa.String(20), nullable=False),
-    sa.Column("projects", sa.Text, nullable=False),
+    record_error_table,
+    run_table,
+    schema_table,
+    task_cursor_table,
+    task_run_table,
 )
-task_run_table = sa.Table(
-    "task_run",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("run_id", sa.Integer, sa.ForeignKey("run.id"), nullable=False, index=True),
-    sa.Column("project", sa.String(200), nullable=False),
-    sa.Column("task", sa.String(200), nullable=False),
-    sa.Column("leg", sa.String(100), nullable=False),
-    sa.Column("status", sa.String(20), nullable=False),
-    sa.Column("read", sa.Integer, nullable=False, default=0),
-    sa.Column("created", sa.Integer, nullable=False, default=0),
-    sa.Column("updated", sa.Integer, nullable=False, default=0),
-    sa.Column("unchanged", sa.Integer, nullable=False, default=0),
-    sa.Column("skipped", sa.Integer, nullable=False, default=0),
-    sa.Column("failed", sa.Integer, nullable=False, default=0),
-    sa.Column("message", sa.Text),
-    sa.Column("started_at", UTCDateTime, nullable=False),
-    sa.Column("finished_at", UTCDateTime),
-)
-record_error_table = sa.Table(
-    "record_error",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("run_id", sa.Integer, sa.ForeignKey("run.id"), nullable=False, index=True),
-    sa.Column("task_run_id", sa.Integer, sa.ForeignKey("task_run.id"), nullable=False),
-    sa.Column("project", sa.String(200), nullable=False),
-    sa.Column("task", sa.String(200), nullable=False),
-    sa.Column("source_key", sa.String(400), nullable=False),
-    sa.Column("destination_key", sa.String(400)),
-    sa.Column("field", sa.String(200)),
-    sa.Column("message", sa.Text, nullable=False),
-    sa.Column("retryable", sa.Boolean, nullable=False, default=False),
-)
-lineage_table = sa.Table(
-    "lineage",
-    metadata,
-    sa.Column("project", sa.String(200), primary_key=True),
-    sa.Column("task", sa.String(200), primary_key=True),
-    sa.Column("leg", sa.String(100), primary_key=True),
-    sa.Column("source_key", sa.String(400), primary_key=True),
-    sa.Column("source_entity", sa.String(100), nullable=False),
-    sa.Column("destination_entity", sa.String(100), nullable=False),
-    sa.Column("destination_key", sa.String(400), nullable=False),
-    sa.Column("run_id", sa.Integer, nullable=False),
-    # A digest of the mapped values last acknowledged by the destination.
-    sa.Column("digest", sa.String(40)),
-)
-_LINEAGE_COLUMNS = tuple(c.name for c in lineage_table.columns)
-_LINEAGE_KEY = ("project", "task", "leg", "source_key")
+
+# SQLite allows 32,766 host parameters, PostgreSQL 65,535; IN lists stay well below.
+_CHUNK = 900
+
+
+@dataclass(frozen=True)
+class LegId:
+    """A task leg of a project: the unit of cursors, lineage and the error queue."""
+
+    project: str
+    task: str
+    leg: str
+
+    def where(self, table: sa.Table) -> sa.ColumnElement[bool]:
+        return sa.and_(
+            table.c.project == self.project, table.c.task == self.task, table.c.leg == self.leg
+        )
 
 
 @dataclass
@@ -111,10 +65,6 @@ class TaskCounts:
             return "Completed"
         return "Warning" if (self.created + self.updated + self.unchanged) else "Error"
 
-    def add(self, other: TaskCounts) -> None:
-        for name in ("read", "created", "updated", "unchanged", "skipped", "failed"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-
 
 @dataclass(frozen=True)
 class ErrorRow:
@@ -125,45 +75,92 @@ class ErrorRow:
     retryable: bool = False
 
 
+@dataclass(frozen=True)
+class Cursor:
+    """Where an incremental read resumes: after ``(watermark, last_key)``."""
+
+    watermark: str
+    last_key: str
+    definition: str
+
+
+@dataclass(frozen=True)
+class QueuedRecord:
+    leg: LegId
+    source_key: str
+    destination_key: str | None
+    field: str | None
+    message: str
+    retryable: bool
+    attempts: int
+    first_run_id: int
+    last_run_id: int
+    failed_at: datetime
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
+
+
 class StateStore:
-    """Runs, task runs, record errors and lineage in one database."""
+    """Runs, task runs, errors, the error queue, lineage and cursors in one database."""
 
     def __init__(self, url: str) -> None:
+        safe = sa.engine.make_url(url).render_as_string(hide_password=True) if "://" in url else url
         try:
             self.engine = sa.create_engine(url)
-            metadata.create_all(self.engine)
+            with self.engine.begin() as db:
+                existing = set(sa.inspect(db).get_table_names())
+                if existing and "p2c_schema" not in existing:
+                    version: str | None = "1"
+                elif existing:
+                    version = db.execute(
+                        sa.select(schema_table.c.value).where(schema_table.c.name == "version")
+                    ).scalar()
+                else:
+                    version = None
+                if version not in (None, SCHEMA_VERSION):
+                    raise ConfigError(
+                        f"The state database {safe} has schema version {version}; this p2c "
+                        f"uses version {SCHEMA_VERSION}.",
+                        fix="point state.url in p2c.yaml at a new database (the old one keeps "
+                        "the history of the older p2c)",
+                    )
+                metadata.create_all(db)
+                if version is None:
+                    db.execute(schema_table.insert().values(name="version", value=SCHEMA_VERSION))
         except (sa.exc.ArgumentError, sa.exc.OperationalError, ModuleNotFoundError) as exc:
-            safe = (
-                sa.engine.make_url(url).render_as_string(hide_password=True)
-                if "://" in url
-                else url
-            )
             raise ConfigError(
                 f"Cannot open the state database {safe}: {exc.__class__.__name__}.",
                 fix="check state.url in p2c.yaml",
             ) from None
         mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
-        updates = ", ".join(
-            f"{c} = excluded.{c}" for c in _LINEAGE_COLUMNS if c not in _LINEAGE_KEY
-        )
+        columns = [c.name for c in lineage_table.columns]
+        keys = [c.name for c in lineage_table.primary_key]
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in keys)
+        # Straight to the driver: one row per written record, and SQLAlchemy's per-row
+        # parameter processing would cost more than the write itself.
         self._lineage_upsert = (
-            f"INSERT INTO lineage ({', '.join(_LINEAGE_COLUMNS)}) "
-            f"VALUES ({', '.join([mark] * len(_LINEAGE_COLUMNS))}) "
-            f"ON CONFLICT ({', '.join(_LINEAGE_KEY)}) DO UPDATE SET {updates}"
+            f"INSERT INTO lineage ({', '.join(columns)}) "
+            f"VALUES ({', '.join([mark] * len(columns))}) "
+            f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
         )
 
     def close(self) -> None:
         self.engine.dispose()
 
-    def start_run(self, projects: Sequence[str]) -> int:
+    # runs and task runs ------------------------------------------------------------------------
+
+    def start_run(self, projects: Sequence[str], mode: str = "incremental") -> int:
         with self.engine.begin() as db:
             result = db.execute(
                 run_table.insert().values(
-                    started_at=_now(), status="Running", projects="\n".join(projects)
+                    started_at=_now(), status="Running", projects="\n".join(projects), mode=mode
                 )
             )
             return int(result.inserted_primary_key[0])  # type: ignore[index]
@@ -176,14 +173,14 @@ class StateStore:
                 .values(status=status, finished_at=_now())
             )
 
-    def start_task(self, run_id: int, project: str, task: str, leg: str) -> int:
+    def start_task(self, run_id: int, leg: LegId) -> int:
         with self.engine.begin() as db:
             result = db.execute(
                 task_run_table.insert().values(
                     run_id=run_id,
-                    project=project,
-                    task=task,
-                    leg=leg,
+                    project=leg.project,
+                    task=leg.task,
+                    leg=leg.leg,
                     status="Running",
                     started_at=_now(),
                 )
@@ -210,46 +207,258 @@ class StateStore:
                 )
             )
 
-    def record_batch(
+    # one batch ----------------------------------------------------------------------------------
+
+    def commit_batch(
         self,
         run_id: int,
         task_run_id: int,
-        project: str,
-        task: str,
-        leg: str,
+        leg: LegId,
         entities: tuple[str, str],
-        errors: Iterable[ErrorRow],
-        lineage: Iterable[tuple[str, str, str | None]],
+        errors: Sequence[ErrorRow],
+        written: Sequence[tuple[str, str, str | None]],
+        *,
+        dequeue: Sequence[str] = (),
+        cursor: Cursor | None = None,
     ) -> None:
-        """Errors and lineage (source key, destination key, digest) of one written batch, in
-        one transaction."""
-        error_rows = [
-            {
-                "run_id": run_id,
-                "task_run_id": task_run_id,
-                "project": project,
-                "task": task,
+        """Record one acknowledged batch in one transaction.
+
+        Args:
+            errors: Failed records: kept in the history and in the error queue.
+            written: (source key, destination key, digest) of records the destination holds.
+            dequeue: Source keys to take off the error queue (written, or gone from the
+                source).
+            cursor: Where the next incremental read starts, when the batch moves it.
+        """
+        now = _now()
+        with self.engine.begin() as db:
+            if errors:
+                db.execute(
+                    record_error_table.insert(),
+                    [
+                        {
+                            "run_id": run_id,
+                            "task_run_id": task_run_id,
+                            "project": leg.project,
+                            "task": leg.task,
+                            "source_key": e.source_key,
+                            "destination_key": e.destination_key,
+                            "field": e.field,
+                            "message": e.message,
+                            "retryable": e.retryable,
+                        }
+                        for e in errors
+                    ],
+                )
+                self._enqueue(db, run_id, leg, errors, now)
+            for part in _chunks(list(dequeue)):
+                db.execute(
+                    error_queue_table.delete().where(
+                        leg.where(error_queue_table), error_queue_table.c.source_key.in_(part)
+                    )
+                )
+            if written:
+                db.exec_driver_sql(
+                    self._lineage_upsert,
+                    [
+                        (leg.project, leg.task, leg.leg, s, *entities, d, run_id, digest)
+                        for s, d, digest in written
+                    ],
+                )
+            if cursor is not None:
+                self._save_cursor(db, run_id, leg, cursor, now)
+
+    def _enqueue(
+        self, db: sa.Connection, run_id: int, leg: LegId, errors: Sequence[ErrorRow], now: datetime
+    ) -> None:
+        keys = [e.source_key for e in errors]
+        known: dict[str, tuple[int, int]] = {}
+        for part in _chunks(keys):
+            for row in db.execute(
+                sa.select(
+                    error_queue_table.c.source_key,
+                    error_queue_table.c.attempts,
+                    error_queue_table.c.first_run_id,
+                ).where(leg.where(error_queue_table), error_queue_table.c.source_key.in_(part))
+            ):
+                known[row.source_key] = (row.attempts, row.first_run_id)
+        for part in _chunks(list(known)):
+            db.execute(
+                error_queue_table.delete().where(
+                    leg.where(error_queue_table), error_queue_table.c.source_key.in_(part)
+                )
+            )
+        rows = {}
+        for e in errors:
+            attempts, first = known.get(e.source_key, (0, run_id))
+            rows[e.source_key] = {
+                "project": leg.project,
+                "task": leg.task,
+                "leg": leg.leg,
                 "source_key": e.source_key,
                 "destination_key": e.destination_key,
                 "field": e.field,
                 "message": e.message,
                 "retryable": e.retryable,
+                "attempts": attempts + 1,
+                "first_run_id": first,
+                "last_run_id": run_id,
+                "failed_at": now,
             }
-            for e in errors
-        ]
-        with self.engine.begin() as db:
-            if error_rows:
-                db.execute(record_error_table.insert(), error_rows)
-            lineage_rows = [
-                (project, task, leg, source, entities[0], entities[1], destination, run_id, digest)
-                for source, destination, digest in lineage
-            ]
-            if lineage_rows:
-                # Straight to the driver: this is the one statement per written record, and
-                # SQLAlchemy's per-row parameter processing would cost more than the write.
-                db.exec_driver_sql(self._lineage_upsert, lineage_rows)
+        db.execute(error_queue_table.insert(), list(rows.values()))
 
-    # reading -----------------------------------------------------------------------------------
+    # cursors --------------------------------------------------------------------------------------
+
+    def cursor(self, leg: LegId) -> Cursor | None:
+        with self.engine.connect() as db:
+            row = db.execute(
+                sa.select(
+                    task_cursor_table.c.watermark,
+                    task_cursor_table.c.last_key,
+                    task_cursor_table.c.definition,
+                ).where(leg.where(task_cursor_table))
+            ).first()
+        return (
+            None if row is None else Cursor(row.watermark or "", row.last_key or "", row.definition)
+        )
+
+    def save_cursor(self, run_id: int, leg: LegId, cursor: Cursor) -> None:
+        with self.engine.begin() as db:
+            self._save_cursor(db, run_id, leg, cursor, _now())
+
+    def _save_cursor(
+        self, db: sa.Connection, run_id: int, leg: LegId, cursor: Cursor, now: datetime
+    ) -> None:
+        values = {
+            "watermark": cursor.watermark,
+            "last_key": cursor.last_key,
+            "definition": cursor.definition,
+            "run_id": run_id,
+            "updated_at": now,
+        }
+        updated = db.execute(
+            task_cursor_table.update().where(leg.where(task_cursor_table)).values(**values)
+        )
+        if not updated.rowcount:
+            db.execute(
+                task_cursor_table.insert().values(
+                    project=leg.project, task=leg.task, leg=leg.leg, **values
+                )
+            )
+
+    def reset_cursors(self, project: str | None = None) -> int:
+        """Forget where incremental reads stand; the next run of each leg is a full pass."""
+        statement = task_cursor_table.delete()
+        if project:
+            statement = statement.where(task_cursor_table.c.project == project)
+        with self.engine.begin() as db:
+            return int(db.execute(statement).rowcount)
+
+    def cursors(self) -> list[sa.Row[Any]]:
+        with self.engine.connect() as db:
+            return list(
+                db.execute(
+                    task_cursor_table.select().order_by(
+                        task_cursor_table.c.project, task_cursor_table.c.task
+                    )
+                )
+            )
+
+    # lineage and digests ------------------------------------------------------------------------
+
+    def has_lineage(self, leg: LegId) -> bool:
+        with self.engine.connect() as db:
+            return (
+                db.execute(
+                    sa.select(lineage_table.c.run_id).where(leg.where(lineage_table)).limit(1)
+                ).first()
+                is not None
+            )
+
+    def digests(self, leg: LegId, source_keys: Sequence[str]) -> dict[str, tuple[str, str | None]]:
+        """(destination key, digest) of the given source records, where known."""
+        found: dict[str, tuple[str, str | None]] = {}
+        with self.engine.connect() as db:
+            for part in _chunks(source_keys):
+                for row in db.execute(
+                    sa.select(
+                        lineage_table.c.source_key,
+                        lineage_table.c.destination_key,
+                        lineage_table.c.digest,
+                    ).where(leg.where(lineage_table), lineage_table.c.source_key.in_(part))
+                ):
+                    found[row.source_key] = (row.destination_key, row.digest)
+        return found
+
+    def lineage(self, project: str | None = None) -> list[sa.Row[Any]]:
+        query = lineage_table.select()
+        if project:
+            query = query.where(lineage_table.c.project == project)
+        with self.engine.connect() as db:
+            return list(db.execute(query.order_by(lineage_table.c.source_key)))
+
+    # the error queue ----------------------------------------------------------------------------
+
+    def queue(
+        self,
+        *,
+        leg: LegId | None = None,
+        project: str | None = None,
+        run_id: int | None = None,
+        source_key: str | None = None,
+        retryable: bool | None = None,
+    ) -> list[QueuedRecord]:
+        """Failed records not written since, filtered as asked."""
+        t = error_queue_table
+        query = t.select().order_by(t.c.project, t.c.task, t.c.leg, t.c.source_key)
+        if leg is not None:
+            query = query.where(leg.where(t))
+        if project is not None:
+            query = query.where(t.c.project == project)
+        if run_id is not None:
+            query = query.where(t.c.last_run_id == run_id)
+        if source_key is not None:
+            query = query.where(t.c.source_key == source_key)
+        if retryable is not None:
+            query = query.where(t.c.retryable == retryable)
+        with self.engine.connect() as db:
+            return [
+                QueuedRecord(
+                    LegId(r.project, r.task, r.leg),
+                    r.source_key,
+                    r.destination_key,
+                    r.field,
+                    r.message,
+                    r.retryable,
+                    r.attempts,
+                    r.first_run_id,
+                    r.last_run_id,
+                    r.failed_at,
+                )
+                for r in db.execute(query)
+            ]
+
+    def queued_keys(self, leg: LegId) -> set[str]:
+        with self.engine.connect() as db:
+            return {
+                r[0]
+                for r in db.execute(
+                    sa.select(error_queue_table.c.source_key).where(leg.where(error_queue_table))
+                )
+            }
+
+    # history --------------------------------------------------------------------------------------
+
+    def purge(self, older_than: datetime) -> int:
+        """Forget runs (with their task runs and errors) started before ``older_than``. The
+        error queue is kept: a failed record stays until it is written."""
+        with self.engine.begin() as db:
+            old = sa.select(run_table.c.id).where(run_table.c.started_at < older_than)
+            db.execute(record_error_table.delete().where(record_error_table.c.run_id.in_(old)))
+            db.execute(task_run_table.delete().where(task_run_table.c.run_id.in_(old)))
+            return int(
+                db.execute(run_table.delete().where(run_table.c.started_at < older_than)).rowcount
+            )
 
     def runs(self, limit: int = 20) -> list[sa.Row[Any]]:
         with self.engine.connect() as db:
@@ -274,13 +483,6 @@ class StateStore:
                     .order_by(record_error_table.c.id)
                 )
             )
-
-    def lineage(self, project: str | None = None) -> list[sa.Row[Any]]:
-        query = lineage_table.select()
-        if project:
-            query = query.where(lineage_table.c.project == project)
-        with self.engine.connect() as db:
-            return list(db.execute(query.order_by(lineage_table.c.source_key)))
 
     def last_status(self, project: str) -> str | None:
         """The latest finished status of a project (worst of its task runs in that run)."""

@@ -17,6 +17,7 @@ from p2c.sandbox._keyed import KeyedSystem, Rejection
 from p2c.sandbox._schema import Entity, Field, FieldType
 
 S, M, B, E = FieldType.STRING, FieldType.MONEY, FieldType.BOOL, FieldType.ENUM
+D = FieldType.DATETIME
 DEFAULT_ORGANIZATION = "ORG001"
 ROLES = ("Decision", "Employee", "Influencer")
 
@@ -40,6 +41,7 @@ def _common(number: str) -> tuple[Field, ...]:
         Field("MailingAddress_County", S, 50),
         Field("MailingAddress_Country", S, 80),
         Field("Currency_CurrencyCode", S, 5),
+        Field("ModifiedOn", D, read_only=True, label="Modified on"),
     )
 
 
@@ -59,8 +61,10 @@ CDS_ENTITIES = (
             Field("PrimaryAccount_AccountNumber", S, 20, label="Company"),
             Field("PrimaryAccount_Organization_OrganizationId", S, 10, label="Organization ID"),
             Field("PrimaryAccountRole", E, options=ROLES, label="Role"),
+            Field("StateCode", E, options=("Active", "Inactive"), label="Status"),
         ),
         key=("Organization_OrganizationId", "ContactNumber"),
+        modified_field="ModifiedOn",
     ),
     Entity(
         "Account",
@@ -72,6 +76,7 @@ CDS_ENTITIES = (
             Field("CreditLimit", M),
         ),
         key=("Organization_OrganizationId", "AccountNumber"),
+        modified_field="ModifiedOn",
     ),
     Entity(
         "Organization",

@@ -18,7 +18,7 @@ from typing import Any, Literal
 from p2c._errors import NotFoundError
 from p2c.odata import Filter
 from p2c.sandbox._query import select
-from p2c.sandbox._schema import Entity
+from p2c.sandbox._schema import Entity, utc_now
 from p2c.sandbox._store import Store, chunks
 
 Status = Literal["created", "updated", "unchanged", "failed"]
@@ -40,6 +40,7 @@ class Outcome:
     status: Status
     field: str | None = None
     message: str | None = None
+    changes: dict[str, tuple[Any, Any]] | None = None
 
 
 class KeyedSystem:
@@ -88,6 +89,8 @@ class KeyedSystem:
         lookups: Sequence[str] = (),
         where: Filter | None = None,
         page_size: int = 5000,
+        *,
+        order_by: Sequence[str] = (),
     ) -> Iterator[list[dict[str, Any]]]:
         """Pages of records with the given columns, filtered, in key order."""
         entity = self.entity(entity_set)
@@ -100,6 +103,7 @@ class KeyedSystem:
             visible={f.name for f in entity.fields},
             resolve=self.entity,
             page_size=page_size,
+            order=[(column, False) for column in order_by],
         )
 
     # hooks -----------------------------------------------------------------------------------
@@ -125,8 +129,19 @@ class KeyedSystem:
 
     # upsert ----------------------------------------------------------------------------------
 
-    def upsert(self, entity_set: str, records: Sequence[Mapping[str, Any]]) -> list[Outcome]:
-        """Create or update each record by the entity key; one outcome per record, in order."""
+    def upsert(
+        self, entity_set: str, records: Sequence[Mapping[str, Any]], *, dry_run: bool = False
+    ) -> list[Outcome]:
+        """Create or update each record by the entity key; one outcome per record, in order.
+        With ``dry_run`` everything is checked and nothing is kept; updates say what changes."""
+        try:
+            return self._upsert(entity_set, records, dry_run)
+        except _RolledBack as done:
+            return done.outcomes
+
+    def _upsert(
+        self, entity_set: str, records: Sequence[Mapping[str, Any]], dry_run: bool
+    ) -> list[Outcome]:
         entity = self.entity(entity_set)
         outcomes: list[Outcome | None] = [None] * len(records)
         rows: list[tuple[int, dict[str, Any]]] = []
@@ -152,6 +167,8 @@ class KeyedSystem:
                 )
             else:
                 rows.append((index, row))
+        # To the microsecond: readers of the hub's changes can tell writes apart.
+        stamp = utc_now().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         with self.store.transaction():
             stored = self._existing(entity, [row for _, row in rows])
             context = self.prepare_batch(entity, [row for _, row in rows])
@@ -169,7 +186,16 @@ class KeyedSystem:
                 elif before is not None and all(before.get(c) == v for c, v in row.items()):
                     outcomes[index] = Outcome(key, "unchanged")
                 else:
-                    outcomes[index] = Outcome(key, "created" if before is None else "updated")
+                    changes = None
+                    if dry_run and before is not None:
+                        changes = {
+                            c: (before.get(c), v) for c, v in row.items() if before.get(c) != v
+                        }
+                    outcomes[index] = Outcome(
+                        key, "created" if before is None else "updated", changes=changes
+                    )
+                    if entity.modified_field:
+                        merged[entity.modified_field] = stamp
                     changed[key] = merged
             if changed:
                 # Only the columns some record sets: the others are NULL either way, and a
@@ -185,7 +211,10 @@ class KeyedSystem:
                     [tuple(map(row.get, columns)) for row in changed.values()],
                 )
                 self.after_write(entity, list(changed.values()))
-        return [o for o in outcomes if o is not None]
+            done = [o for o in outcomes if o is not None]
+            if dry_run:
+                raise _RolledBack(done)
+        return done
 
     def _existing(
         self, entity: Entity, rows: list[dict[str, Any]]
@@ -212,6 +241,13 @@ class KeyedSystem:
                     if row_key in wanted:
                         found[row_key] = row
         return found
+
+
+class _RolledBack(Exception):
+    """Ends a dry run's transaction with a rollback, carrying the outcomes out."""
+
+    def __init__(self, outcomes: list[Outcome]) -> None:
+        self.outcomes = outcomes
 
 
 def _convert_one_by_one(

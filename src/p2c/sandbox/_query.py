@@ -2,12 +2,14 @@
 
 Lookup paths such as ``parentcustomerid.accountnumber`` become LEFT JOINs (one per target
 of a polymorphic lookup), so a page of records and their lookups is one query, never one
-query per record. Filters arrive as parsed trees and become parameterized SQL.
+query per record. A path may name a navigation property of one target instead
+(``parentcustomerid_account.accountnumber``), as the Web API's ``$expand`` does. Filters
+arrive as parsed trees and become parameterized SQL.
 """
 
 from __future__ import annotations
 
-__all__ = ["select"]
+__all__ = ["count", "select"]
 
 import difflib
 from collections.abc import Callable, Iterator, Sequence
@@ -15,6 +17,7 @@ from typing import Any
 
 from p2c._errors import ConfigError
 from p2c.odata import Filter, to_sql
+from p2c.sandbox._bodies import navigation_properties
 from p2c.sandbox._schema import Entity, FieldType
 from p2c.sandbox._store import Store
 
@@ -30,6 +33,95 @@ def _unknown(entity: Entity, name: str, visible: set[str]) -> ConfigError:
     )
 
 
+class _Query:
+    """The SQL of a read: selected expressions, joins and the filter."""
+
+    def __init__(
+        self,
+        entity: Entity,
+        visible: set[str],
+        resolve: Callable[[str], Entity],
+    ) -> None:
+        self.entity = entity
+        self.visible = visible
+        self.resolve = resolve
+        self.joins: list[str] = []
+        self.bools: set[str] = set()
+        self.aliases: dict[str, str] = {}
+        self.navs = navigation_properties(entity)
+
+    def column_sql(self, name: str) -> str:
+        if name in self.aliases:
+            return self.aliases[name]
+        if "." in name:
+            self.aliases[name] = self.lookup_sql(name)
+            return self.aliases[name]
+        entity, visible = self.entity, self.visible
+        if name not in visible:
+            # The type column of a visible polymorphic lookup (``parentcustomeridtype``).
+            lookup = entity.by_name.get(name[:-4]) if name.endswith("type") else None
+            if lookup is None or not lookup.polymorphic or lookup.name not in visible:
+                raise _unknown(entity, name, visible)
+        elif entity.by_name[name].type is FieldType.BOOL:
+            self.bools.add(name)
+        self.aliases[name] = f'base."{name}"'
+        return self.aliases[name]
+
+    def lookup_sql(self, path: str) -> str:
+        entity = self.entity
+        lookup_name, _, target_column = path.partition(".")
+        lookup = entity.by_name.get(lookup_name)
+        targets: tuple[str, ...] = lookup.targets if lookup is not None else ()
+        if lookup is None and lookup_name in self.navs:
+            # A navigation property of one target of a polymorphic lookup.
+            lookup, target = self.navs[lookup_name]
+            targets = (target,)
+        if lookup is None or lookup.type is not FieldType.LOOKUP or lookup.name not in self.visible:
+            raise ConfigError(
+                f"{path!r}: {lookup_name!r} is not a lookup of {entity.name}.",
+                field=path,
+                fix="use a lookup column, e.g. parentcustomerid.accountnumber",
+            )
+        parts = []
+        for target_name in targets:
+            joined = self.resolve(target_name)
+            if target_column not in joined.by_name:
+                continue
+            if joined.by_name[target_column].type is FieldType.BOOL:
+                self.bools.add(path)
+            alias = f"j{len(self.joins)}"
+            condition = f'{alias}."{joined.key[0]}" = base."{lookup.name}"'
+            if lookup.polymorphic:
+                condition += f" AND base.\"{lookup.name}type\" = '{target_name}'"
+            self.joins.append(f'LEFT JOIN "{joined.name}" AS {alias} ON {condition}')
+            parts.append(f'{alias}."{target_column}"')
+        if not parts:
+            raise ConfigError(
+                f"{path!r}: no target of {lookup.name} has a column {target_column!r}.",
+                field=path,
+            )
+        return parts[0] if len(parts) == 1 else f"COALESCE({', '.join(parts)})"
+
+    def where(self, tree: Filter | None, after: Sequence[Any] | None) -> tuple[str, list[Any]]:
+        conditions: list[str] = []
+        params: list[Any] = []
+        if tree is not None:
+
+            def convert(field: str, value: Any) -> Any:
+                return int(value) if isinstance(value, bool) else value
+
+            condition, params = to_sql(tree, self.column_sql, convert)
+            conditions.append(condition)
+        if after is not None:
+            # Keyset continuation: rows whose key sorts after ``after`` (row values compare
+            # column by column, on the primary key index).
+            keys = ", ".join(f'base."{k}"' for k in self.entity.key)
+            marks = ", ".join("?" * len(self.entity.key))
+            conditions.append(f"(({keys}) > ({marks}))")
+            params = [*params, *after]
+        return (f"WHERE {' AND '.join(conditions)}" if conditions else ""), params
+
+
 def select(
     store: Store,
     entity: Entity,
@@ -40,74 +132,43 @@ def select(
     visible: set[str],
     resolve: Callable[[str], Entity],
     page_size: int = 5000,
+    order: Sequence[tuple[str, bool]] = (),
+    after: Sequence[Any] | None = None,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> Iterator[list[Record]]:
-    """Pages of records with the given columns and lookup paths, filtered, in key order."""
-    expressions: list[str] = []
-    joins: list[str] = []
-    bools: set[str] = set()
-    aliases: dict[str, str] = {}
+    """Pages of records with the given columns and lookup paths, filtered, in key order.
 
-    def column_sql(name: str) -> str:
-        if name in aliases:
-            return aliases[name]
-        if "." in name:
-            aliases[name] = lookup_sql(name)
-            return aliases[name]
-        if name not in visible:
-            raise _unknown(entity, name, visible)
-        if entity.by_name[name].type is FieldType.BOOL:
-            bools.add(name)
-        aliases[name] = f'base."{name}"'
-        return aliases[name]
-
-    def lookup_sql(path: str) -> str:
-        lookup_name, _, target_column = path.partition(".")
-        lookup = entity.by_name.get(lookup_name)
-        if lookup is None or lookup.type is not FieldType.LOOKUP or lookup_name not in visible:
-            raise ConfigError(
-                f"{path!r}: {lookup_name!r} is not a lookup of {entity.name}.",
-                field=path,
-                fix="use a lookup column, e.g. parentcustomerid.accountnumber",
-            )
-        parts = []
-        for target_name in lookup.targets:
-            target = resolve(target_name)
-            if target_column not in target.by_name:
-                continue
-            if target.by_name[target_column].type is FieldType.BOOL:
-                bools.add(path)
-            alias = f"j{len(joins)}"
-            condition = f'{alias}."{target.key[0]}" = base."{lookup_name}"'
-            if lookup.polymorphic:
-                condition += f" AND base.\"{lookup_name}type\" = '{target_name}'"
-            joins.append(f'LEFT JOIN "{target.name}" AS {alias} ON {condition}')
-            parts.append(f'{alias}."{target_column}"')
-        if not parts:
-            raise ConfigError(
-                f"{path!r}: no target of {lookup_name} has a column {target_column!r}.",
-                field=path,
-            )
-        return parts[0] if len(parts) == 1 else f"COALESCE({', '.join(parts)})"
-
+    Args:
+        store: The system's database.
+        entity: The entity read.
+        columns: Columns, lookup paths (``parentcustomerid.accountnumber``) or navigation
+            paths of one lookup target (``parentcustomerid_account.accountnumber``).
+        lookups: More lookup paths.
+        where: A parsed ``$filter``.
+        visible: The entity's columns that exist.
+        resolve: Entity by logical name, for lookup targets.
+        page_size: Records per page.
+        order: ``$orderby``: (column, descending) pairs, before the key.
+        after: Only records whose key sorts after this key (keyset paging; key order only).
+        limit: At most this many records.
+        offset: Skip this many records first.
+    """
+    query = _Query(entity, visible, resolve)
     names = list(dict.fromkeys([*columns, *lookups]))
-    for name in names:
-        expressions.append(column_sql(name))
-
-    def convert(field: str, value: Any) -> Any:
-        return int(value) if isinstance(value, bool) else value
-
-    where_sql = ""
-    params: list[Any] = []
-    if where is not None:
-        condition, params = to_sql(where, column_sql, convert)
-        where_sql = f"WHERE {condition}"
-    order = ", ".join(f'base."{k}"' for k in entity.key)
+    expressions = [query.column_sql(name) for name in names]
+    where_sql, params = query.where(where, after)
+    ordering = [f"{query.column_sql(name)}{' DESC' if desc else ''}" for name, desc in order]
+    ordering += [f'base."{k}"' for k in entity.key]
     sql = (
-        f'SELECT {", ".join(expressions)} FROM "{entity.name}" AS base {" ".join(joins)} '
-        f"{where_sql} ORDER BY {order}"
+        f'SELECT {", ".join(expressions)} FROM "{entity.name}" AS base {" ".join(query.joins)} '
+        f"{where_sql} ORDER BY {', '.join(ordering)}"
     )
+    if limit is not None or offset:
+        sql += " LIMIT ? OFFSET ?"
+        params = [*params, -1 if limit is None else limit, offset]
     cursor = store.db.execute(sql, params)
-    bool_positions = [i for i, n in enumerate(names) if n in bools]
+    bool_positions = [i for i, n in enumerate(names) if n in query.bools]
     while rows := cursor.fetchmany(page_size):
         page = [dict(zip(names, row, strict=True)) for row in rows]
         if bool_positions:
@@ -118,3 +179,18 @@ def select(
                     if value is not None:
                         record[name] = bool(value)
         yield page
+
+
+def count(
+    store: Store,
+    entity: Entity,
+    *,
+    where: Filter | None = None,
+    visible: set[str],
+    resolve: Callable[[str], Entity],
+) -> int:
+    """How many records pass the filter."""
+    query = _Query(entity, visible, resolve)
+    where_sql, params = query.where(where, None)
+    sql = f'SELECT COUNT(*) FROM "{entity.name}" AS base {" ".join(query.joins)} {where_sql}'
+    return int(store.db.execute(sql, params).fetchone()[0])

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from p2c._errors import NotFoundError, P2CError
+from p2c._errors import ConfigError, NotFoundError, P2CError
 from p2c.odata import Filter
 from p2c.sandbox._bodies import Binding, prepare, raise_problems
 from p2c.sandbox._p2c import P2CSolution, UpgradeReport, format_number
@@ -112,6 +112,8 @@ class SalesSandbox:
         lookups: Sequence[str] = (),
         where: Filter | None = None,
         page_size: int = 5000,
+        *,
+        order_by: Sequence[str] = (),
     ) -> Iterator[list[dict[str, Any]]]:
         """Pages of records: ``$select`` columns, lookup paths, ``$filter``; see ``select``."""
         entity = sales_entity(entity_set)
@@ -124,7 +126,37 @@ class SalesSandbox:
             visible=self.visible_columns(entity),
             resolve=sales_entity,
             page_size=page_size,
+            order=[(column, False) for column in order_by],
         )
+
+    def find(self, entity_set: str, key: str | Mapping[str, Any]) -> str | None:
+        """The id of the record with this id or alternate key, or None when there is none.
+
+        Args:
+            entity_set: Entity set or logical name.
+            key: The record's GUID, or the values of an alternate key such as
+                ``{"msdynce_contactnumber": "CON-01000-BVRCPS"}``.
+
+        Raises:
+            ConfigError: the columns are not an alternate key of the entity.
+        """
+        entity = sales_entity(entity_set)
+        if isinstance(key, str):
+            values: dict[str, Any] = {entity.key[0]: key}
+        else:
+            values = dict(key)
+            names = tuple(sorted(values))
+            if names not in {tuple(sorted(k)) for k in entity.alternate_keys.values()}:
+                raise ConfigError(
+                    f"{entity.name} has no alternate key on {', '.join(names)}.",
+                    fix="use the record id or one of the alternate keys: "
+                    + "; ".join(", ".join(k) for k in entity.alternate_keys.values()),
+                )
+        where = " AND ".join(f'"{n}" = ?' for n in values)
+        row = self.store.db.execute(
+            f'SELECT "{entity.key[0]}" FROM "{entity.name}" WHERE {where}', list(values.values())
+        ).fetchone()
+        return None if row is None else str(row[0])
 
     # writing ---------------------------------------------------------------------------------
 

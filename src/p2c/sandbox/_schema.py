@@ -220,6 +220,8 @@ class Entity:
     key: tuple[str, ...]
     alternate_keys: dict[str, tuple[str, ...]] = field(default_factory=dict)
     label: str = ""
+    # A system column the store sets on every write (the hub's ModifiedOn).
+    modified_field: str | None = None
     by_name: dict[str, Field] = field(init=False, repr=False, compare=False)
     coercers: dict[str, Coerce] = field(init=False, repr=False, compare=False)
     _converters: dict[tuple[str, ...], Coerce] = field(init=False, repr=False, compare=False)
@@ -272,6 +274,13 @@ class Entity:
         statements = [
             f'CREATE TABLE IF NOT EXISTS "{self.name}" ({", ".join(cols)}, PRIMARY KEY ({key}))'
         ]
+        watermark = self.modified_field or ("modifiedon" if "modifiedon" in self.by_name else None)
+        if watermark:
+            # Incremental reads: WHERE modifiedon >= ? ORDER BY modifiedon, key.
+            ordered = ", ".join(f'"{c}"' for c in (watermark, *self.key))
+            statements.append(
+                f'CREATE INDEX IF NOT EXISTS "ix_{self.name}_changed" ON "{self.name}" ({ordered})'
+            )
         for key_name, fields in self.alternate_keys.items():
             cols_sql = ", ".join(f'"{c}"' for c in fields)
             where = " AND ".join(f'"{c}" IS NOT NULL' for c in fields)

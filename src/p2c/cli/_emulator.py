@@ -1,0 +1,102 @@
+"""``p2c emulator``: serve the workspace's sandbox over HTTPS on 127.0.0.1 until Ctrl-C."""
+
+from __future__ import annotations
+
+__all__ = ["emulator"]
+
+import signal
+import sys
+import threading
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+from p2c._errors import ConfigError
+from p2c.cli._render import WorkspaceOption, out
+from p2c.emulator import SECRET_ENV, EmulatorSettings, serve
+from p2c.workspace import Workspace
+
+
+def emulator(
+    port: Annotated[int, typer.Option(help="TCP port on 127.0.0.1 (0: a free one).")] = 8443,
+    connection_set: Annotated[
+        str, typer.Option("--connection-set", "-c", help="The sandbox connection set to serve.")
+    ] = "sandbox",
+    requests_per_window: Annotated[
+        int, typer.Option(help="Requests per service within the window (Dataverse: 6000).")
+    ] = 6000,
+    window_seconds: Annotated[
+        float, typer.Option(help="Sliding window of the request limit (Dataverse: 300).")
+    ] = 300.0,
+    max_concurrent: Annotated[
+        int, typer.Option(help="Concurrent requests per service (Dataverse: 52).")
+    ] = 52,
+    latency_ms: Annotated[float, typer.Option(help="Latency added to every answer.")] = 0.0,
+    fault_rate: Annotated[
+        float, typer.Option(help="Share of requests answered 503/500 (0 to 1, seeded).")
+    ] = 0.0,
+    dop_hint: Annotated[int, typer.Option(help="The x-ms-dop-hint header.")] = 4,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Serve the sandbox as Dataverse (Sales), F&O OData and the CDS hub, with a local token
+    endpoint, on 127.0.0.1 only, until Ctrl-C; print the connection set for p2c.yaml."""
+    ws = Workspace.open(workspace)
+    try:
+        settings = EmulatorSettings(
+            port=port,
+            connection_set=connection_set,
+            requests_per_window=requests_per_window,
+            window_seconds=window_seconds,
+            max_concurrent=max_concurrent,
+            latency_ms=latency_ms,
+            fault_rate=fault_rate,
+            dop_hint=dop_hint,
+        )
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        raise ConfigError(
+            f"--{str(problem['loc'][0]).replace('_', '-')}: {problem['msg']}.",
+            fix="see `p2c emulator --help`",
+        ) from None
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        with serve(ws.root, settings) as running:
+            _say(f"p2c emulator: serving {ws.root} ({connection_set}) at {running.base_url}")
+            _say(f"  Sales, Dataverse Web API: {running.url('sales')}/api/data/v9.2/")
+            _say(f"  Finance and Operations OData: {running.url('finops')}/data/")
+            if "cds" in running.services:
+                _say(f"  CDS hub (F&O OData shape): {running.url('cds')}/data/")
+            _say(
+                f"  Entra ID token endpoint: {running.base_url}/{running.tenant}/oauth2/v2.0/token"
+                f" (client {running.client_id}; the secret is read from {SECRET_ENV})"
+            )
+            _say(
+                f"  limits per service: {settings.requests_per_window} requests per "
+                f"{settings.window_seconds:g} s, {settings.max_concurrent} concurrent; "
+                f"latency {settings.latency_ms:g} ms; fault rate {settings.fault_rate:g}"
+            )
+            _say(
+                f"Add this to p2c.yaml (and export {SECRET_ENV} with the same value for p2c), "
+                "then run with -c emulator. Ctrl-C stops.\n"
+            )
+            _say(running.connection_set_yaml())
+            try:
+                while not stop.wait(0.5):
+                    pass
+            except KeyboardInterrupt:
+                pass
+            stats = running.stats
+            _say(
+                f"Stopped: {stats.requests} requests, {stats.throttled} throttled, "
+                f"{stats.faults} faults injected."
+            )
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _say(text: str) -> None:
+    # Flushed line by line, so that a supervisor reading the output sees the URL at once.
+    out.print(text, markup=False, highlight=False)
+    sys.stdout.flush()

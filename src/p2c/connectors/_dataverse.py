@@ -1,0 +1,194 @@
+"""Dynamics 365 Sales through the Dataverse Web API (``<url>/api/data/v9.2/``).
+
+Records come back in the shape the sandbox connector gives the engine: a lookup column by
+its logical name (``parentcustomerid``, the GUID of ``_parentcustomerid_value``) and a lookup
+path as a flat key (``parentcustomerid.accountnumber``, read through ``$expand`` of the
+navigation property, ``parentcustomerid_account`` for a polymorphic lookup).
+"""
+
+from __future__ import annotations
+
+__all__ = ["DataverseDestination", "DataverseSource", "dataverse_session"]
+
+import dataclasses
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from p2c._errors import ConfigError
+from p2c.connectors._base import ReadRequest, Record, Source
+from p2c.connectors._config import DataverseConnection
+from p2c.connectors._http import ApiSession, Call
+from p2c.connectors._odata import HttpDestination, Key, key_segment, read_pages
+from p2c.odata import Compare, Filter, Logical, Not, to_odata
+from p2c.sandbox._sales_schema import sales_entity
+from p2c.sandbox._schema import Entity, FieldType
+
+API_PATH = "/api/data/v9.2/"
+
+
+def dataverse_session(connection: DataverseConnection, root: Path, label: str) -> ApiSession:
+    """A session on the Web API root of the environment."""
+    return ApiSession(connection, root, label, connection.environment_url + API_PATH)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Path:
+    """A lookup path and the navigation properties that carry it."""
+
+    name: str
+    column: str
+    navigations: tuple[str, ...]
+
+
+def _navigations(entity: Entity, path: str) -> _Path:
+    lookup_name, _, column = path.partition(".")
+    lookup = entity.by_name.get(lookup_name)
+    if lookup is None or lookup.type is not FieldType.LOOKUP:
+        raise ConfigError(
+            f"{path!r}: {lookup_name!r} is not a lookup of {entity.name}.",
+            field=path,
+            fix="use a lookup column, e.g. parentcustomerid.accountnumber",
+        )
+    navigations = tuple(
+        f"{lookup_name}_{target}" if lookup.polymorphic else lookup_name
+        for target in lookup.targets
+        if column in sales_entity(target).by_name
+    )
+    if not navigations:
+        raise ConfigError(
+            f"{path!r}: no target of {lookup_name} has a column {column!r}.", field=path
+        )
+    return _Path(path, column, navigations)
+
+
+def _is_guid(value: Any) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return isinstance(value, str)
+
+
+def render_filter(entity: Entity, tree: Filter) -> str:
+    """``$filter`` text for Dataverse: a lookup column becomes ``_<name>_value`` compared
+    with a bare GUID, a lookup path ``<navigation>/<column>`` (either target of a
+    polymorphic lookup). Values are rendered by ``to_odata``, never pasted."""
+    if isinstance(tree, Logical):
+        return f"({render_filter(entity, tree.left)} {tree.op} {render_filter(entity, tree.right)})"
+    if isinstance(tree, Not):
+        return f"not ({render_filter(entity, tree.operand)})"
+    name = tree.field
+    if "." in name:
+        path = _navigations(entity, name)
+        texts = [
+            to_odata(dataclasses.replace(tree, field=f"{nav}/{path.column}"))
+            for nav in path.navigations
+        ]
+        return texts[0] if len(texts) == 1 else "(" + " or ".join(texts) + ")"
+    field = entity.by_name.get(name)
+    if field is not None and field.type in (FieldType.LOOKUP, FieldType.GUID):
+        column = f"_{name}_value" if field.type is FieldType.LOOKUP else name
+        if isinstance(tree, Compare) and _is_guid(tree.value):
+            return f"{column} {tree.op} {tree.value}"
+        return to_odata(dataclasses.replace(tree, field=column))
+    return to_odata(tree)
+
+
+class DataverseSource(Source):
+    """Reads Sales through the Web API."""
+
+    def __init__(self, session: ApiSession) -> None:
+        self.session = session
+
+    def record_key(self, entity: str) -> tuple[str, ...]:
+        return sales_entity(entity).key
+
+    def read(self, request: ReadRequest) -> Iterator[list[Record]]:
+        entity = sales_entity(request.entity)
+        columns = list(dict.fromkeys(request.columns))
+        paths = [_navigations(entity, p) for p in dict.fromkeys(request.lookups)]
+        select = []
+        lookups: list[str] = []
+        money: list[str] = []
+        for name in columns:
+            field = entity.by_name.get(name)
+            if field is not None and field.type is FieldType.LOOKUP:
+                select.append(f"_{name}_value")
+                lookups.append(name)
+            else:
+                select.append(name)
+                if field is not None and field.type is FieldType.MONEY:
+                    money.append(name)
+        expand: dict[str, list[str]] = {}
+        for path in paths:
+            for nav in path.navigations:
+                expand.setdefault(nav, [])
+                if path.column not in expand[nav]:
+                    expand[nav].append(path.column)
+        params = {"$select": ",".join(select), "$orderby": ",".join(entity.key)}
+        if expand:
+            params["$expand"] = ",".join(
+                f"{nav}($select={','.join(cols)})" for nav, cols in expand.items()
+            )
+        if request.filter is not None:
+            params["$filter"] = render_filter(entity, request.filter)
+        page_size = min(request.page_size, self.session.connection.page_size)
+        headers = {"Prefer": f"odata.maxpagesize={page_size}"}
+        plain = [c for c in columns if c not in lookups]
+
+        def convert(raw: dict[str, Any]) -> Record:
+            record = {name: raw.get(name) for name in plain}
+            for name in lookups:
+                record[name] = raw.get(f"_{name}_value")
+            for name in money:
+                value = record[name]
+                if isinstance(value, int) and not isinstance(value, bool):
+                    record[name] = float(value)
+            for path in paths:
+                value = None
+                for nav in path.navigations:
+                    target = raw.get(nav)
+                    if isinstance(target, dict) and target.get(path.column) is not None:
+                        value = target[path.column]
+                        break
+                record[path.name] = value
+            return record
+
+        yield from read_pages(self.session, entity.entity_set, params, headers, convert)
+
+    def close(self) -> None:
+        self.session.close()
+
+
+class DataverseDestination(HttpDestination):
+    """Writes Sales records by their id or an alternate key (``PATCH contacts(msdynce_
+    contactnumber='CON-…')``): the Web API's upsert. Used by the upgrade script."""
+
+    def entity_set(self, entity: str) -> str:
+        return sales_entity(entity).entity_set
+
+    def render_filter(self, entity: str, tree: Filter) -> str:
+        return render_filter(sales_entity(entity), tree)
+
+    def _segment(self, entity: str, names: Sequence[str], key: Key) -> str:
+        meta = sales_entity(entity)
+        if tuple(names) == meta.key:
+            return meta.entity_set + key_segment(names, key, guid=True)
+        if tuple(sorted(names)) not in {tuple(sorted(k)) for k in meta.alternate_keys.values()}:
+            raise ConfigError(
+                f"{meta.name} has no key on {', '.join(names)}.",
+                fix=f"write by {meta.key[0]} or an alternate key: "
+                + ", ".join("+".join(k) for k in meta.alternate_keys.values()),
+            )
+        return meta.entity_set + key_segment(names, key)
+
+    def create_call(self, entity: str, names: Sequence[str], key: Key, record: Record) -> Call:
+        body = {k: v for k, v in record.items() if k not in names}
+        # Upsert: the key values in the URL win; If-None-Match makes it create-only, so a
+        # record created meanwhile by someone else is not overwritten blindly.
+        return Call("PATCH", self._segment(entity, names, key), body, {"If-None-Match": "*"})
+
+    def update_call(self, entity: str, names: Sequence[str], key: Key, changes: Record) -> Call:
+        return Call("PATCH", self._segment(entity, names, key), changes, {"If-Match": "*"})

@@ -1,0 +1,524 @@
+"""One HTTPS session per environment: tokens, bounded concurrency, retries, ``$batch``.
+
+The engine is synchronous and hands a destination one page at a time; the session sends the
+page's requests from a small thread pool. How many run at once starts from the server's
+``x-ms-dop-hint`` (capped by ``max_concurrency``). A 429 or 503 pauses every thread of the
+session until ``Retry-After`` has passed, since the limit is per user and one thread's
+throttle is the others' too. Timeouts, resets, 502 and 504 are retried with exponential
+backoff and jitter. A request that is still failing when its retries are spent comes back
+as an :class:`Answer` marked ``exhausted``, so its records are reported failed and retryable,
+never lost.
+"""
+
+from __future__ import annotations
+
+__all__ = ["Answer", "ApiSession", "Call", "error_message", "totals"]
+
+import email.utils
+import json
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from p2c._errors import ConnectionFailed, NotFoundError
+from p2c.connectors._auth import TokenProvider, ssl_context, unreachable
+from p2c.connectors._config import _HttpConnection
+
+_THROTTLED = (429, 503)
+_TRANSIENT = (500, 502, 504)
+_BACKOFF_BASE, _BACKOFF_CAP = 0.25, 30.0
+# A 500 is as often a real error as a passing one: retry it a little only.
+_RETRIES_500 = 2
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request: method, URL (relative to the API root, or absolute), JSON body, headers."""
+
+    method: str
+    url: str
+    body: Any = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Answer:
+    """What came back for one call; ``status`` 0 when nothing did (the connection failed)."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: Any
+    text: str = ""
+    exhausted: bool = False  # still throttled or failing when the retries were spent
+    attempts: int = 1
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+
+def error_message(answer: Answer) -> str:
+    """The innermost message of a Dataverse or F&O error body (F&O puts the Infolog text in
+    ``innererror.message``; Dataverse has only ``error.message``)."""
+    body = answer.body
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        error = body["error"]
+        message = str(error.get("message") or "")
+        inner = error.get("innererror")
+        while isinstance(inner, dict):
+            if inner.get("message"):
+                message = str(inner["message"])
+            inner = inner.get("internalexception") or inner.get("innererror")
+        return message or f"HTTP {answer.status}"
+    if answer.status == 0:
+        return answer.text or "no answer"
+    return (answer.text or "").strip()[:500] or f"HTTP {answer.status}"
+
+
+class _Gate:
+    """Bounded concurrency with a shared pause: the limit follows the server's hint."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.active = 0
+        self.resume_at = 0.0
+        self._condition = threading.Condition()
+
+    def enter(self) -> None:
+        with self._condition:
+            while True:
+                wait = self.resume_at - time.monotonic()
+                if wait <= 0 and self.active < self.limit:
+                    self.active += 1
+                    return
+                self._condition.wait(timeout=wait if wait > 0 else None)
+
+    def leave(self) -> None:
+        with self._condition:
+            self.active -= 1
+            self._condition.notify_all()
+
+    def pause(self, seconds: float) -> None:
+        with self._condition:
+            self.resume_at = max(self.resume_at, time.monotonic() + seconds)
+
+    def resize(self, limit: int) -> None:
+        with self._condition:
+            if limit != self.limit:
+                self.limit = limit
+                self._condition.notify_all()
+
+
+_TOTALS = {"requests": 0, "throttled": 0, "retried": 0}
+_TOTALS_LOCK = threading.Lock()
+
+
+def totals() -> dict[str, int]:
+    """Requests, 429 answers and retries of every session of this process (benchmarks)."""
+    with _TOTALS_LOCK:
+        return dict(_TOTALS)
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        moment = email.utils.parsedate_to_datetime(value)
+        if moment is None:
+            return None
+        return max(0.0, (moment - datetime.now(UTC)).total_seconds())
+
+
+def _backoff(attempt: int) -> float:
+    """Exponential backoff with full jitter."""
+    return random.uniform(0, min(_BACKOFF_CAP, _BACKOFF_BASE * 2**attempt))
+
+
+class ApiSession:
+    """Requests to one API root of one environment.
+
+    Args:
+        connection: The connection settings.
+        root: The workspace folder.
+        label: How messages name the connection.
+        api_root: The root all relative URLs are resolved against (ends with ``/``).
+        transport: Another httpx transport (tests of fault shapes no server produces).
+    """
+
+    def __init__(
+        self,
+        connection: _HttpConnection,
+        root: Path,
+        label: str,
+        api_root: str,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.connection = connection
+        self.label = label
+        self.api_root = api_root
+        self.client = httpx.Client(
+            verify=ssl_context(connection, root),
+            transport=transport,
+            timeout=connection.timeout,
+            limits=httpx.Limits(
+                max_connections=connection.max_concurrency + 2,
+                max_keepalive_connections=connection.max_concurrency + 2,
+            ),
+        )
+        self.tokens = TokenProvider(connection, root, label, self.client)
+        self.gate = _Gate(min(4, connection.max_concurrency))
+        self._pool: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+        self.requests = 0
+        self.throttled = 0
+        self.retried = 0
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+        self.client.close()
+
+    def url(self, relative: str) -> str:
+        return (
+            relative if relative.startswith(("https://", "http://")) else self.api_root + relative
+        )
+
+    # one request ---------------------------------------------------------------------------
+
+    def send(
+        self, call: Call, *, params: Mapping[str, str] | None = None, raw: bytes | None = None
+    ) -> Answer:
+        """Send one call, retrying throttling and transient failures; never raises for HTTP
+        statuses (the caller decides what a 4xx means), only ConnectionFailed for a refused
+        token."""
+        token = self.tokens.token()
+        refreshed = False
+        attempt = throttles = 0
+        url = self.url(call.url)
+        content = raw
+        if content is None and call.body is not None:
+            content = json.dumps(call.body).encode("utf-8")
+        while True:
+            headers = {
+                "Authorization": f"Bearer {token}",
+                "Accept": "application/json",
+                "OData-MaxVersion": "4.0",
+                "OData-Version": "4.0",
+                **({"Content-Type": "application/json"} if call.body is not None else {}),
+                **call.headers,
+            }
+            self.gate.enter()
+            try:
+                response = self.client.request(
+                    call.method, url, params=params, content=content, headers=headers
+                )
+                body_bytes = response.read()
+            except httpx.TransportError as exc:
+                if attempt >= self.connection.max_retries:
+                    return Answer(0, {}, None, f"{type(exc).__name__}: {exc}", True, attempt + 1)
+                if attempt == 0 and isinstance(exc, httpx.ConnectError) and self.requests == 0:
+                    # The first request of the session cannot connect: say so at once.
+                    raise unreachable(self.label, url, exc) from None
+                attempt += 1
+                self._count(retried=1)
+                time.sleep(_backoff(attempt))
+                continue
+            finally:
+                self.gate.leave()
+            self._count(requests=1)
+            status = response.status_code
+            answer_headers = {k.lower(): v for k, v in response.headers.items()}
+            hint = answer_headers.get("x-ms-dop-hint")
+            if hint and hint.isdigit():
+                self.gate.resize(max(1, min(int(hint), self.connection.max_concurrency)))
+            if status == 401 and not refreshed:
+                token = self.tokens.refresh(token)
+                refreshed = True
+                continue
+            transient = (
+                status in _THROTTLED
+                or status in (502, 504)
+                or (status == 500 and attempt < _RETRIES_500)
+            )
+            if not transient:
+                return Answer(status, answer_headers, _json(body_bytes), _text(body_bytes))
+            if status == 429:
+                self._count(throttled=1)
+            limit = (
+                self.connection.max_retries * 4 + 8
+                if status in _THROTTLED
+                else self.connection.max_retries
+            )
+            if (throttles if status in _THROTTLED else attempt) >= limit:
+                return Answer(
+                    status,
+                    answer_headers,
+                    _json(body_bytes),
+                    _text(body_bytes),
+                    True,
+                    attempt + throttles + 1,
+                )
+            wait = _retry_after(answer_headers)
+            if status in _THROTTLED:
+                throttles += 1
+                wait = wait if wait is not None else _backoff(throttles)
+                self.gate.pause(wait)
+            else:
+                attempt += 1
+                time.sleep(wait if wait is not None else _backoff(attempt))
+            self._count(retried=1)
+
+    def get_json(
+        self,
+        url: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """GET a JSON document; raise a P2CError naming the connection when it fails."""
+        answer = self.send(Call("GET", url, headers=headers or {}), params=params)
+        if answer.ok and isinstance(answer.body, dict):
+            return answer.body
+        raise self.failure(answer, f"GET {url}")
+
+    def failure(self, answer: Answer, what: str) -> Exception:
+        """The P2CError for an answer that is not a success."""
+        from p2c._errors import ConfigError
+
+        message = error_message(answer)
+        where = f"{self.label}: {what}"
+        if answer.exhausted:
+            return ConnectionFailed(
+                f"{where} still failed after {answer.attempts} attempts: {message}",
+                fix="try again later; lower max_concurrency if the server keeps throttling",
+            )
+        if answer.status == 401:
+            return ConnectionFailed(
+                f"{where}: the environment refused the token (401): {message}",
+                fix="register the app in the environment (Dataverse: an application user; "
+                "F&O: System administration > Setup > Microsoft Entra applications)",
+            )
+        if answer.status == 403:
+            return ConnectionFailed(
+                f"{where}: permission denied (403): {message}",
+                fix="give the application user a security role that can read and write "
+                "these tables (see docs/connectors.md)",
+            )
+        if answer.status == 404:
+            return NotFoundError(
+                f"{where}: not found (404): {message}",
+                fix="check the url in p2c.yaml and the entity name",
+            )
+        if 400 <= answer.status < 500:
+            return ConfigError(f"{where}: {message}", fix="check the mapping and the filter")
+        return ConnectionFailed(f"{where}: HTTP {answer.status}: {message}")
+
+    def _count(self, *, requests: int = 0, throttled: int = 0, retried: int = 0) -> None:
+        with self._lock:
+            self.requests += requests
+            self.throttled += throttled
+            self.retried += retried
+        with _TOTALS_LOCK:
+            _TOTALS["requests"] += requests
+            _TOTALS["throttled"] += throttled
+            _TOTALS["retried"] += retried
+
+    # many requests ---------------------------------------------------------------------------
+
+    def send_all(self, calls: Sequence[Call], batch_size: int | None = None) -> list[Answer]:
+        """Send calls in parallel, ``batch_size`` per ``$batch`` (1: one request each); one
+        answer per call, in order. Parts of a batch that come back throttled or failing are
+        sent again, alone or in a later batch, until their retries are spent."""
+        size = batch_size or self.connection.batch_size
+        if not calls:
+            return []
+        answers: list[Answer | None] = [None] * len(calls)
+        tries = [0] * len(calls)
+        pending = list(range(len(calls)))
+        while pending:
+            groups = [pending[i : i + size] for i in range(0, len(pending), size)]
+            send: Callable[[list[int]], list[Answer]] = (
+                (lambda g: [self.send(calls[g[0]])])
+                if size == 1
+                else (lambda g: self._send_batch([calls[i] for i in g]))
+            )
+            results = self._map(send, groups)
+            pending = []
+            wait = 0.0
+            for group, group_answers in zip(groups, results, strict=True):
+                for index, answer in zip(group, group_answers, strict=True):
+                    answers[index] = answer
+                    retry = answer.status in _THROTTLED or answer.status in (502, 504)
+                    if size > 1 and retry and not answer.exhausted:
+                        tries[index] += 1
+                        if tries[index] <= self.connection.max_retries:
+                            pending.append(index)
+                            wait = max(wait, _retry_after(answer.headers) or _backoff(tries[index]))
+                        else:
+                            answer.exhausted = True
+            if pending:
+                self._count(retried=len(pending))
+                self.gate.pause(wait)
+        return [a for a in answers if a is not None]
+
+    def _map(
+        self, fn: Callable[[list[int]], list[Answer]], groups: list[list[int]]
+    ) -> list[list[Answer]]:
+        if len(groups) == 1:
+            return [fn(groups[0])]
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(
+                self.connection.max_concurrency, thread_name_prefix="p2c-http"
+            )
+        return list(self._pool.map(fn, groups))
+
+    def _send_batch(self, calls: list[Call]) -> list[Answer]:
+        """One ``$batch``: each write in a change set of its own (atomic alone, so one bad
+        record never undoes the others), reads outside change sets."""
+        boundary = f"batch_{uuid.uuid4()}"
+        parts: list[str] = []
+        for number, call in enumerate(calls, 1):
+            request = _http_request(self.url(call.url), call)
+            if call.method == "GET":
+                parts.append(
+                    f"--{boundary}\r\nContent-Type: application/http\r\n"
+                    f"Content-Transfer-Encoding: binary\r\n\r\n{request}"
+                )
+            else:
+                changeset = f"changeset_{uuid.uuid4()}"
+                parts.append(
+                    f"--{boundary}\r\nContent-Type: multipart/mixed; boundary={changeset}\r\n\r\n"
+                    f"--{changeset}\r\nContent-Type: application/http\r\n"
+                    f"Content-Transfer-Encoding: binary\r\nContent-ID: {number}\r\n\r\n"
+                    f"{request}\r\n--{changeset}--\r\n"
+                )
+        body = "".join(parts) + f"--{boundary}--\r\n"
+        answer = self._send_raw(body, boundary)
+        if answer.status != 200 or not isinstance(answer.body, list):
+            # The batch as a whole failed: the same answer for each of its calls.
+            return [
+                Answer(
+                    answer.status,
+                    answer.headers,
+                    answer.body,
+                    answer.text,
+                    answer.exhausted,
+                    answer.attempts,
+                )
+                for _ in calls
+            ]
+        responses: list[Answer] = answer.body
+        if len(responses) != len(calls):
+            return [
+                Answer(
+                    502,
+                    {},
+                    None,
+                    f"$batch answered {len(responses)} of {len(calls)} requests",
+                    False,
+                )
+                for _ in calls
+            ]
+        return responses
+
+    def _send_raw(self, body: str, boundary: str) -> Answer:
+        call = Call(
+            "POST",
+            "$batch",
+            None,
+            {
+                "Content-Type": f"multipart/mixed; boundary={boundary}",
+                "Prefer": "odata.continue-on-error",
+            },
+        )
+        answer = self.send(call, raw=body.encode("utf-8"))
+        if answer.status == 200:
+            content_type = answer.headers.get("content-type", "")
+            answer.body = parse_batch_response(answer.text, content_type)
+        return answer
+
+
+def _http_request(url: str, call: Call) -> str:
+    lines = [f"{call.method} {url} HTTP/1.1", "Accept: application/json"]
+    lines += [f"{k}: {v}" for k, v in call.headers.items()]
+    if call.body is not None:
+        lines.append("Content-Type: application/json")
+        return "\r\n".join(lines) + "\r\n\r\n" + json.dumps(call.body)
+    return "\r\n".join(lines) + "\r\n\r\n"
+
+
+def _boundary(content_type: str) -> str | None:
+    for piece in content_type.split(";"):
+        name, _, value = piece.strip().partition("=")
+        if name.lower() == "boundary":
+            return value.strip('"')
+    return None
+
+
+def parse_batch_response(text: str, content_type: str) -> list[Answer]:
+    """The responses of a ``$batch`` answer, in order (change sets flattened)."""
+    boundary = _boundary(content_type)
+    if boundary is None:
+        return []
+    answers: list[Answer] = []
+    for part in text.split(f"--{boundary}")[1:]:
+        if part.startswith("--"):
+            break
+        head, _, rest = part.lstrip("\r\n").partition("\r\n\r\n")
+        if not _:
+            head, _, rest = part.lstrip("\n").partition("\n\n")
+        headers = _header_map(head)
+        inner_type = headers.get("content-type", "")
+        if inner_type.startswith("multipart/mixed"):
+            answers += parse_batch_response(rest, inner_type)
+        else:
+            answers.append(_parse_http_response(rest))
+    return answers
+
+
+def _header_map(head: str) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for line in head.splitlines():
+        name, sep, value = line.partition(":")
+        if sep:
+            headers[name.strip().lower()] = value.strip()
+    return headers
+
+
+def _parse_http_response(text: str) -> Answer:
+    text = text.lstrip("\r\n")
+    status_line, _, rest = text.partition("\n")
+    parts = status_line.split()
+    status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+    if "\r\n\r\n" in rest:
+        head, _, body = rest.partition("\r\n\r\n")
+    else:
+        head, _, body = rest.partition("\n\n")
+    headers = _header_map(head)
+    body = body.strip()
+    return Answer(status, headers, _json(body.encode("utf-8")), body)
+
+
+def _json(data: bytes) -> Any:
+    if not data:
+        return None
+    try:
+        return json.loads(data)
+    except ValueError:
+        return None
+
+
+def _text(data: bytes) -> str:
+    return data.decode("utf-8", errors="replace")

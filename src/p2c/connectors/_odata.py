@@ -1,0 +1,339 @@
+"""What the Dataverse and F&O connectors share: paging, key segments, and upsert by key.
+
+Upsert works the same on both sides: read the records with the batch's keys (one filter
+over many keys, not one request per record), compare, then create what is new, update what
+changed and leave the rest alone, so a repeated run writes nothing and reports ``unchanged``.
+"""
+
+from __future__ import annotations
+
+__all__ = ["HttpDestination", "key_segment", "keys_filter", "literal", "read_pages", "with_query"]
+
+import re
+import urllib.parse
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from p2c.connectors._base import Destination, Record, WriteResult
+from p2c.connectors._http import Answer, ApiSession, Call, error_message
+from p2c.odata import Compare, Filter, Logical, to_odata
+
+Key = tuple[Any, ...]
+
+# Longest $filter text per existence read: GET URLs stay well below what servers accept
+# (IIS and uvicorn refuse request lines past ~16 kB; inside $batch the limit is 32,768).
+_FILTER_LENGTH = {True: 20_000, False: 6_000}
+
+
+def literal(value: Any) -> str:
+    """An OData literal: strings quoted with quotes doubled, numbers and booleans bare."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def key_segment(names: Sequence[str], values: Sequence[Any], *, guid: bool = False) -> str:
+    """``(<guid>)``, ``(msdynce_contactnumber='CON-1')`` or ``(dataAreaId='usmf',Cust…='…')``,
+    percent-encoded for the path."""
+    if guid:
+        inner = str(values[0])
+    else:
+        inner = ",".join(f"{n}={literal(v)}" for n, v in zip(names, values, strict=True))
+    return "(" + urllib.parse.quote(inner, safe="'=,-_.~") + ")"
+
+
+def with_query(url: str, params: Mapping[str, str]) -> str:
+    """``url?a=b&c=d`` with spaces as ``%20`` (OData servers differ on ``+``)."""
+    query = urllib.parse.urlencode(params, quote_via=urllib.parse.quote, safe="$,'()/=")
+    return f"{url}?{query}" if query else url
+
+
+def _balanced(nodes: list[Filter], op: str) -> Filter:
+    """``a or b or c …`` as a balanced tree: its text nests log2(n) deep, not n deep."""
+    if len(nodes) == 1:
+        return nodes[0]
+    middle = len(nodes) // 2
+    return Logical(op, _balanced(nodes[:middle], op), _balanced(nodes[middle:], op))
+
+
+def keys_filter(names: Sequence[str], keys: Sequence[Key]) -> Filter:
+    """A filter matching exactly the records with these keys."""
+    terms: list[Filter] = [
+        _balanced([Compare("eq", n, v) for n, v in zip(names, key, strict=True)], "and")
+        for key in keys
+    ]
+    return _balanced(terms, "or")
+
+
+def keys_filters(
+    names: Sequence[str],
+    keys: Sequence[Key],
+    limit: int,
+    render: Callable[[Filter], str] = to_odata,
+) -> list[str]:
+    """``$filter`` texts covering ``keys``, each shorter than ``limit``; with a multi-part key
+    the first part (the company) is factored out when the keys share it."""
+    filters: list[str] = []
+    groups: dict[Any, list[Key]] = {}
+    if len(names) > 1:
+        for key in keys:
+            groups.setdefault(key[0], []).append(key)
+    else:
+        groups[None] = list(keys)
+    for head, group in groups.items():
+        rest = names[1:] if head is not None else names
+        prefix = render(Compare("eq", names[0], head)) + " and " if head is not None else ""
+        chunk: list[Key] = []
+        size = 0
+        for key in group:
+            part = key[1:] if head is not None else key
+            term = len(" or ".join(f"{n} eq {literal(v)}" for n, v in zip(rest, part, strict=True)))
+            if chunk and size + term + 8 > limit:
+                filters.append(prefix + "(" + render(keys_filter(rest, chunk)) + ")")
+                chunk, size = [], 0
+            chunk.append(part)
+            size += term + 8
+        if chunk:
+            filters.append(prefix + "(" + render(keys_filter(rest, chunk)) + ")")
+    return filters
+
+
+def read_pages(
+    session: ApiSession,
+    url: str,
+    params: Mapping[str, str],
+    headers: Mapping[str, str],
+    convert: Callable[[dict[str, Any]], Record],
+) -> Iterator[list[Record]]:
+    """Pages of a collection, following ``@odata.nextLink`` until there is none. The next
+    page is fetched while the caller works on this one (at most two pages in memory), so
+    reading is off the critical path of a throttled write."""
+
+    def fetch(link: str) -> tuple[list[Record], str | None]:
+        body = session.get_json(link, headers=headers)
+        return [convert(v) for v in body.get("value") or []], body.get("@odata.nextLink")
+
+    with ThreadPoolExecutor(1, thread_name_prefix="p2c-read") as prefetch:
+        pending: Future[tuple[list[Record], str | None]] | None = prefetch.submit(
+            fetch, with_query(url, params)
+        )
+        while pending is not None:
+            page, link = pending.result()
+            pending = prefetch.submit(fetch, link) if link else None
+            if page:
+                yield page
+
+
+_FIELD_PATTERNS = (
+    re.compile(
+        r"\(([A-Za-z_][A-Za-z0-9_]*)\)"
+    ),  # the sandbox's "'Customer group' (CustomerGroupId)"
+    re.compile(r"property (?:named )?'([A-Za-z_][A-Za-z0-9_]*)'"),
+    re.compile(r"must be provided: ([A-Za-z_][A-Za-z0-9_]*)"),
+    re.compile(r"[Ff]ield '([A-Za-z_][A-Za-z0-9_]*)'"),
+)
+
+
+def field_of(message: str, record: Mapping[str, Any]) -> str | None:
+    """The field a server message names: a property in parentheses or quotes, else the
+    longest field of the record that the message mentions as a word."""
+    for pattern in _FIELD_PATTERNS:
+        for match in pattern.finditer(message):
+            name = match.group(1)
+            if name in record or pattern is not _FIELD_PATTERNS[0]:
+                return name
+    for name in sorted(record, key=len, reverse=True):
+        if re.search(rf"\b{re.escape(name)}\b", message):
+            return name
+    return None
+
+
+def _same(before: Any, after: Any) -> bool:
+    """Whether a stored value already equals the value to write. Strings compare with an
+    empty string equal to null (F&O never stores null text); enums compare by symbol
+    (``Microsoft.Dynamics.DataEntities.NoYes'Yes'`` is ``Yes``); numbers by value."""
+    if isinstance(after, str) and after.endswith("'") and "'" in after[:-1]:
+        after = after[after.index("'") + 1 : -1]
+    if before == after:
+        return True
+    if before in (None, "") and after in (None, ""):
+        return True
+    if isinstance(before, int | float) and isinstance(after, int | float):
+        return not isinstance(before, bool) and not isinstance(after, bool) and before == after
+    return False
+
+
+class HttpDestination(Destination):
+    """Upsert by key over OData: read existing, then create, update or leave unchanged.
+
+    Subclasses say how a key becomes a URL and how a create and an update are sent.
+    """
+
+    def __init__(self, session: ApiSession) -> None:
+        self.session = session
+
+    # hooks -----------------------------------------------------------------------------------
+
+    def entity_set(self, entity: str) -> str:
+        return entity
+
+    def normalize_key(self, names: Sequence[str], key: Key) -> Key:
+        return key
+
+    def read_params(self) -> dict[str, str]:
+        return {}
+
+    def create_call(self, entity: str, names: Sequence[str], key: Key, record: Record) -> Call:
+        raise NotImplementedError
+
+    def update_call(self, entity: str, names: Sequence[str], key: Key, changes: Record) -> Call:
+        raise NotImplementedError
+
+    def render_filter(self, entity: str, tree: Filter) -> str:
+        return to_odata(tree)
+
+    def comparable(self, name: str) -> bool:
+        """Whether a field can be read back and compared (not an ``@odata.bind``)."""
+        return "@" not in name
+
+    # upsert ------------------------------------------------------------------------------------
+
+    def upsert(self, entity: str, key: Sequence[str], records: list[Record]) -> list[WriteResult]:
+        names = tuple(key)
+        results: list[WriteResult | None] = [None] * len(records)
+        rounds: list[list[int]] = []
+        seen: dict[Key, int] = {}
+        for index, record in enumerate(records):
+            raw = tuple(record.get(n) for n in names)
+            missing = [n for n, v in zip(names, raw, strict=True) if v in (None, "")]
+            if missing:
+                results[index] = WriteResult(
+                    raw,
+                    "failed",
+                    missing[0],
+                    f"All fields in the entity key must be provided: {missing[0]}.",
+                )
+                continue
+            # A key twice in one batch: the second write waits for the first.
+            normalized = self.normalize_key(names, raw)
+            round_number = seen.get(normalized, -1) + 1
+            seen[normalized] = round_number
+            if round_number == len(rounds):
+                rounds.append([])
+            rounds[round_number].append(index)
+        for indices in rounds:
+            self._upsert_round(entity, names, records, indices, results)
+        return [r for r in results if r is not None]
+
+    def _upsert_round(
+        self,
+        entity: str,
+        names: tuple[str, ...],
+        records: list[Record],
+        indices: list[int],
+        results: list[WriteResult | None],
+    ) -> None:
+        keys = {
+            i: self.normalize_key(names, tuple(records[i].get(n) for n in names)) for i in indices
+        }
+        fields = sorted({f for i in indices for f in records[i] if self.comparable(f)} | set(names))
+        existing = self._existing(entity, names, list(keys.values()), fields)
+        if existing is None:  # the read failed for good: nothing is lost, all retryable
+            for i in indices:
+                results[i] = WriteResult(
+                    keys[i],
+                    "failed",
+                    None,
+                    "not written: the existing records could not be read (throttled or "
+                    "unavailable); run again to retry",
+                    True,
+                )
+            return
+        calls: list[Call] = []
+        planned: list[tuple[int, str]] = []
+        for i in indices:
+            record, key = records[i], keys[i]
+            before = existing.get(key)
+            if before is None:
+                calls.append(self.create_call(entity, names, key, record))
+                planned.append((i, "created"))
+                continue
+            changes = {
+                f: v
+                for f, v in record.items()
+                if f not in names and not (f in before and _same(before[f], v))
+            }
+            if not changes:
+                results[i] = WriteResult(key, "unchanged")
+                continue
+            calls.append(self.update_call(entity, names, key, changes))
+            planned.append((i, "updated"))
+        answers = self.session.send_all(calls)
+        for (i, status), answer in zip(planned, answers, strict=True):
+            key = keys[i]
+            if answer.ok:
+                results[i] = WriteResult(key, status)  # type: ignore[arg-type]
+            else:
+                results[i] = self.rejection(key, records[i], answer)
+
+    def rejection(self, key: Key, record: Record, answer: Answer) -> WriteResult:
+        message = error_message(answer)
+        retryable = answer.exhausted or answer.status in (0, 429, 500, 502, 503, 504)
+        if retryable:
+            return WriteResult(
+                key,
+                "failed",
+                None,
+                f"not written: still failing after {answer.attempts} attempts "
+                f"(HTTP {answer.status or 'no answer'}: {message}); run again to retry",
+                True,
+            )
+        return WriteResult(key, "failed", field_of(message, record), message)
+
+    def _existing(
+        self, entity: str, names: tuple[str, ...], keys: list[Key], fields: list[str]
+    ) -> dict[Key, Record] | None:
+        batched = self.session.connection.batch_size > 1
+        filters = keys_filters(
+            names, keys, _FILTER_LENGTH[batched], lambda tree: self.render_filter(entity, tree)
+        )
+        found: dict[Key, Record] = {}
+        select: list[str] | None = fields
+        while True:
+            params = self.read_params()
+            if select is not None:
+                params["$select"] = ",".join(select)
+            calls = [
+                Call(
+                    "GET",
+                    with_query(self.entity_set(entity), {**params, "$filter": text}),
+                    headers={"Prefer": "odata.maxpagesize=5000"},
+                )
+                for text in filters
+            ]
+            answers = self.session.send_all(calls)
+            bad = [a for a in answers if not a.ok]
+            if bad and select is not None and any(a.status == 400 for a in bad):
+                # A field the server does not know: read whole records, and let the write
+                # of the record with that field fail on its own.
+                select = None
+                continue
+            if bad:
+                if all(a.exhausted or a.status in (0, 429, 502, 503, 504) for a in bad):
+                    return None
+                raise self.session.failure(bad[0], f"reading {entity} by key")
+            break
+        for answer in answers:
+            body = answer.body
+            while isinstance(body, dict):
+                for record in body.get("value") or []:
+                    found[self.normalize_key(names, tuple(record.get(n) for n in names))] = record
+                link = body.get("@odata.nextLink")
+                body = self.session.get_json(link) if link else None
+        return found
+
+    def close(self) -> None:
+        self.session.close()

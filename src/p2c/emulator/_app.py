@@ -1,0 +1,248 @@
+"""The emulator as an ASGI application: token endpoints and the three services.
+
+The event loop does what is cheap (routing, tokens, service protection, latency); the
+sandbox work runs on a bounded pool of worker threads, each with its own SQLite connections.
+"""
+
+from __future__ import annotations
+
+__all__ = ["EmulatorApp", "Service"]
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+from urllib.parse import parse_qsl, unquote
+
+import anyio
+import anyio.to_thread
+
+from p2c.emulator._http import ApiError, Call, Reply, json_reply
+from p2c.emulator._protection import Admission, ServiceProtection
+from p2c.emulator._settings import EmulatorSettings
+from p2c.emulator._tokens import TokenService
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+log = logging.getLogger("p2c.emulator")
+
+
+class Face(Protocol):
+    def handle(self, call: Call) -> tuple[Reply, int]: ...
+
+    def render(self, error: ApiError) -> Reply: ...
+
+
+@dataclass
+class Service:
+    """One emulated service: its face, where it is served, and its limits."""
+
+    name: str
+    kind: Literal["dataverse", "finops"]
+    root_path: str
+    face: Face
+    protection: ServiceProtection
+
+
+class EmulatorApp:
+    """ASGI application of the emulator.
+
+    Args:
+        tokens: The local Entra ID.
+        services: Service name (first path segment) -> service.
+        settings: Emulator settings.
+        threads: Worker threads for sandbox work.
+    """
+
+    def __init__(
+        self,
+        tokens: TokenService,
+        services: dict[str, Service],
+        settings: EmulatorSettings,
+        threads: int = 16,
+    ) -> None:
+        self.tokens = tokens
+        self.services = services
+        self.settings = settings
+        self.threads = threads
+        self._limiter: anyio.CapacityLimiter | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        chunks = []
+        while True:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        try:
+            reply = await self._dispatch(scope, b"".join(chunks))
+        except Exception:  # the server must answer, whatever broke
+            log.exception("emulator: unexpected error")
+            reply = json_reply(
+                500, {"error": {"code": "0x80040216", "message": "An unexpected error occurred."}}
+            )
+        headers = [
+            (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in reply.headers.items()
+        ]
+        headers.append((b"content-length", str(len(reply.body)).encode()))
+        await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+        await send({"type": "http.response.body", "body": reply.body})
+
+    async def _dispatch(self, scope: Scope, body: bytes) -> Reply:
+        headers: dict[str, str] = {}
+        for name, value in scope["headers"]:
+            key = name.decode("latin-1").lower()
+            text = value.decode("latin-1")
+            headers[key] = f"{headers[key]}, {text}" if key in headers else text
+        raw = scope.get("raw_path") or scope["path"].encode()
+        path = raw.decode("latin-1").split("?", 1)[0]
+        base = f"https://{headers.get('host', '127.0.0.1')}"
+        segments = path.split("/")
+        first = unquote(segments[1]) if len(segments) > 1 else ""
+        service = self.services.get(first)
+        if service is not None:
+            return await self._serve(service, scope, headers, body, path, base)
+        method = scope["method"]
+        rest = "/".join(segments[2:])
+        if rest == "v2.0/.well-known/openid-configuration" and method == "GET":
+            return self.tokens.openid_configuration(first, base)
+        if rest == "oauth2/v2.0/token" and method == "POST":
+            form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+            return self.tokens.token(first, form, headers.get("authorization"))
+        return json_reply(
+            404,
+            {
+                "error": {
+                    "code": "NotFound",
+                    "message": f"Nothing is served at {path}. Services: "
+                    + ", ".join(f"{base}{s.root_path}" for s in self.services.values())
+                    + f"; token endpoint: {base}/{self.tokens.tenant}/oauth2/v2.0/token.",
+                }
+            },
+        )
+
+    async def _serve(
+        self,
+        service: Service,
+        scope: Scope,
+        headers: dict[str, str],
+        body: bytes,
+        path: str,
+        base: str,
+    ) -> Reply:
+        root = base + service.root_path
+        if not (path + "/").startswith(service.root_path):
+            return service.face.render(
+                ApiError(404, f"Resource not found for the segment '{path}'.", "0x8006088a")
+            )
+        protection = service.protection
+        why = self.tokens.check(headers.get("authorization"), service.name)
+        if why is not None:
+            protection.count_unauthorized()
+            return self._unauthorized(service, why, base)
+        admission = protection.admit()
+        if admission.limit is not None:
+            return self._throttled(service, admission)
+        try:
+            if self.settings.latency_ms:
+                await anyio.sleep(self.settings.latency_ms / 1000)
+            if admission.fault is not None:
+                return self._decorate(service, _fault(service, admission.fault), admission)
+            call = Call(
+                method=scope["method"],
+                path=unquote(path[len(service.root_path) :]),
+                query=dict(
+                    parse_qsl(
+                        scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True
+                    )
+                ),
+                headers=headers,
+                body=body,
+                root=root,
+            )
+            if self._limiter is None:
+                self._limiter = anyio.CapacityLimiter(self.threads)
+            reply, operations = await anyio.to_thread.run_sync(
+                service.face.handle, call, limiter=self._limiter
+            )
+            protection.count_operations(operations)
+            return self._decorate(service, reply, admission)
+        finally:
+            protection.release()
+
+    def _decorate(self, service: Service, reply: Reply, admission: Admission) -> Reply:
+        if service.kind == "dataverse":
+            reply.headers.update(
+                {
+                    "x-ms-dop-hint": str(self.settings.dop_hint),
+                    "x-ms-ratelimit-burst-remaining-xrm-requests": str(admission.remaining),
+                    "x-ms-ratelimit-time-remaining-xrm-requests": "1,200,000.00",
+                    "REQ_ID": str(uuid.uuid4()),
+                }
+            )
+        return reply
+
+    def _unauthorized(self, service: Service, why: str, base: str) -> Reply:
+        challenge = (
+            f"Bearer authorization_uri={base}/{self.tokens.tenant}/oauth2/authorize, "
+            f"resource_id={base}/{service.name}/"
+        )
+        if service.kind == "dataverse":
+            return json_reply(
+                401,
+                {"error": {"code": "0x80072560", "message": why}},
+                {"WWW-Authenticate": challenge},
+            )
+        return Reply(401, {"WWW-Authenticate": challenge, "Content-Length": "0"})
+
+    def _throttled(self, service: Service, admission: Admission) -> Reply:
+        s = self.settings
+        headers = {"Retry-After": str(admission.retry_after)}
+        if service.kind == "finops":
+            return json_reply(429, {"error": {"code": "", "message": "Too many requests"}}, headers)
+        if admission.limit == "concurrency":
+            code, message = (
+                "0x80072326",
+                (f"Number of concurrent requests exceeded the limit of {s.max_concurrent}."),
+            )
+        else:
+            code, message = (
+                "0x80072322",
+                (
+                    f"Number of requests exceeded the limit of {s.requests_per_window} over time "
+                    f"window of {s.window_seconds:g} seconds."
+                ),
+            )
+        headers["x-ms-ratelimit-burst-remaining-xrm-requests"] = "0"
+        return json_reply(429, {"error": {"code": code, "message": message}}, headers)
+
+
+def _fault(service: Service, status: int) -> Reply:
+    """An injected failure, answered before anything is read or written."""
+    if service.kind == "dataverse":
+        message = (
+            "The service is temporarily unavailable. Retry the request after a short delay."
+            if status == 503
+            else "An unexpected error occurred."
+        )
+        reply = json_reply(status, {"error": {"code": "0x80040216", "message": message}})
+    else:
+        message = "The service is unavailable." if status == 503 else "An error has occurred."
+        reply = json_reply(status, {"error": {"code": "", "message": message}})
+    if status == 503:
+        reply.headers["Retry-After"] = "1"
+    return reply

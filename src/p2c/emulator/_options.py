@@ -1,0 +1,215 @@
+"""OData pieces of a request: resource path, entity keys, query options, paging tokens.
+
+``$filter`` text is parsed by :func:`p2c.odata.parse_filter`; the forms that parser does not
+read but the services accept (unquoted GUIDs, ``Microsoft.Dynamics.DataEntities.NoYes'Yes'``)
+are rewritten to plain literals first, outside of quoted strings.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "PageToken",
+    "ParsedKey",
+    "Resource",
+    "decode_token",
+    "encode_token",
+    "map_filter",
+    "next_link",
+    "page_size",
+    "parse_expand",
+    "parse_filter_text",
+    "parse_key",
+    "parse_orderby",
+    "parse_resource",
+    "parse_select",
+    "split_top_level",
+]
+
+import base64
+import dataclasses
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from p2c._errors import ConfigError
+from p2c.emulator._http import ApiError, Call
+from p2c.odata import Call as FilterCall
+from p2c.odata import Filter, Logical, Not, parse_filter
+
+_RESOURCE = re.compile(
+    r"^(?P<name>[A-Za-z_$][A-Za-z0-9_.$]*)(?:\((?P<key>.*)\))?(?:/(?P<tail>.+))?$"
+)
+_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_ENUM_LITERAL = re.compile(r"Microsoft\.Dynamics\.DataEntities\.[A-Za-z0-9_]+'((?:[^']|'')*)'")
+ENUM_VALUE = re.compile(r"^Microsoft\.Dynamics\.DataEntities\.[A-Za-z0-9_]+'(?P<value>.*)'$")
+
+ParsedKey = str | dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Resource:
+    """``contacts(<key>)/$count``: the collection, the key text and what follows."""
+
+    name: str
+    key: str | None
+    tail: str | None
+
+
+def parse_resource(path: str) -> Resource:
+    match = _RESOURCE.match(path)
+    if not match:
+        raise ApiError(404, f"Resource not found for the segment '{path}'.", "0x8006088a")
+    return Resource(match["name"], match["key"], match["tail"])
+
+
+def split_top_level(text: str, separator: str = ",") -> list[str]:
+    """Split at ``separator`` outside parentheses and quoted strings."""
+    parts: list[str] = []
+    depth, quoted, start = 0, False, 0
+    for index, char in enumerate(text):
+        if char == "'":
+            quoted = not quoted
+        elif not quoted and char == "(":
+            depth += 1
+        elif not quoted and char == ")":
+            depth -= 1
+        elif not quoted and depth == 0 and char == separator:
+            parts.append(text[start:index])
+            start = index + 1
+    parts.append(text[start:])
+    return [p.strip() for p in parts if p.strip()]
+
+
+def parse_key(text: str) -> ParsedKey:
+    """``<guid>`` or ``name='value',name2='value2'`` (values quoted, numbers bare)."""
+    text = text.strip()
+    if "=" not in text:
+        single: ParsedKey = _literal(text)
+        return single
+    key: dict[str, Any] = {}
+    for part in split_top_level(text):
+        name, sep, value = part.partition("=")
+        if not sep or not name.strip():
+            raise ApiError(400, f"Bad key segment '{text}': cannot read '{part}'.", "0x80060888")
+        key[name.strip()] = _literal(value.strip())
+    return key
+
+
+def _literal(value: str) -> Any:
+    if len(value) >= 2 and value[0] == value[-1] == "'":
+        return value[1:-1].replace("''", "'")
+    enum = ENUM_VALUE.match(value)
+    if enum:
+        return enum["value"].replace("''", "'")
+    if _GUID.fullmatch(value):
+        return value.lower()
+    if re.fullmatch(r"-?\d+", value):
+        return int(value)
+    raise ApiError(400, f"Bad key value {value!r}: quote text as 'value'.", "0x80060888")
+
+
+def parse_select(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def parse_orderby(text: str | None) -> list[tuple[str, bool]]:
+    order: list[tuple[str, bool]] = []
+    for part in split_top_level(text or ""):
+        words = part.split()
+        if len(words) > 2 or (len(words) == 2 and words[1].lower() not in ("asc", "desc")):
+            raise ApiError(400, f"Syntax error in $orderby at '{part}'.", "0x80060888")
+        order.append((words[0], len(words) == 2 and words[1].lower() == "desc"))
+    return order
+
+
+def parse_expand(text: str | None) -> list[tuple[str, dict[str, str]]]:
+    """``nav($select=a,b),other`` -> [(nav, {"$select": "a,b"}), (other, {})]."""
+    expands: list[tuple[str, dict[str, str]]] = []
+    for part in split_top_level(text or ""):
+        match = re.fullmatch(r"([A-Za-z_][A-Za-z0-9_]*)\s*(?:\((.*)\))?", part, re.DOTALL)
+        if not match:
+            raise ApiError(400, f"Syntax error in $expand at '{part}'.", "0x80060888")
+        options: dict[str, str] = {}
+        for option in split_top_level(match[2] or "", ";"):
+            name, _, value = option.partition("=")
+            options[name.strip()] = value.strip()
+        expands.append((match[1], options))
+    return expands
+
+
+def parse_filter_text(text: str) -> Filter:
+    """Parse ``$filter``; GUIDs and F&O enum literals become quoted strings first."""
+    rewritten: list[str] = []
+    pieces = re.split(r"('(?:[^']|'')*')", text)
+    for index, piece in enumerate(pieces):
+        if index % 2:  # a quoted string: kept as is
+            rewritten.append(piece)
+            continue
+        piece = _GUID.sub(lambda m: f"'{m[0].lower()}'", piece)
+        rewritten.append(piece)
+    joined = "".join(rewritten)
+    # Enum literals contain a quoted string, so they are matched on the whole text.
+    joined = _ENUM_LITERAL.sub(lambda m: f"'{m[1]}'", joined)
+    try:
+        return parse_filter(joined)
+    except ConfigError as error:
+        raise ApiError(400, error.message.replace(repr(joined), repr(text)), "0x80060888") from None
+
+
+def map_filter(tree: Filter, rename: Callable[[str, Any], tuple[str, Any]]) -> Filter:
+    """The tree with each (field, value) replaced by ``rename(field, value)``."""
+    if isinstance(tree, Logical):
+        return Logical(tree.op, map_filter(tree.left, rename), map_filter(tree.right, rename))
+    if isinstance(tree, Not):
+        return Not(map_filter(tree.operand, rename))
+    field, value = rename(tree.field, tree.value)
+    if isinstance(tree, FilterCall):
+        return FilterCall(tree.function, field, str(value))
+    return dataclasses.replace(tree, field=field, value=value)
+
+
+@dataclass(frozen=True)
+class PageToken:
+    """Where the next page starts: after a key, or at an offset; ``left`` of a ``$top``."""
+
+    after: list[Any] | None = None
+    offset: int = 0
+    left: int | None = None
+
+
+def encode_token(token: PageToken) -> str:
+    raw = json.dumps([token.after, token.offset, token.left], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_token(text: str) -> PageToken:
+    try:
+        padded = text + "=" * (-len(text) % 4)
+        after, offset, left = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        return PageToken(after, int(offset), left)
+    except (ValueError, TypeError) as exc:
+        raise ApiError(400, f"The $skiptoken is not valid: {exc}.", "0x80060888") from None
+
+
+def page_size(call: Call, maximum: int) -> int:
+    """``Prefer: odata.maxpagesize=N``, at most ``maximum``."""
+    preferred = call.prefers("odata.maxpagesize")
+    if preferred:
+        try:
+            return max(1, min(int(preferred), maximum))
+        except ValueError:
+            raise ApiError(
+                400, f"The odata.maxpagesize preference {preferred!r} is not a number."
+            ) from None
+    return maximum
+
+
+def next_link(call: Call, token: PageToken) -> str:
+    query = {k: v for k, v in call.query.items() if k not in ("$skiptoken", "$skip", "$top")}
+    query["$skiptoken"] = encode_token(token)
+    return call.root + quote(call.path, safe="()/,'=$") + "?" + urlencode(query, quote_via=quote)

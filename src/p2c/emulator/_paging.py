@@ -1,0 +1,73 @@
+"""Server-driven paging: which slice of a collection a request reads, and the next link.
+
+Without ``$orderby`` (and ``$skip``) pages continue after the last key read (keyset paging on
+the primary key), so every record is returned exactly once even while records are added.
+With ``$orderby`` or ``$skip`` the token carries an offset.
+"""
+
+from __future__ import annotations
+
+__all__ = ["Window", "follow", "window"]
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from p2c.emulator._http import ApiError, Call
+from p2c.emulator._options import PageToken, decode_token, next_link, page_size
+
+
+@dataclass(frozen=True)
+class Window:
+    """The slice to read: after a key or from an offset, ``limit`` records (read one more
+    to know whether there is a next page); ``left`` of a ``$top``."""
+
+    after: list[Any] | None
+    offset: int
+    limit: int
+    left: int | None
+    keyset: bool
+
+
+def _whole(call: Call, option: str) -> int | None:
+    text = call.query.get(option)
+    if text is None:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ApiError(400, f"Invalid value '{text}' for {option}: expected a whole number.")
+    return value
+
+
+def window(call: Call, maximum: int, *, ordered: bool, allow_skip: bool) -> Window:
+    """The slice a request reads. ``ordered``: the request has ``$orderby``."""
+    size = page_size(call, maximum)
+    token_text = call.query.get("$skiptoken")
+    if token_text:
+        token = decode_token(token_text)
+        after, offset, left = token.after, token.offset, token.left
+    else:
+        if "$skip" in call.query and not allow_skip:
+            raise ApiError(400, "The query parameter $skip is not supported.", "0x80060888")
+        after, offset, left = None, _whole(call, "$skip") or 0, _whole(call, "$top")
+    limit = size if left is None else min(size, left)
+    return Window(after, offset, limit, left, keyset=not ordered and offset == 0)
+
+
+def follow(
+    call: Call, win: Window, rows: list[dict[str, Any]], key: Sequence[str]
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The page's rows and the next link, if another page follows."""
+    more = len(rows) > win.limit
+    rows = rows[: win.limit]
+    left = None if win.left is None else win.left - len(rows)
+    if not more or (left is not None and left <= 0) or not rows:
+        return rows, None
+    if win.keyset:
+        token = PageToken(after=[rows[-1][k] for k in key], left=left)
+    else:
+        token = PageToken(offset=win.offset + len(rows), left=left)
+    return rows, next_link(call, token)

@@ -1,0 +1,265 @@
+"""Starting the emulator: TLS, the services of a workspace, uvicorn on 127.0.0.1."""
+
+from __future__ import annotations
+
+__all__ = ["RunningEmulator", "build_app", "serve"]
+
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+import yaml
+
+from p2c._errors import ConfigError
+from p2c.connectors import SandboxConnection
+from p2c.emulator._app import EmulatorApp, Service
+from p2c.emulator._dataverse import DataverseFace
+from p2c.emulator._odata import KeyedFace
+from p2c.emulator._pool import SystemPool
+from p2c.emulator._protection import EmulatorStats, ServiceProtection, ServiceStats
+from p2c.emulator._settings import (
+    CLIENT_ID,
+    DEFAULT_SECRET,
+    SECRET_ENV,
+    TENANT,
+    EmulatorSettings,
+)
+from p2c.emulator._tls import ensure_certificate
+from p2c.emulator._tokens import TokenService
+from p2c.sandbox import CDSHub, FinOpsSandbox, SalesSandbox
+from p2c.sandbox._cds import CDS_ENTITIES
+from p2c.sandbox._finops_schema import FINOPS_ENTITIES
+from p2c.workspace import Workspace
+
+HOST = "127.0.0.1"
+FOLDER = "emulator"
+ROOTS = {"sales": "/sales/api/data/v9.2/", "finops": "/finops/data/", "cds": "/cds/data/"}
+
+
+@dataclass
+class RunningEmulator:
+    """A started emulator: where it is and how to sign in to it.
+
+    Attributes:
+        base_url: ``https://127.0.0.1:<port>``.
+        ca_file: The certificate clients trust (``ca_file`` in p2c.yaml).
+        tenant: Tenant of the local token endpoint.
+        client_id: The accepted application.
+        secret_env: Environment variable holding the client secret.
+        settings: The settings it runs with.
+        workspace_root: The workspace it serves.
+        organizations: Organization mappings of the served connection set.
+    """
+
+    base_url: str
+    ca_file: Path
+    tenant: str
+    client_id: str
+    secret_env: str
+    settings: EmulatorSettings
+    workspace_root: Path
+    organizations: list[dict[str, Any]] = field(default_factory=list)
+    services: tuple[str, ...] = ("sales", "finops")
+    _protections: dict[str, ServiceProtection] = field(default_factory=dict, repr=False)
+
+    @property
+    def port(self) -> int:
+        return int(self.base_url.rsplit(":", 1)[1])
+
+    def url(self, service: str) -> str:
+        """The environment URL of a service (``{base}/sales``); its scope adds ``/.default``."""
+        return f"{self.base_url}/{service}"
+
+    @property
+    def stats(self) -> EmulatorStats:
+        """A snapshot of the counters (requests, throttled, faults, ...)."""
+        per = {name: ServiceStats(**vars(p.stats)) for name, p in self._protections.items()}
+        return EmulatorStats(
+            requests=sum(s.requests for s in per.values()),
+            throttled=sum(s.throttled for s in per.values()),
+            faults=sum(s.faults for s in per.values()),
+            unauthorized=sum(s.unauthorized for s in per.values()),
+            operations=sum(s.operations for s in per.values()),
+            services=per,
+        )
+
+    def connection_set(self) -> dict[str, Any]:
+        """The connection set that points p2c at this emulator (as in p2c.yaml)."""
+        try:
+            ca_file = self.ca_file.relative_to(self.workspace_root).as_posix()
+        except ValueError:
+            ca_file = str(self.ca_file)
+        auth = {
+            "tenant": self.tenant,
+            "client_id": self.client_id,
+            "client_secret_env": self.secret_env,
+            "authority_host": self.base_url,
+            "ca_file": ca_file,
+        }
+        result: dict[str, Any] = {
+            "sales": {"type": "dataverse", "url": self.url("sales"), **auth},
+            "finops": {"type": "finops", "url": self.url("finops"), **auth},
+        }
+        if "cds" in self.services:
+            result["cds"] = {"type": "finops", "url": self.url("cds"), **auth}
+        result["organizations"] = self.organizations
+        return result
+
+    def connection_set_yaml(self, name: str = "emulator") -> str:
+        """``connection_sets:`` YAML with this emulator as connection set ``name``."""
+        return yaml.safe_dump(
+            {"connection_sets": {name: self.connection_set()}}, sort_keys=False, width=100
+        )
+
+
+def _sandbox_path(ws: Workspace, connection_set: str, system: str) -> Path | None:
+    connections = ws.connection_set(connection_set)
+    connection = getattr(connections, system)
+    if connection is None:
+        return None
+    if not isinstance(connection, SandboxConnection):
+        raise ConfigError(
+            f"The {system} connection of {connection_set!r} is {connection.type}; the emulator "
+            "serves the sandbox.",
+            fix="pass --connection-set with a connection set of type sandbox",
+        )
+    return (ws.root / connection.path).resolve()
+
+
+def build_app(
+    workspace_root: Path, settings: EmulatorSettings, secret: str
+) -> tuple[EmulatorApp, list[SystemPool[Any]], dict[str, Any]]:
+    """The ASGI app over a workspace's sandbox, its system pools, and facts for clients."""
+    ws = Workspace.open(workspace_root)
+    name = settings.connection_set
+    sales_path = _sandbox_path(ws, name, "sales")
+    finops_path = _sandbox_path(ws, name, "finops")
+    cds_path = _sandbox_path(ws, name, "cds")
+    assert sales_path is not None and finops_path is not None
+    for path in (sales_path, finops_path, cds_path):
+        if path is not None and not path.exists():
+            raise ConfigError(f"The sandbox database {path} does not exist.", fix="run `p2c init`")
+    pools: list[SystemPool[Any]] = []
+    services: dict[str, Service] = {}
+
+    def protection(index: int) -> ServiceProtection:
+        return ServiceProtection(settings, settings.fault_seed + index)
+
+    sales_pool: SystemPool[SalesSandbox] = SystemPool(lambda: SalesSandbox(sales_path))
+    pools.append(sales_pool)
+    services["sales"] = Service(
+        "sales",
+        "dataverse",
+        ROOTS["sales"],
+        DataverseFace(sales_pool, settings, ROOTS["sales"]),
+        protection(0),
+    )
+    finops_pool: SystemPool[Any] = SystemPool(lambda: FinOpsSandbox(finops_path))
+    pools.append(finops_pool)
+    services["finops"] = Service(
+        "finops",
+        "finops",
+        ROOTS["finops"],
+        KeyedFace("finops", finops_pool, settings, ROOTS["finops"], FINOPS_ENTITIES),
+        protection(1),
+    )
+    if cds_path is not None:
+        cds_pool: SystemPool[Any] = SystemPool(lambda: CDSHub(cds_path))
+        pools.append(cds_pool)
+        services["cds"] = Service(
+            "cds",
+            "finops",
+            ROOTS["cds"],
+            KeyedFace("cds", cds_pool, settings, ROOTS["cds"], CDS_ENTITIES),
+            protection(2),
+        )
+    tokens = TokenService(TENANT, CLIENT_ID, secret, settings.token_lifetime, set(services))
+    app = EmulatorApp(tokens, services, settings)
+    facts = {
+        "organizations": [o.model_dump(mode="json") for o in ws.connection_set(name).organizations],
+        "services": tuple(services),
+        "protections": {n: s.protection for n, s in services.items()},
+    }
+    return app, pools, facts
+
+
+@contextmanager
+def serve(
+    workspace_root: Path, settings: EmulatorSettings | None = None
+) -> Iterator[RunningEmulator]:
+    """Serve a workspace's sandbox over HTTPS on 127.0.0.1 until the block ends.
+
+    Args:
+        workspace_root: The workspace folder (with p2c.yaml).
+        settings: Limits, latency, faults, port (0: a free one).
+
+    Yields:
+        The running emulator: base URL, CA file, identities, counters.
+    """
+    settings = settings or EmulatorSettings()
+    root = Path(workspace_root).resolve()
+    secret = os.environ.get(SECRET_ENV) or DEFAULT_SECRET
+    app, pools, facts = build_app(root, settings, secret)
+    cert, key = ensure_certificate(root / FOLDER)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Accepted connections inherit it: no Nagle delay between headers and body.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    try:
+        sock.bind((HOST, settings.port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(
+            f"Cannot listen on {HOST}:{settings.port}: {exc.strerror}.",
+            fix="choose another --port, or 0 for a free one",
+        ) from None
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        app,
+        host=HOST,
+        port=port,
+        ssl_certfile=str(cert),
+        ssl_keyfile=str(key),
+        lifespan="off",
+        log_level="warning",
+        access_log=False,
+        timeout_keep_alive=30,
+        timeout_graceful_shutdown=5,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="p2c-emulator", daemon=True
+    )
+    thread.start()
+    try:
+        while not server.started:
+            if not thread.is_alive():
+                raise ConfigError(f"The emulator did not start on {HOST}:{port}.")
+            threading.Event().wait(0.01)
+        yield RunningEmulator(
+            base_url=f"https://{HOST}:{port}",
+            ca_file=cert,
+            tenant=TENANT,
+            client_id=CLIENT_ID,
+            secret_env=SECRET_ENV,
+            settings=settings,
+            workspace_root=root,
+            organizations=facts["organizations"],
+            services=facts["services"],
+            _protections=facts["protections"],
+        )
+    finally:
+        # Forced: an idle keep-alive TLS connection would otherwise hold the shutdown until the
+        # client answers the TLS close (clients that are not closed never do).
+        server.should_exit = True
+        server.force_exit = True
+        thread.join(timeout=10)
+        sock.close()
+        for pool in pools:
+            pool.close()

@@ -1,0 +1,379 @@
+"""One task leg of one run: read the source after the cursor, map, skip what did not change,
+upsert, and commit outcomes, lineage, the error queue and the cursor batch by batch.
+
+Pages stream through: memory holds one page at a time, whatever the data size.
+"""
+
+from __future__ import annotations
+
+__all__ = ["LegRun", "RunOptions"]
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from p2c.connectors import Destination, ReadRequest, Record, SandboxConnection, Source
+from p2c.engine._cursor import (
+    CursorProblem,
+    after,
+    check,
+    definition_digest,
+    last_settled,
+)
+from p2c.engine._mapping import compile_map
+from p2c.engine._organization import OrganizationResolver
+from p2c.engine._state import Cursor, ErrorRow, LegId, StateStore, TaskCounts
+from p2c.odata import Compare, Filter, Logical, parse_filter
+from p2c.templates import Leg
+from p2c.workspace import InactivePolicy, Project, Workspace
+
+Progress = Callable[[str, int], None]  # (label, records just processed)
+
+# The column that says which organization a source record belongs to.
+_ORGANIZATION_COLUMN = {"sales": "owningbusinessunit.name", "cds": "Organization_OrganizationId"}
+# Where a source keeps a record's state, and the value that means inactive.
+_STATE = {"sales": ("statecode", 1), "cds": ("StateCode", "Inactive")}
+_KEYS_PER_READ = 50  # source keys per retry read: a filter of 50 `eq`s stays a short URL
+_EXAMPLES = 3
+
+
+class ThresholdExceeded(Exception):
+    """More records failed than the task allows."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a run treats its legs.
+
+    Args:
+        full: Ignore cursors and value digests: read and write every record.
+        dry_run: Read, map and preview; write nothing to the destination or the state.
+        retry_keys: Only these queued source keys per leg are read and written (``p2c retry``).
+        retry_only: Run only the retry pass (no incremental pass).
+    """
+
+    full: bool = False
+    dry_run: bool = False
+    retry_only: bool = False
+    retry_keys: dict[LegId, list[str]] | None = None
+
+
+@dataclass
+class LegOutcome:
+    counts: TaskCounts = field(default_factory=TaskCounts)
+    notes: list[str] = field(default_factory=list)
+    examples: list[str] = field(default_factory=list)
+    stopped: str | None = None
+
+
+def _digest(record: Record, definition: bytes) -> str:
+    """The mapped values, in the map's fixed order, keyed by the leg's definition: a changed
+    map changes every digest, so every record is written once with it."""
+    values = repr(list(record.values())).encode()
+    return hashlib.blake2b(values, digest_size=16, key=definition).hexdigest()
+
+
+def _key_filter(key_fields: Sequence[str], keys: Sequence[str]) -> Filter:
+    """``k eq 'a' or k eq 'b' …`` over source keys (composite keys are joined by '/')."""
+    tree: Filter | None = None
+    for text in keys:
+        values = text.split("/", len(key_fields) - 1)
+        one: Filter | None = None
+        for name, value in zip(key_fields, values, strict=True):
+            part = Compare("eq", name, value)
+            one = part if one is None else Logical("and", one, part)
+        assert one is not None
+        tree = one if tree is None else Logical("or", tree, one)
+    assert tree is not None
+    return tree
+
+
+class LegRun:
+    """Runs one leg for one run; the result is in ``outcome``."""
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        state: StateStore,
+        project: Project,
+        task: str,
+        leg: Leg,
+        options: RunOptions,
+        *,
+        run_id: int,
+        task_run_id: int,
+        progress: Progress,
+        heartbeat: Callable[[], None],
+    ) -> None:
+        self.workspace = workspace
+        self.state = state
+        self.project = project
+        self.leg = leg
+        self.options = options
+        self.id = LegId(project.name, task, leg.name)
+        self.run_id = run_id
+        self.task_run_id = task_run_id
+        self.progress = progress
+        self.heartbeat = heartbeat
+        # A dry run writes to a scratch copy of a sandbox destination, and asks any other
+        # destination to preview.
+        destination = workspace.connection(project.connection_set, leg.destination.system)
+        self.preview = options.dry_run and not isinstance(destination, SandboxConnection)
+        self.outcome = LegOutcome()
+        self.label = f"{project.name} / {task}" + (f" / {leg.name}" if leg.name else "")
+        self.threshold = project.failure_threshold(task)
+        self.policy: InactivePolicy = project.inactive_policy(task)
+
+    def run(self) -> LegOutcome:
+        connection_set = self.project.connection_set
+        source = self.workspace.source(connection_set, self.leg.source.system)
+        destination = self.workspace.destination(connection_set, self.leg.destination.system)
+        try:
+            self._prepare(source)
+            keys = (self.options.retry_keys or {}).get(self.id)
+            if self.options.retry_only:
+                if keys:
+                    self._retry(source, destination, keys)
+            else:
+                self._incremental(source, destination)
+                if not self.options.full:
+                    automatic = [
+                        q.source_key for q in self.state.queue(leg=self.id, retryable=True)
+                    ]
+                    if automatic:
+                        self._retry(source, destination, automatic)
+        except ThresholdExceeded as stop:
+            self.outcome.stopped = str(stop)
+        finally:
+            source.close()
+            destination.close()
+        return self.outcome
+
+    # preparation --------------------------------------------------------------------------------
+
+    def _prepare(self, source: Source) -> None:
+        leg = self.leg
+        self.compiled = compile_map(leg.map)
+        connections = self.workspace.connection_set(self.project.connection_set)
+        self.organization = OrganizationResolver(
+            connections, self.project, leg, _ORGANIZATION_COLUMN.get(leg.source.system)
+        )
+        self.source_key = source.record_key(leg.source.entity)
+        self.watermark = source.watermark(leg.source.entity)
+        self.state_column: tuple[str, Any] | None = None
+        if self.policy == "deactivate" and leg.destination.entity == "CDSContactPersons":
+            self.state_column = _STATE[leg.source.system]
+        extra = [c for c in (self.watermark, self.state_column and self.state_column[0]) if c]
+        # With one organization mapping every record gets it: no need to read the column.
+        organization_column = None if self.organization.single else self.organization.column
+        plain = [c for c in [organization_column] if c and "." not in c]
+        lookups = [c for c in [organization_column] if c and "." in c]
+        self.columns = tuple(
+            dict.fromkeys([*self.source_key, *self.compiled.columns, *plain, *extra])
+        )
+        self.lookups = tuple(dict.fromkeys([*self.compiled.lookups, *lookups]))
+        self.filter = parse_filter(leg.source.filter) if leg.source.filter else None
+        self.definition = definition_digest(leg, self.policy)
+        # Which source records wait in the error queue: a written one leaves it.
+        self.queued = set() if self.options.dry_run else self.state.queued_keys(self.id)
+
+    def _request(self, where: Filter | None, ordered: bool) -> ReadRequest:
+        order = (self.watermark, *self.source_key) if ordered and self.watermark else ()
+        if self.filter is not None:
+            where = self.filter if where is None else Logical("and", self.filter, where)
+        return ReadRequest(
+            self.leg.source.entity,
+            self.columns,
+            self.lookups,
+            where,
+            page_size=self.project.batch_size,
+            order_by=order,
+        )
+
+    # the passes ---------------------------------------------------------------------------------
+
+    def _incremental(self, source: Source, destination: Destination) -> None:
+        started = datetime.now(UTC)
+        where: Filter | None = None
+        cursor = None if self.options.full else self.state.cursor(self.id)
+        if cursor is not None and self.watermark:
+            if cursor.definition != self.definition:
+                self.outcome.notes.append(
+                    "the task's mapping or filter changed since the last run: read everything"
+                )
+            else:
+                try:
+                    key = check(cursor, self.source_key, started)
+                    where = after(self.watermark, self.source_key, cursor.watermark, key)
+                except CursorProblem as problem:
+                    self.outcome.notes.append(
+                        f"{problem}; read everything instead and replaced the cursor "
+                        "(nothing is lost: unchanged records are not written again)"
+                    )
+        skip_unchanged = not self.options.full and self.state.has_lineage(self.id)
+        settled = started - timedelta(seconds=self.workspace.config.state.settle_seconds)
+        for page in source.read(self._request(where, ordered=True)):
+            position = None
+            if self.watermark:
+                position = last_settled(page, self.watermark, self.source_key, settled)
+            self._process(page, destination, skip_unchanged, position)
+
+    def _retry(self, source: Source, destination: Destination, keys: Sequence[str]) -> None:
+        found: set[str] = set()
+        for start in range(0, len(keys), _KEYS_PER_READ):
+            part = keys[start : start + _KEYS_PER_READ]
+            for page in source.read(self._request(_key_filter(self.source_key, part), False)):
+                found.update(self._key(r) for r in page)
+                self._process(page, destination, False, None)
+        gone = [k for k in keys if k not in found]
+        if gone:
+            self.outcome.notes.append(
+                f"{len(gone)} queued record(s) no longer exist or no longer pass the task's "
+                "filter; taken off the error queue"
+            )
+            if not self.options.dry_run:
+                self.state.commit_batch(
+                    self.run_id, self.task_run_id, self.id, self._entities, [], [], dequeue=gone
+                )
+
+    # one page -----------------------------------------------------------------------------------
+
+    @property
+    def _entities(self) -> tuple[str, str]:
+        return self.leg.source.entity, self.leg.destination.entity
+
+    def _key(self, record: Record) -> str:
+        return "/".join(str(record[k]) for k in self.source_key)
+
+    def _process(
+        self,
+        page: list[Record],
+        destination: Destination,
+        skip_unchanged: bool,
+        position: tuple[str, list[Any]] | None,
+    ) -> None:
+        counts = self.outcome.counts
+        counts.read += len(page)
+        keys = [self._key(r) for r in page]
+        known = self.state.digests(self.id, keys) if skip_unchanged else {}
+        batch: list[Record] = []
+        batch_keys: list[str] = []
+        digests: list[str] = []
+        errors: list[ErrorRow] = []
+        apply, resolve = self.compiled.apply, self.organization.values
+        definition = self.definition.encode()[:64]
+        for record, record_key in zip(page, keys, strict=True):
+            fixed = resolve(record)
+            if fixed is None:
+                counts.skipped += 1
+                continue
+            if isinstance(fixed, ErrorRow):
+                errors.append(ErrorRow(record_key, None, fixed.field, fixed.message))
+                continue
+            mapped = apply(record)
+            mapped.update(fixed)
+            if self.state_column is not None:
+                column, inactive = self.state_column
+                mapped["IsInactive"] = "Yes" if record.get(column) == inactive else "No"
+            digest = _digest(mapped, definition)
+            stored = known.get(record_key)
+            if stored is not None and stored[1] == digest:
+                counts.unchanged += 1
+                continue
+            batch.append(mapped)
+            batch_keys.append(record_key)
+            digests.append(digest)
+        written, failures = self._write(destination, batch, batch_keys, digests)
+        errors.extend(failures)
+        counts.failed += len(errors)
+        if not self.options.dry_run:
+            cursor = None
+            if position is not None:
+                cursor = Cursor(position[0], json.dumps(position[1]), self.definition)
+            self.state.commit_batch(
+                self.run_id,
+                self.task_run_id,
+                self.id,
+                self._entities,
+                errors,
+                written,
+                dequeue=[w[0] for w in written if w[0] in self.queued],
+                cursor=cursor,
+            )
+            self.queued.difference_update(w[0] for w in written)
+            self.queued.update(e.source_key for e in errors)
+            self.heartbeat()
+        self._note_failures(errors)
+        self.progress(self.label, len(page))
+        if self.threshold is not None and counts.failed > self.threshold:
+            raise ThresholdExceeded(
+                f"stopped after {counts.failed} failed records, over the task's threshold of "
+                f"{self.threshold} (max_failed_records); fix them (`p2c errors`) and run "
+                "again: the records not read yet are read next run"
+            )
+
+    def _write(
+        self,
+        destination: Destination,
+        batch: list[Record],
+        keys: list[str],
+        digests: list[str],
+    ) -> tuple[list[tuple[str, str, str | None]], list[ErrorRow]]:
+        if not batch:
+            return [], []
+        leg = self.leg.destination
+        if self.preview:
+            results = destination.preview(leg.entity, leg.key, batch)
+        else:
+            results = destination.upsert(leg.entity, leg.key, batch)
+        counts = self.outcome.counts
+        written: list[tuple[str, str, str | None]] = []
+        errors: list[ErrorRow] = []
+        for result, record_key, digest in zip(results, keys, digests, strict=True):
+            destination_key = "/".join(str(v) for v in result.key)
+            if result.status == "failed":
+                errors.append(
+                    ErrorRow(
+                        record_key,
+                        destination_key,
+                        result.field,
+                        result.message or "rejected",
+                        result.retryable,
+                    )
+                )
+                continue
+            if result.status == "created":
+                counts.created += 1
+            elif result.status == "updated":
+                counts.updated += 1
+            else:
+                counts.unchanged += 1
+            written.append((record_key, destination_key, digest))
+            if self.options.dry_run:
+                self._note_example(result.status, destination_key, result.changes)
+        return written, errors
+
+    def _note_example(
+        self, status: str, key: str, changes: dict[str, tuple[Any, Any]] | None
+    ) -> None:
+        if status == "unchanged" or len(self.outcome.examples) >= _EXAMPLES * 2:
+            return
+        if status == "created":
+            if sum(e.startswith("create") for e in self.outcome.examples) < _EXAMPLES:
+                self.outcome.examples.append(f"create {key}")
+            return
+        shown = ", ".join(f"{f}: {old!r} → {new!r}" for f, (old, new) in (changes or {}).items())
+        self.outcome.examples.append(f"update {key}: {shown}")
+
+    def _note_failures(self, errors: Iterable[ErrorRow]) -> None:
+        if not self.options.dry_run:
+            return
+        for error in errors:
+            if sum(e.startswith("reject") for e in self.outcome.examples) >= _EXAMPLES:
+                return
+            self.outcome.examples.append(
+                f"reject {error.source_key}: {error.field or ''} {error.message}".replace("  ", " ")
+            )

@@ -1,0 +1,205 @@
+"""Fault shapes the emulator cannot produce (resets, a token refused mid-run, HTTP-date
+Retry-After), on httpx's MockTransport in front of the real session code."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from p2c import ConnectionFailed
+from p2c.connectors import FinOpsConnection, FinOpsDestination
+from p2c.connectors._http import ApiSession, Call, _retry_after, parse_batch_response
+
+SECRET = "s3cr3t-value-never-shown"
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+class FakeCloud:
+    """Entra ID (discovery and token endpoints) plus an API answered by ``api``."""
+
+    def __init__(self, api: Handler) -> None:
+        self.api = api
+        self.tokens = 0
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        base = f"https://{request.url.host}"
+        if path.endswith("/.well-known/openid-configuration"):
+            return httpx.Response(
+                200,
+                json={
+                    "issuer": f"{base}/tenant/v2.0",
+                    "authorization_endpoint": f"{base}/tenant/oauth2/v2.0/authorize",
+                    "token_endpoint": f"{base}/tenant/oauth2/v2.0/token",
+                },
+            )
+        if path.endswith("/oauth2/v2.0/token"):
+            assert SECRET in request.content.decode()
+            self.tokens += 1
+            return httpx.Response(
+                200,
+                json={
+                    "token_type": "Bearer",
+                    "expires_in": 3599,
+                    "access_token": f"t{self.tokens}",
+                },
+            )
+        return self.api(request)
+
+
+def session(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, api: Handler, **settings: object
+) -> tuple[ApiSession, FakeCloud]:
+    monkeypatch.setenv("P2C_TEST_SECRET", SECRET)
+    connection = FinOpsConnection(
+        type="finops",
+        url="https://fo.example/",
+        tenant="tenant",
+        client_id="client",
+        client_secret_env="P2C_TEST_SECRET",
+        authority_host="https://login.example",
+        **settings,  # type: ignore[arg-type]
+    )
+    cloud = FakeCloud(api)
+    return (
+        ApiSession(
+            connection,
+            tmp_path,
+            "test/finops",
+            "https://fo.example/data/",
+            httpx.MockTransport(cloud),
+        ),
+        cloud,
+    )
+
+
+def test_a_refused_token_is_refreshed_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[str] = []
+
+    def api(request: httpx.Request) -> httpx.Response:
+        token = request.headers["authorization"]
+        seen.append(token)
+        if token == "Bearer t1":  # the first token is revoked after it was cached
+            return httpx.Response(401, headers={"WWW-Authenticate": "Bearer"})
+        return httpx.Response(200, json={"value": []})
+
+    api_session, cloud = session(tmp_path, monkeypatch, api)
+    assert api_session.get_json("LegalEntities") == {"value": []}
+    assert seen == ["Bearer t1", "Bearer t2"]
+    assert cloud.tokens == 2
+    api_session.get_json("LegalEntities")
+    assert cloud.tokens == 2  # the new token is cached
+
+
+def test_a_token_refused_twice_fails_with_the_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api_session, cloud = session(
+        tmp_path, monkeypatch, lambda r: httpx.Response(401, json={"error": {"message": "no"}})
+    )
+    with pytest.raises(ConnectionFailed) as caught:
+        api_session.get_json("LegalEntities")
+    assert cloud.tokens == 2  # refreshed once, not in a loop
+    assert "test/finops" in str(caught.value)
+    assert "Microsoft Entra applications" in str(caught.value)
+    assert SECRET not in str(caught.value)
+
+
+def test_resets_and_gateway_errors_are_retried(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    faults = iter(["reset", "502", "504"])
+
+    def api(request: httpx.Request) -> httpx.Response:
+        fault = next(faults, None)
+        if fault == "reset":
+            raise httpx.ReadError("connection reset by peer", request=request)
+        if fault:
+            return httpx.Response(int(fault))
+        return httpx.Response(200, json={"value": [{"LegalEntityId": "usmf"}]})
+
+    api_session, _ = session(tmp_path, monkeypatch, api)
+    assert api_session.get_json("LegalEntities")["value"] == [{"LegalEntityId": "usmf"}]
+    assert api_session.retried == 3
+
+
+def test_records_still_throttled_when_retries_run_out_come_back_retryable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def api(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            503, headers={"Retry-After": "0"}, json={"error": {"message": "busy"}}
+        )
+
+    api_session, _ = session(tmp_path, monkeypatch, api, max_retries=0, batch_size=1)
+    results = FinOpsDestination(api_session).upsert(
+        "CustomersV2",
+        ["dataAreaId", "CustomerAccount"],
+        [{"dataAreaId": "usmf", "CustomerAccount": "C1", "CustomerGroupId": "10"}],
+    )
+    assert [(r.status, r.retryable) for r in results] == [("failed", True)]
+    assert "run again" in (results[0].message or "")
+
+
+def test_retry_after_as_seconds_or_http_date() -> None:
+    assert _retry_after({"retry-after": "3"}) == 3.0
+    assert _retry_after({"retry-after": "0.5"}) == 0.5
+    assert _retry_after({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0.0  # past
+    assert _retry_after({}) is None
+
+
+def test_batch_answers_are_read_in_order_through_change_sets() -> None:
+    text = (
+        "--batchresponse_1\r\n"
+        "Content-Type: multipart/mixed; boundary=changesetresponse_a\r\n\r\n"
+        "--changesetresponse_a\r\nContent-Type: application/http\r\n"
+        "Content-Transfer-Encoding: binary\r\nContent-ID: 1\r\n\r\n"
+        "HTTP/1.1 204 No Content\r\nOData-Version: 4.0\r\n\r\n\r\n"
+        "--changesetresponse_a--\r\n"
+        "--batchresponse_1\r\nContent-Type: application/http\r\n"
+        "Content-Transfer-Encoding: binary\r\n\r\n"
+        "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n\r\n"
+        '{"error":{"code":"","message":"An error has occurred.","innererror":'
+        '{"message":"Customer group \'99\' does not exist."}}}\r\n'
+        "--batchresponse_1--\r\n"
+    )
+    answers = parse_batch_response(text, "multipart/mixed; boundary=batchresponse_1")
+    assert [a.status for a in answers] == [204, 400]
+    assert answers[1].body["error"]["innererror"]["message"].endswith("does not exist.")
+
+
+def test_batch_requests_carry_each_write_in_its_own_change_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bodies: list[str] = []
+
+    def api(request: httpx.Request) -> httpx.Response:
+        body = request.content.decode()
+        bodies.append(body)
+        boundary = "batchresponse_x"
+        parts = "".join(
+            f"--{boundary}\r\nContent-Type: application/http\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n"
+            for _ in range(body.count("PATCH "))
+        )
+        return httpx.Response(
+            200,
+            content=(parts + f"--{boundary}--\r\n").encode(),
+            headers={"Content-Type": f"multipart/mixed; boundary={boundary}"},
+        )
+
+    api_session, _ = session(tmp_path, monkeypatch, api, batch_size=10)
+    calls = [
+        Call("PATCH", f"CustomersV2(dataAreaId='usmf',CustomerAccount='C{i}')", {"A": i})
+        for i in range(3)
+    ]
+    answers = api_session.send_all(calls)
+    assert [a.status for a in answers] == [204, 204, 204]
+    assert len(bodies) == 1
+    assert bodies[0].count("boundary=changeset_") == 3
+    assert (
+        "PATCH https://fo.example/data/CustomersV2(dataAreaId='usmf',CustomerAccount='C0') HTTP/1.1"
+        in bodies[0]
+    )
