@@ -15,7 +15,7 @@ from conftest import emulator_connections, use_connection_set
 from engine_scenarios import BASE, run_p2c
 
 from p2c import ExitCode
-from p2c.engine import Engine, StateStore
+from p2c.engine import Engine, RunOptions, StateStore
 from p2c.sandbox import sample_document
 from p2c.workspace import Workspace, init_workspace
 
@@ -186,3 +186,101 @@ def test_sales_upgrade_needs_the_solution_installed(tmp_path: Path) -> None:
         result = run_p2c("sales", "upgrade", "-c", "emulator", "-w", root)
     assert result.returncode == ExitCode.PREREQUISITE
     assert "msdynce_ProspectToCashIntegration" in result.stderr
+
+
+@pytest.mark.parametrize("twins", ["direct", "via-cds"], indirect=True)
+def test_throttling_and_server_faults_lose_nothing(twins: tuple[Path, Path]) -> None:
+    """429s and injected 503/500s: records are retried, or queued as retryable and written
+    by the next run; in the end F&O holds exactly what the in-process run wrote."""
+    from p2c.emulator import EmulatorSettings, serve
+
+    local, remote = twins
+    assert run(local).exit_code == ExitCode.OK
+    settings = EmulatorSettings(
+        requests_per_window=4, window_seconds=1.0, fault_rate=0.15, fault_seed=3
+    )
+    with serve(remote, settings) as running:
+        use_connection_set(remote, "emulator", emulator_connections(running, batch_size=5))
+        runs = [run(remote)]
+        while any(t.counts.failed for t in runs[-1].tasks) and len(runs) < 6:
+            runs.append(run(remote))
+        stats = running.stats
+        assert stats.throttled > 0 and stats.faults > 0, stats
+    assert runs[-1].exit_code == ExitCode.OK, [t.counts for r in runs for t in r.tasks]
+    state = StateStore(Workspace.open(remote).state_url())
+    try:
+        assert state.queue() == []
+        history = [e for r in runs for e in state.errors(r.run_id)]
+        assert all(e.retryable for e in history), history
+    finally:
+        state.close()
+    for entity in ("CustomersV2", "CDSContactPersons"):
+        assert content(remote, "finops", entity) == content(local, "finops", entity)
+
+
+def test_a_dry_run_through_the_connectors_previews_and_writes_nothing(
+    twins: tuple[Path, Path],
+) -> None:
+    from p2c.emulator import serve
+
+    _, remote = twins
+    with serve(remote) as running:
+        use_connection_set(remote, "emulator", emulator_connections(running))
+        run(remote)
+        sales = Workspace.open(remote).sales()
+        try:
+            (person,) = [
+                r["contactid"] for r in sales.export("contacts") if r["lastname"] == "Persson"
+            ]
+            sales.update("contacts", person, {"emailaddress1": "per@changed.example"})
+        finally:
+            sales.close()
+        before = content(remote, "finops", "CDSContactPersons")
+        ws = Workspace.open(remote)
+        state = StateStore(ws.state_url())
+        try:
+            preview = Engine(ws, state).run(None, RunOptions(dry_run=True))
+        finally:
+            state.close()
+        assert content(remote, "finops", "CDSContactPersons") == before
+    (contacts,) = [t for t in preview.tasks if t.task == "Contacts"]
+    assert (contacts.counts.updated, contacts.counts.created) == (1, 0)
+    assert any("per@changed.example" in e for e in contacts.examples), contacts.examples
+
+
+def test_dataverse_change_tracking_delta_links_drive_incremental_runs(
+    twins: tuple[Path, Path],
+) -> None:
+    from p2c.emulator import serve
+    from p2c.sandbox._sales_schema import sales_entity
+
+    _, remote = twins
+    sales = Workspace.open(remote).sales()
+    try:
+        for entity in ("contact", "account"):
+            sales.changes.enable(sales_entity(entity))
+        (person,) = [r["contactid"] for r in sales.export("contacts") if r["lastname"] == "Persson"]
+    finally:
+        sales.close()
+    with serve(remote) as running:
+        use_connection_set(remote, "emulator", emulator_connections(running))
+        first = run(remote)
+        assert first.exit_code == ExitCode.OK
+        state = StateStore(Workspace.open(remote).state_url())
+        try:
+            links = [c.delta for c in state.cursors()]
+        finally:
+            state.close()
+        assert links and all(link and "%24deltatoken=" in link for link in links), links
+
+        sales = Workspace.open(remote).sales()
+        try:
+            sales.update("contacts", person, {"emailaddress1": "per@delta.example"})
+        finally:
+            sales.close()
+        second = run(remote)
+    (contacts,) = [t for t in second.tasks if t.task == "Contacts"]
+    assert (contacts.counts.read, contacts.counts.updated) == (1, 1)
+    assert sum(t.counts.read for t in second.tasks) == 1
+    written = [json.loads(r) for r in content(remote, "finops", "CDSContactPersons")]
+    assert "per@delta.example" in {r["PrimaryEmailAddress"] for r in written}

@@ -26,6 +26,7 @@ from p2c import ExitCode, ProjectBusy
 from p2c.engine import RunOptions
 from p2c.engine._lock import ProjectLocks
 from p2c.sandbox import sample_document
+from p2c.sandbox._sales_schema import sales_entity
 
 SAME_SECOND = "2026-01-05T10:00:00Z"
 
@@ -329,3 +330,37 @@ def test_a_run_killed_mid_batch_is_resumed_with_nothing_lost_or_doubled(
     # And what is there is what the mapping makes: a full pass finds nothing to change.
     check = scenario.run(options=RunOptions(full=True))
     assert all(t.counts.created == t.counts.updated == t.counts.failed == 0 for t in check.tasks)
+
+
+def test_change_tracking_where_sales_offers_it_reads_exactly_what_changed(
+    scenario: Scenario,
+) -> None:
+    sales = scenario.ws.sales()
+    try:
+        for entity in ("contact", "account"):
+            sales.changes.enable(sales_entity(entity))
+    finally:
+        sales.close()
+    first = scenario.run()
+    state = scenario.state()
+    try:
+        deltas = {c.leg: c.delta for c in state.cursors() if c.leg != "CDS > Destination"}
+    finally:
+        state.close()
+    assert deltas and all(d is not None and d.isdigit() for d in deltas.values()), deltas
+
+    # Changed in the same second as everything else: no timestamp could tell, the change
+    # log can.
+    sales = scenario.ws.sales()
+    try:
+        sales.update("contacts", PERSON, {"jobtitle": "Head of Purchasing"})
+    finally:
+        sales.close()
+    second = scenario.run()
+    contacts = first_leg(second, scenario.contacts_project)
+    assert (contacts.counts.read, contacts.counts.updated) == (1, 1)
+    assert first_leg(second, scenario.customers_project).counts.read == 0
+    assert first_leg(second, scenario.accounts_project).counts.read == 0
+    person = scenario.contact_persons()[scenario.contact_number(PERSON)]
+    assert person["EmploymentProfession"] == "Head of Purchasing"
+    assert first.exit_code == second.exit_code == ExitCode.OK

@@ -203,8 +203,10 @@ def register(app: typer.Typer) -> None:
             float, typer.Option(help="Seconds to wait for a project another run holds.")
         ] = 0.0,
     ) -> None:
-        """Read failed records again and write them, after the data, the mapping or the
-        destination was fixed."""
+        """Write failed records from the error queue again, after a fix.
+
+        Fix the data in Sales, the mapping in p2c.yaml or the setup in F&O first.
+        """
         if sum((run_id is not None, all_records, record is not None)) != 1:
             raise ConfigError(
                 "Say which records to retry.", fix="give RUN, --all or --record KEY (one of them)"
@@ -261,8 +263,11 @@ def register(app: typer.Typer) -> None:
         ] = None,
         workspace: WorkspaceOption = None,
     ) -> None:
-        """The error queue (failed records not written since), or the errors of one run:
-        record key, field and reason."""
+        """The error queue, or the failed records of one run.
+
+        The queue holds failed records not written since: key, field, reason, and whether
+        the next run retries them or they need a fix.
+        """
         ws = Workspace.open(workspace)
         state = StateStore(ws.state_url())
         if run_id is None:

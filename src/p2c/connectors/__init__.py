@@ -1,6 +1,6 @@
 """Connectors: how p2c reads and writes each system."""
 
-from p2c.connectors._base import Destination, ReadRequest, Record, Source, WriteResult
+from p2c.connectors._base import Changes, Destination, ReadRequest, Record, Source, WriteResult
 from p2c.connectors._config import (
     Connection,
     DataverseConnection,
@@ -13,6 +13,7 @@ from p2c.connectors._open import System, connection_label, open_destination, ope
 from p2c.connectors._sandbox import SandboxDestination, SandboxSource
 
 __all__ = [
+    "Changes",
     "Connection",
     "DataverseConnection",
     "DataverseDestination",

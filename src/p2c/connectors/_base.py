@@ -7,7 +7,7 @@ sinks do.
 
 from __future__ import annotations
 
-__all__ = ["Destination", "ReadRequest", "Record", "Source", "WriteResult"]
+__all__ = ["Changes", "Destination", "ReadRequest", "Record", "Source", "WriteResult"]
 
 import abc
 from collections.abc import Iterator, Sequence
@@ -31,6 +31,15 @@ class ReadRequest:
     page_size: int = 5000
     # ``$orderby`` columns, ascending; empty: the record key.
     order_by: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What change tracking says: the keys of records created or changed since a token
+    (one tuple of key values per record), and the token to ask with next time."""
+
+    keys: list[tuple[Any, ...]]
+    token: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +69,12 @@ class Source(abc.ABC):
     def watermark(self, entity: str) -> str | None:
         """The column that says when a record last changed (``modifiedon``), for incremental
         reads ordered by it; None when the source has none (every run reads everything)."""
+        return None
+
+    def changes(self, entity: str, token: str | None) -> Changes | None:
+        """Change tracking (Dataverse's delta links): the records changed since ``token``;
+        with ``token`` None, no keys and the token of now. None when the source does not
+        track changes of ``entity``: the engine then reads by ``watermark``."""
         return None
 
     def close(self) -> None:  # noqa: B027 - an optional hook

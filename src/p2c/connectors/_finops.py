@@ -27,6 +27,7 @@ from p2c.sandbox._finops_schema import FINOPS_ENTITIES
 
 # Keys of the entities p2c knows; others are read from $metadata.
 _KNOWN_KEYS = {e.entity_set.lower(): e.key for e in (*FINOPS_ENTITIES, *CDS_ENTITIES)}
+_MODIFIED = {e.entity_set.lower(): e.modified_field for e in CDS_ENTITIES if e.modified_field}
 
 
 def finops_session(connection: FinOpsConnection, root: Path, label: str) -> ApiSession:
@@ -100,6 +101,10 @@ class FinOpsSource(Source):
     def record_key(self, entity: str) -> tuple[str, ...]:
         return self.metadata.key(entity)
 
+    def watermark(self, entity: str) -> str | None:
+        # The hub stamps every write (to the microsecond); F&O entities are read whole.
+        return _MODIFIED.get(entity.lower())
+
     def read(self, request: ReadRequest) -> Iterator[list[Record]]:
         if request.lookups:
             raise ConfigError(
@@ -113,6 +118,8 @@ class FinOpsSource(Source):
             params["cross-company"] = "true"
         if request.filter is not None:
             params["$filter"] = to_odata(request.filter)
+        if request.order_by:
+            params["$orderby"] = ",".join(request.order_by)
         page_size = min(request.page_size, self.session.connection.page_size, 10_000)
         headers = {"Prefer": f"odata.maxpagesize={page_size}"}
         yield from read_pages(

@@ -91,13 +91,17 @@ class _Gate:
         self.limit = limit
         self.active = 0
         self.resume_at = 0.0
+        # After a pause one request goes first: when it passes, the others follow; when it
+        # is throttled again, they have not all spent a round trip on a 429.
+        self.probing = False
         self._condition = threading.Condition()
 
     def enter(self) -> None:
         with self._condition:
             while True:
                 wait = self.resume_at - time.monotonic()
-                if wait <= 0 and self.active < self.limit:
+                limit = 1 if self.probing else self.limit
+                if wait <= 0 and self.active < limit:
                     self.active += 1
                     return
                 self._condition.wait(timeout=wait if wait > 0 else None)
@@ -110,6 +114,14 @@ class _Gate:
     def pause(self, seconds: float) -> None:
         with self._condition:
             self.resume_at = max(self.resume_at, time.monotonic() + seconds)
+            self.probing = True
+
+    def passed(self) -> None:
+        """A request was not throttled: every thread may go again."""
+        with self._condition:
+            if self.probing:
+                self.probing = False
+                self._condition.notify_all()
 
     def resize(self, limit: int) -> None:
         with self._condition:
@@ -243,6 +255,8 @@ class ApiSession:
             hint = answer_headers.get("x-ms-dop-hint")
             if hint and hint.isdigit():
                 self.gate.resize(max(1, min(int(hint), self.connection.max_concurrency)))
+            if status not in _THROTTLED:
+                self.gate.passed()
             if status == 401 and not refreshed:
                 token = self.tokens.refresh(token)
                 refreshed = True

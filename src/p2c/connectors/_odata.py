@@ -202,6 +202,16 @@ class HttpDestination(Destination):
     # upsert ------------------------------------------------------------------------------------
 
     def upsert(self, entity: str, key: Sequence[str], records: list[Record]) -> list[WriteResult]:
+        return self._write(entity, key, records, dry_run=False)
+
+    def preview(self, entity: str, key: Sequence[str], records: list[Record]) -> list[WriteResult]:
+        """Read what is stored and compare; send no write (the server's validation of the
+        new values does not run, so a preview cannot predict a rejection)."""
+        return self._write(entity, key, records, dry_run=True)
+
+    def _write(
+        self, entity: str, key: Sequence[str], records: list[Record], *, dry_run: bool
+    ) -> list[WriteResult]:
         names = tuple(key)
         results: list[WriteResult | None] = [None] * len(records)
         rounds: list[list[int]] = []
@@ -225,7 +235,7 @@ class HttpDestination(Destination):
                 rounds.append([])
             rounds[round_number].append(index)
         for indices in rounds:
-            self._upsert_round(entity, names, records, indices, results)
+            self._upsert_round(entity, names, records, indices, results, dry_run)
         return [r for r in results if r is not None]
 
     def _upsert_round(
@@ -235,6 +245,7 @@ class HttpDestination(Destination):
         records: list[Record],
         indices: list[int],
         results: list[WriteResult | None],
+        dry_run: bool = False,
     ) -> None:
         keys = {
             i: self.normalize_key(names, tuple(records[i].get(n) for n in names)) for i in indices
@@ -258,6 +269,9 @@ class HttpDestination(Destination):
             record, key = records[i], keys[i]
             before = existing.get(key)
             if before is None:
+                if dry_run:
+                    results[i] = WriteResult(key, "created")
+                    continue
                 calls.append(self.create_call(entity, names, key, record))
                 planned.append((i, "created"))
                 continue
@@ -268,6 +282,10 @@ class HttpDestination(Destination):
             }
             if not changes:
                 results[i] = WriteResult(key, "unchanged")
+                continue
+            if dry_run:
+                shown = {f: (before.get(f), v) for f, v in changes.items()}
+                results[i] = WriteResult(key, "updated", changes=shown)
                 continue
             calls.append(self.update_call(entity, names, key, changes))
             planned.append((i, "updated"))

@@ -6,7 +6,7 @@ __all__ = ["SandboxDestination", "SandboxSource"]
 
 from collections.abc import Iterator, Sequence
 
-from p2c.connectors._base import Destination, ReadRequest, Record, Source, WriteResult
+from p2c.connectors._base import Changes, Destination, ReadRequest, Record, Source, WriteResult
 from p2c.sandbox import CDSHub, FinOpsSandbox, SalesSandbox
 from p2c.sandbox._sales_schema import sales_entity
 
@@ -38,6 +38,18 @@ class SandboxSource(Source):
         if isinstance(self.system, SalesSandbox):
             return "modifiedon" if "modifiedon" in sales_entity(entity).by_name else None
         return self.system.entity(entity).modified_field
+
+    def changes(self, entity: str, token: str | None) -> Changes | None:
+        if not isinstance(self.system, SalesSandbox):
+            return None
+        meta = sales_entity(entity)
+        log = self.system.changes
+        if not log.enabled(meta):
+            return None
+        if token is None:
+            return Changes([], log.token())
+        ids, current = log.since(meta, token)
+        return Changes([(i,) for i in ids], current)
 
     def close(self) -> None:
         self.system.close()

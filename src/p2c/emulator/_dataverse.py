@@ -18,6 +18,7 @@ from p2c._errors import ConfigError, InputError, NotFoundError, P2CError
 from p2c.emulator import _dataverse_query as query
 from p2c.emulator._batch import BatchRunner
 from p2c.emulator._dataverse_query import no_property
+from p2c.emulator._delta import TRACKING, delta_link, delta_reply, start_token
 from p2c.emulator._http import ApiError, Call, Reply, json_reply
 from p2c.emulator._metadata import dataverse_csdl
 from p2c.emulator._options import page_size, parse_key, parse_resource
@@ -185,6 +186,15 @@ class DataverseFace:
 
     def _list(self, call: Call, entity: Entity) -> Reply:
         columns, shape, context = query.plan(call, entity, self._visible)
+        if "$deltatoken" in call.query:
+            return delta_reply(
+                call,
+                self.pool.get(),
+                entity,
+                lambda where: [shape(r) for r in self._select(entity, columns, where)],
+            )
+        tracked = call.prefers(TRACKING) is not None
+        token = start_token(call, self.pool.get(), entity) if tracked else None
         where = query.where(call, entity, self._visible)
         order = query.order(call, entity, self._visible)
         win = window(call, self.settings.page_size_max, ordered=bool(order), allow_skip=False)
@@ -211,6 +221,12 @@ class DataverseFace:
         payload["value"] = [shape(r) for r in rows]
         if link:
             payload["@odata.nextLink"] = link
+        elif token is not None:
+            payload["@odata.deltaLink"] = delta_link(call, token)
+        if token is not None:
+            headers["Preference-Applied"] = ", ".join(
+                [*filter(None, [headers.get("Preference-Applied")]), TRACKING]
+            )
         return json_reply(200, payload, headers)
 
     def _select(

@@ -197,37 +197,65 @@ class LegRun:
 
     def _incremental(self, source: Source, destination: Destination) -> None:
         started = datetime.now(UTC)
-        where: Filter | None = None
+        entity = self.leg.source.entity
         cursor = None if self.options.full else self.state.cursor(self.id)
-        if cursor is not None and self.watermark:
-            if cursor.definition != self.definition:
-                self.outcome.notes.append(
-                    "the task's mapping or filter changed since the last run: read everything"
-                )
-            else:
-                try:
-                    key = check(cursor, self.source_key, started)
-                    where = after(self.watermark, self.source_key, cursor.watermark, key)
-                except CursorProblem as problem:
-                    self.outcome.notes.append(
-                        f"{problem}; read everything instead and replaced the cursor "
-                        "(nothing is lost: unchanged records are not written again)"
-                    )
+        if cursor is not None and cursor.definition != self.definition:
+            self.outcome.notes.append(
+                "the task's mapping or filter changed since the last run: read everything"
+            )
+            cursor = None
         skip_unchanged = not self.options.full and self.state.has_lineage(self.id)
+        if cursor is not None and cursor.delta is not None:
+            changes = source.changes(entity, cursor.delta)
+            if changes is not None:
+                keys = ["/".join(str(v) for v in key) for key in changes.keys]
+                self._read_keys(source, destination, keys, skip_unchanged)
+                self._save_delta(cursor, changes.token)
+                return
+        # Change tracking, where the source offers it, starts from the token of now: what
+        # changes while this pass reads is in the next run's delta.
+        tracking = source.changes(entity, None)
+        where: Filter | None = None
+        if cursor is not None and self.watermark and cursor.watermark:
+            try:
+                key = check(cursor, self.source_key, started)
+                where = after(self.watermark, self.source_key, cursor.watermark, key)
+            except CursorProblem as problem:
+                self.outcome.notes.append(
+                    f"{problem}; read everything instead and replaced the cursor "
+                    "(nothing is lost: unchanged records are not written again)"
+                )
         settled = started - timedelta(seconds=self.workspace.config.state.settle_seconds)
         for page in source.read(self._request(where, ordered=True)):
             position = None
             if self.watermark:
                 position = last_settled(page, self.watermark, self.source_key, settled)
             self._process(page, destination, skip_unchanged, position)
+        if tracking is not None:
+            self._save_delta(self.state.cursor(self.id), tracking.token)
 
-    def _retry(self, source: Source, destination: Destination, keys: Sequence[str]) -> None:
+    def _save_delta(self, cursor: Cursor | None, token: str) -> None:
+        if self.options.dry_run:
+            return
+        watermark, last_key = (cursor.watermark, cursor.last_key) if cursor else ("", "")
+        self.state.save_cursor(
+            self.run_id, self.id, Cursor(watermark, last_key, self.definition, token)
+        )
+
+    def _read_keys(
+        self, source: Source, destination: Destination, keys: Sequence[str], skip: bool
+    ) -> set[str]:
+        """Read records by source key (those that still pass the filter) and write them."""
         found: set[str] = set()
         for start in range(0, len(keys), _KEYS_PER_READ):
             part = keys[start : start + _KEYS_PER_READ]
             for page in source.read(self._request(_key_filter(self.source_key, part), False)):
                 found.update(self._key(r) for r in page)
-                self._process(page, destination, False, None)
+                self._process(page, destination, skip, None)
+        return found
+
+    def _retry(self, source: Source, destination: Destination, keys: Sequence[str]) -> None:
+        found = self._read_keys(source, destination, keys, False)
         gone = [k for k in keys if k not in found]
         if gone:
             self.outcome.notes.append(

@@ -77,11 +77,13 @@ class ErrorRow:
 
 @dataclass(frozen=True)
 class Cursor:
-    """Where an incremental read resumes: after ``(watermark, last_key)``."""
+    """Where an incremental read resumes: after ``(watermark, last_key)``, or from the
+    change tracking token ``delta``."""
 
     watermark: str
     last_key: str
     definition: str
+    delta: str | None = None
 
 
 @dataclass(frozen=True)
@@ -316,11 +318,12 @@ class StateStore:
                     task_cursor_table.c.watermark,
                     task_cursor_table.c.last_key,
                     task_cursor_table.c.definition,
+                    task_cursor_table.c.delta,
                 ).where(leg.where(task_cursor_table))
             ).first()
-        return (
-            None if row is None else Cursor(row.watermark or "", row.last_key or "", row.definition)
-        )
+        if row is None:
+            return None
+        return Cursor(row.watermark or "", row.last_key or "", row.definition, row.delta)
 
     def save_cursor(self, run_id: int, leg: LegId, cursor: Cursor) -> None:
         with self.engine.begin() as db:
@@ -333,6 +336,7 @@ class StateStore:
             "watermark": cursor.watermark,
             "last_key": cursor.last_key,
             "definition": cursor.definition,
+            "delta": cursor.delta,
             "run_id": run_id,
             "updated_at": now,
         }

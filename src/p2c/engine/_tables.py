@@ -139,6 +139,8 @@ task_cursor_table = sa.Table(
     *_leg_key(),
     sa.Column("watermark", sa.String(40)),
     sa.Column("last_key", sa.String(400)),
+    # The source's change tracking token (a Dataverse delta link), where it offers one.
+    sa.Column("delta", sa.Text),
     # A digest of the leg's definition (filter, map, entities): a changed mapping means
     # every record may map differently, so the next run is a full pass.
     sa.Column("definition", sa.String(40), nullable=False),

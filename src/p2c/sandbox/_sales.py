@@ -14,6 +14,7 @@ from typing import Any
 from p2c._errors import ConfigError, NotFoundError, P2CError
 from p2c.odata import Filter
 from p2c.sandbox._bodies import Binding, prepare, raise_problems
+from p2c.sandbox._changes import ChangeLog
 from p2c.sandbox._p2c import P2CSolution, UpgradeReport, format_number
 from p2c.sandbox._query import select
 from p2c.sandbox._sales_schema import ACTIVITY_SETS, P2C_SOLUTION, SALES_ENTITIES, sales_entity
@@ -49,6 +50,7 @@ class SalesSandbox:
 
     def __init__(self, path: Path, *, create: bool = False) -> None:
         self.store = Store(path, SALES_ENTITIES, create=create)
+        self.changes = ChangeLog(self.store, SALES_ENTITIES)
         self.solution = P2CSolution(self.store)
         self._sets = {e.entity_set: e.name for e in SALES_ENTITIES}
         self._created_ids: dict[str, list[str]] = {}
