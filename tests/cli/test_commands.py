@@ -417,3 +417,28 @@ def test_python_m_p2c_exit_statuses(tmp_path: Path) -> None:
 
     for run in (created, wrong_entity, bad, again, listed):
         assert "Traceback" not in run.stdout + run.stderr
+
+
+# change tracking -----------------------------------------------------------------------------
+
+
+def test_track_changes_turns_the_table_option_on_and_off(ws: Path, p2c: Run) -> None:
+    from p2c.sandbox._sales_schema import sales_entity
+
+    def tracked() -> set[str]:
+        sales = Workspace.open(ws).sales()
+        try:
+            return {n for n in ("contact", "account") if sales.changes.enabled(sales_entity(n))}
+        finally:
+            sales.close()
+
+    assert tracked() == set()
+    assert (
+        "on for contacts, accounts"
+        in invoke("sandbox", "track-changes", "contacts", "accounts", "-w", ws).stdout
+    )
+    assert tracked() == {"contact", "account"}
+    invoke("sandbox", "track-changes", "accounts", "--off", "-w", ws)
+    assert tracked() == {"contact"}
+    unknown = p2c("sandbox", "track-changes", "leads", "-w", ws)
+    assert unknown.code == 2 and "has no entity set 'leads'" in unknown.stderr

@@ -14,6 +14,7 @@ import typer
 from p2c._errors import InputError, NotFoundError
 from p2c.cli._render import WorkspaceOption, out
 from p2c.connectors._upgrade import upgrade_sales
+from p2c.sandbox._sales_schema import sales_entity
 from p2c.workspace import Workspace
 
 sandbox_app = typer.Typer(
@@ -82,6 +83,26 @@ def export(
     for index, record in enumerate(records):
         write(("\n  " if index == 0 else ",\n  ") + json.dumps(record, ensure_ascii=False))
     write("\n]\n")
+
+
+@sandbox_app.command("track-changes")
+def track_changes(
+    entities: Annotated[
+        list[str], typer.Argument(help="Sales entity sets or logical names, e.g. contacts")
+    ],
+    off: Annotated[bool, typer.Option("--off", help="Stop tracking changes.")] = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Turn Dataverse change tracking on (or off) for sandbox Sales tables, as the table
+    option "Track changes" does: runs then read only what changed, by delta token."""
+    sales = Workspace.open(workspace).sales()
+    try:
+        for name in entities:
+            sales.changes.enable(sales_entity(name), on=not off)
+    finally:
+        sales.close()
+    state = "off" if off else "on"
+    out.print(f"Change tracking is {state} for {', '.join(entities)}.")
 
 
 @sales_app.command("upgrade")
