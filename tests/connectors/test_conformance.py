@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from conftest import World
+from connector_world import World
 from engine_scenarios import ACCOUNT, PERSON, QUOTED
 
 from p2c.connectors import ReadRequest, SandboxSource, WriteResult

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import emulator_connections, use_connection_set
+from connector_world import emulator_connections, use_connection_set
 from engine_scenarios import BASE, run_p2c
 
 from p2c import ExitCode

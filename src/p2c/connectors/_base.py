@@ -85,8 +85,18 @@ class Destination(abc.ABC):
     """A system records are upserted into by key."""
 
     @abc.abstractmethod
-    def upsert(self, entity: str, key: Sequence[str], records: list[Record]) -> list[WriteResult]:
-        """Create or update each record by ``key``; one result per record, in order."""
+    def upsert(
+        self,
+        entity: str,
+        key: Sequence[str],
+        records: list[Record],
+        *,
+        new: Sequence[bool] | None = None,
+    ) -> list[WriteResult]:
+        """Create or update each record by ``key``; one result per record, in order.
+
+        ``new`` marks records p2c has never written: a destination may try to create them
+        without first reading whether they exist (it must still update one that does)."""
 
     def preview(self, entity: str, key: Sequence[str], records: list[Record]) -> list[WriteResult]:
         """What ``upsert`` would do, writing nothing (``p2c run --dry-run``)."""

@@ -201,8 +201,54 @@ class HttpDestination(Destination):
 
     # upsert ------------------------------------------------------------------------------------
 
-    def upsert(self, entity: str, key: Sequence[str], records: list[Record]) -> list[WriteResult]:
-        return self._write(entity, key, records, dry_run=False)
+    def upsert(
+        self,
+        entity: str,
+        key: Sequence[str],
+        records: list[Record],
+        *,
+        new: Sequence[bool] | None = None,
+    ) -> list[WriteResult]:
+        results: list[WriteResult | None] = [None] * len(records)
+        if new is not None:
+            # Create what p2c never wrote without reading first: on a first sync that
+            # saves the read requests. A record that exists after all (made by someone
+            # else, or a create retried after a lost answer) goes the read-and-update way.
+            self._create_first(entity, tuple(key), records, new, results)
+        rest = [i for i, r in enumerate(results) if r is None]
+        done = self._write(entity, key, [records[i] for i in rest], dry_run=False)
+        for i, result in zip(rest, done, strict=True):
+            results[i] = result
+        return [r for r in results if r is not None]
+
+    def _create_first(
+        self,
+        entity: str,
+        names: tuple[str, ...],
+        records: list[Record],
+        new: Sequence[bool],
+        results: list[WriteResult | None],
+    ) -> None:
+        chosen: list[int] = []
+        seen: set[Key] = set()
+        for index, (record, fresh) in enumerate(zip(records, new, strict=True)):
+            raw = tuple(record.get(n) for n in names)
+            if not fresh or any(v in (None, "") for v in raw):
+                continue
+            normalized = self.normalize_key(names, raw)
+            if normalized not in seen:  # a key twice in one batch: the second waits
+                seen.add(normalized)
+                chosen.append(index)
+        calls = []
+        for i in chosen:
+            key = self.normalize_key(names, tuple(records[i].get(n) for n in names))
+            calls.append(self.create_call(entity, names, key, records[i]))
+        for i, answer in zip(chosen, self.session.send_all(calls), strict=True):
+            key = self.normalize_key(names, tuple(records[i].get(n) for n in names))
+            if answer.ok:
+                results[i] = WriteResult(key, "created")
+            elif not _already_exists(answer):
+                results[i] = self.rejection(key, records[i], answer)
 
     def preview(self, entity: str, key: Sequence[str], records: list[Record]) -> list[WriteResult]:
         """Read what is stored and compare; send no write (the server's validation of the
@@ -355,3 +401,11 @@ class HttpDestination(Destination):
 
     def close(self) -> None:
         self.session.close()
+
+
+def _already_exists(answer: Answer) -> bool:
+    """A create refused because the key is taken (F&O 400 "already exists", Dataverse 412
+    for a create-only PATCH, 409 elsewhere)."""
+    if answer.status in (409, 412):
+        return True
+    return answer.status == 400 and "already exists" in error_message(answer).lower()

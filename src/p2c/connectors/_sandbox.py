@@ -61,7 +61,15 @@ class SandboxDestination(Destination):
     def __init__(self, system: FinOpsSandbox | CDSHub) -> None:
         self.system = system
 
-    def upsert(self, entity: str, key: Sequence[str], records: list[Record]) -> list[WriteResult]:
+    def upsert(
+        self,
+        entity: str,
+        key: Sequence[str],
+        records: list[Record],
+        *,
+        new: Sequence[bool] | None = None,
+    ) -> list[WriteResult]:
+        # The sandbox looks every batch up on the key index at once: no use for the hint.
         return self._write(entity, key, records, dry_run=False)
 
     def preview(self, entity: str, key: Sequence[str], records: list[Record]) -> list[WriteResult]:

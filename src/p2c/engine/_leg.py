@@ -123,6 +123,7 @@ class LegRun:
         destination = workspace.connection(project.connection_set, leg.destination.system)
         self.preview = options.dry_run and not isinstance(destination, SandboxConnection)
         self.outcome = LegOutcome()
+        self.never_written = False
         self.label = f"{project.name} / {task}" + (f" / {leg.name}" if leg.name else "")
         self.threshold = project.failure_threshold(task)
         self.policy: InactivePolicy = project.inactive_policy(task)
@@ -205,6 +206,8 @@ class LegRun:
             )
             cursor = None
         skip_unchanged = not self.options.full and self.state.has_lineage(self.id)
+        # Nothing of this leg was ever written: every record is new to p2c.
+        self.never_written = not self.options.full and not skip_unchanged
         if cursor is not None and cursor.delta is not None:
             changes = source.changes(entity, cursor.delta)
             if changes is not None:
@@ -255,6 +258,7 @@ class LegRun:
         return found
 
     def _retry(self, source: Source, destination: Destination, keys: Sequence[str]) -> None:
+        self.never_written = False  # queued records may well exist in the destination
         found = self._read_keys(source, destination, keys, False)
         gone = [k for k in keys if k not in found]
         if gone:
@@ -314,7 +318,12 @@ class LegRun:
             batch.append(mapped)
             batch_keys.append(record_key)
             digests.append(digest)
-        written, failures = self._write(destination, batch, batch_keys, digests)
+        new: list[bool] | None = None
+        if skip_unchanged:
+            new = [k not in known for k in batch_keys]
+        elif self.never_written:
+            new = [True] * len(batch)
+        written, failures = self._write(destination, batch, batch_keys, digests, new)
         errors.extend(failures)
         counts.failed += len(errors)
         if not self.options.dry_run:
@@ -349,6 +358,7 @@ class LegRun:
         batch: list[Record],
         keys: list[str],
         digests: list[str],
+        new: list[bool] | None,
     ) -> tuple[list[tuple[str, str, str | None]], list[ErrorRow]]:
         if not batch:
             return [], []
@@ -356,7 +366,7 @@ class LegRun:
         if self.preview:
             results = destination.preview(leg.entity, leg.key, batch)
         else:
-            results = destination.upsert(leg.entity, leg.key, batch)
+            results = destination.upsert(leg.entity, leg.key, batch, new=new)
         counts = self.outcome.counts
         written: list[tuple[str, str, str | None]] = []
         errors: list[ErrorRow] = []
