@@ -165,6 +165,19 @@ def test_a_repeated_upsert_writes_nothing(world: World) -> None:
     assert world.export("finops", "CustomersV2") == before
 
 
+def test_records_marked_new_that_exist_are_updated_not_duplicated(world: World) -> None:
+    destination = world.destination("finops")
+    destination.upsert("CustomersV2", CUSTOMER_KEY, customers(3))
+    again = customers(4)
+    again[1]["OrganizationName"] = "Renamed"
+    # p2c believes all four are new (say its state was lost): three exist already.
+    results = destination.upsert("CustomersV2", CUSTOMER_KEY, again, new=[True] * 4)
+    assert statuses(results) == ["unchanged", "updated", "unchanged", "created"]
+    stored = world.export("finops", "CustomersV2")
+    assert len(stored) == 4
+    assert {r["CustomerAccount"]: r for r in stored}["CUST-001"]["OrganizationName"] == "Renamed"
+
+
 def test_one_rejected_record_does_not_stop_the_others(world: World) -> None:
     records = customers(5)
     records[2]["CustomerGroupId"] = "99"
