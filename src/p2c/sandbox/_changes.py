@@ -3,63 +3,56 @@ table gets the next version number (as Dataverse's row versions do), so "what ch
 since token N" has an exact answer with no timestamp ties.
 
 SQLite triggers keep the log, so every write path (loads, updates, the Prospect-to-cash
-plug-ins and upgrade script) is covered. Whether a table offers change tracking to readers
-is a setting, off until enabled, as the "Track changes" option of a Dataverse table is.
+plug-ins and upgrade script) is covered. A table is tracked once enabled, as with the
+"Track changes" option of a Dataverse table; until then its writes cost nothing extra.
 """
 
 from __future__ import annotations
 
 __all__ = ["ChangeLog"]
 
-from collections.abc import Iterable
-
 from p2c._errors import ConfigError
 from p2c.sandbox._schema import Entity
 from p2c.sandbox._store import Store
 
-_TABLE = "change_log"
-
-
-def ddl(entities: Iterable[Entity]) -> list[str]:
-    statements = [
-        f"CREATE TABLE IF NOT EXISTS {_TABLE} "
-        "(version INTEGER PRIMARY KEY AUTOINCREMENT, entity TEXT NOT NULL, id TEXT NOT NULL)",
-        f"CREATE INDEX IF NOT EXISTS ix_{_TABLE}_entity ON {_TABLE} (entity, version)",
-    ]
-    for entity in entities:
-        key = entity.key[0]
-        for event in ("INSERT", "UPDATE"):
-            statements.append(
-                f'CREATE TRIGGER IF NOT EXISTS "log_{entity.name}_{event.lower()}" '
-                f'AFTER {event} ON "{entity.name}" BEGIN '
-                f"INSERT INTO {_TABLE} (entity, id) VALUES ('{entity.name}', NEW.\"{key}\"); END"
-            )
-    return statements
+# A rowid key grows with every insert (the log is never deleted from), without the
+# bookkeeping of AUTOINCREMENT.
+_LOG = (
+    "CREATE TABLE IF NOT EXISTS change_log "
+    "(version INTEGER PRIMARY KEY, entity TEXT NOT NULL, id TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS ix_change_log_entity ON change_log (entity, version)",
+)
+_EVENTS = ("insert", "update")
 
 
 class ChangeLog:
     """The change log of one Sales database."""
 
-    def __init__(self, store: Store, entities: Iterable[Entity]) -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
-        exists = store.db.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (_TABLE,)
-        ).fetchone()
-        if not exists:
-            with store.transaction():
-                for statement in ddl(entities):
-                    store.db.execute(statement)
 
     def enabled(self, entity: Entity) -> bool:
         return self.store.setting(f"change_tracking:{entity.name}") == "on"
 
     def enable(self, entity: Entity, on: bool = True) -> None:
+        db = self.store.db
         with self.store.transaction():
+            for statement in _LOG:
+                db.execute(statement)
+            for event in _EVENTS:
+                trigger = f'"log_{entity.name}_{event}"'
+                db.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+                if on:
+                    db.execute(
+                        f'CREATE TRIGGER {trigger} AFTER {event.upper()} ON "{entity.name}" '
+                        f"BEGIN INSERT INTO change_log (entity, id) "
+                        f"VALUES ('{entity.name}', NEW.\"{entity.key[0]}\"); END"
+                    )
             self.store.set_setting(f"change_tracking:{entity.name}", "on" if on else "off")
 
     def token(self) -> str:
         """The current version: changes after it are those not seen yet."""
-        row = self.store.db.execute(f"SELECT max(version) FROM {_TABLE}").fetchone()
+        row = self.store.db.execute("SELECT max(version) FROM change_log").fetchone()
         return str(row[0] or 0)
 
     def since(self, entity: Entity, token: str) -> tuple[list[str], str]:
@@ -69,7 +62,7 @@ class ChangeLog:
             raise ConfigError(f"{token!r} is not a change tracking token of this Sales.")
         current = self.token()
         rows = self.store.db.execute(
-            f"SELECT DISTINCT id FROM {_TABLE} WHERE entity = ? AND version > ? "
+            "SELECT DISTINCT id FROM change_log WHERE entity = ? AND version > ? "
             "AND version <= ? ORDER BY id",
             (entity.name, int(token), int(current)),
         )

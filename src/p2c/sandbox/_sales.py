@@ -50,7 +50,7 @@ class SalesSandbox:
 
     def __init__(self, path: Path, *, create: bool = False) -> None:
         self.store = Store(path, SALES_ENTITIES, create=create)
-        self.changes = ChangeLog(self.store, SALES_ENTITIES)
+        self.changes = ChangeLog(self.store)
         self.solution = P2CSolution(self.store)
         self._sets = {e.entity_set: e.name for e in SALES_ENTITIES}
         self._created_ids: dict[str, list[str]] = {}
