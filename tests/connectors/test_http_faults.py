@@ -3,6 +3,7 @@ Retry-After), on httpx's MockTransport in front of the real session code."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -203,3 +204,40 @@ def test_batch_requests_carry_each_write_in_its_own_change_set(
         "PATCH https://fo.example/data/CustomersV2(dataAreaId='usmf',CustomerAccount='C0') HTTP/1.1"
         in bodies[0]
     )
+
+
+@pytest.mark.parametrize("new", [[True], None], ids=["created-first", "read-first"])
+def test_a_create_whose_answer_was_lost_is_found_and_not_reported_failed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, new: list[bool] | None
+) -> None:
+    """The POST reaches F&O but its answer is lost; the retried POST finds the record
+    there ("already exists"): the record is read back and reported, not failed."""
+    stored: dict[str, dict[str, object]] = {}
+    posts = 0
+
+    def api(request: httpx.Request) -> httpx.Response:
+        nonlocal posts
+        if request.method == "GET":
+            return httpx.Response(200, json={"value": list(stored.values())})
+        posts += 1
+        body = json.loads(request.content)
+        if body["CustomerAccount"] in stored:
+            return httpx.Response(
+                400,
+                json={
+                    "error": {
+                        "message": "An error has occurred.",
+                        "innererror": {"message": "Write failed: The record already exists."},
+                    }
+                },
+            )
+        stored[body["CustomerAccount"]] = body
+        raise httpx.ReadTimeout("the answer was lost", request=request)
+
+    api_session, _ = session(tmp_path, monkeypatch, api, batch_size=1)
+    record = {"dataAreaId": "usmf", "CustomerAccount": "C-1", "OrganizationName": "Lost"}
+    (result,) = FinOpsDestination(api_session).upsert(
+        "CustomersV2", ["dataAreaId", "CustomerAccount"], [record], new=new
+    )
+    assert posts == 2
+    assert (result.status, result.key) == ("unchanged", ("usmf", "C-1"))

@@ -292,6 +292,8 @@ class HttpDestination(Destination):
         indices: list[int],
         results: list[WriteResult | None],
         dry_run: bool = False,
+        *,
+        retried: bool = False,
     ) -> None:
         keys = {
             i: self.normalize_key(names, tuple(records[i].get(n) for n in names)) for i in indices
@@ -336,12 +338,19 @@ class HttpDestination(Destination):
             calls.append(self.update_call(entity, names, key, changes))
             planned.append((i, "updated"))
         answers = self.session.send_all(calls)
+        taken: list[int] = []
         for (i, status), answer in zip(planned, answers, strict=True):
             key = keys[i]
             if answer.ok:
                 results[i] = WriteResult(key, status)  # type: ignore[arg-type]
+            elif status == "created" and _already_exists(answer) and not retried:
+                # Created meanwhile, or by our own create whose answer was lost and was
+                # sent again: read it and update it like any other.
+                taken.append(i)
             else:
                 results[i] = self.rejection(key, records[i], answer)
+        if taken:
+            self._upsert_round(entity, names, records, taken, results, dry_run, retried=True)
 
     def rejection(self, key: Key, record: Record, answer: Answer) -> WriteResult:
         message = error_message(answer)

@@ -22,13 +22,13 @@ from p2c.emulator._delta import TRACKING, delta_link, delta_reply, start_token
 from p2c.emulator._http import ApiError, Call, Reply, json_reply
 from p2c.emulator._metadata import dataverse_csdl
 from p2c.emulator._options import page_size, parse_key, parse_resource
-from p2c.emulator._paging import follow, window
+from p2c.emulator._paging import follow, read_rows, window
 from p2c.emulator._pool import SystemPool
 from p2c.emulator._settings import EmulatorSettings
 from p2c.emulator._solutions import solutions_reply
 from p2c.odata import Compare, Filter, Logical
 from p2c.sandbox import SalesSandbox
-from p2c.sandbox._query import count, select
+from p2c.sandbox._query import count
 from p2c.sandbox._sales_schema import SALES_ENTITIES, sales_entity
 from p2c.sandbox._schema import Entity
 
@@ -235,29 +235,19 @@ class DataverseFace:
         columns: list[str],
         where: Filter | None,
         order: Sequence[tuple[str, bool]] = (),
-        *,
-        after: list[Any] | None = None,
-        offset: int = 0,
-        limit: int | None = None,
+        **bounds: Any,
     ) -> list[Record]:
-        sales = self.pool.get()
-        try:
-            pages = select(
-                sales.store,
-                entity,
-                columns=columns,
-                where=where,
-                visible=self._visible(entity),
-                resolve=sales_entity,
-                page_size=max(limit or 0, 1000),
-                order=order,
-                after=after,
-                limit=limit,
-                offset=offset,
-            )
-            return [row for page in pages for row in page]
-        except ConfigError as error:
-            raise ApiError(400, error.message, "0x80060888") from None
+        return read_rows(
+            self.pool.get().store,
+            entity,
+            columns,
+            where,
+            visible=self._visible(entity),
+            resolve=sales_entity,
+            error_code="0x80060888",
+            order=order,
+            **bounds,
+        )
 
     def _count(self, call: Call, entity: Entity) -> Reply:
         sales = self.pool.get()

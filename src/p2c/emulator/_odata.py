@@ -27,13 +27,13 @@ from p2c.emulator._options import (
     parse_resource,
     parse_select,
 )
-from p2c.emulator._paging import follow, window
+from p2c.emulator._paging import follow, read_rows, window
 from p2c.emulator._pool import SystemPool
 from p2c.emulator._settings import EmulatorSettings
 from p2c.emulator._writes import write_group
 from p2c.odata import Compare, Filter, Logical
 from p2c.sandbox._keyed import KeyedSystem
-from p2c.sandbox._query import count, select
+from p2c.sandbox._query import count
 from p2c.sandbox._schema import Entity, FieldType
 
 _AREA = "dataAreaId"
@@ -181,29 +181,20 @@ class KeyedFace:
         columns: list[str],
         where: Filter | None,
         order: Sequence[tuple[str, bool]] = (),
-        *,
-        after: list[Any] | None = None,
-        offset: int = 0,
-        limit: int | None = None,
+        **bounds: Any,
     ) -> list[Record]:
         system = self.pool.get()
-        try:
-            pages = select(
-                system.store,
-                entity,
-                columns=columns,
-                where=where,
-                visible=set(entity.by_name),
-                resolve=system.entity,
-                page_size=max(limit or 0, 1000),
-                order=order,
-                after=after,
-                limit=limit,
-                offset=offset,
-            )
-            return [row for page in pages for row in page]
-        except ConfigError as error:
-            raise ApiError(400, error.message) from None
+        return read_rows(
+            system.store,
+            entity,
+            columns,
+            where,
+            visible=set(entity.by_name),
+            resolve=system.entity,
+            error_code="",
+            order=order,
+            **bounds,
+        )
 
     def _find(self, entity: Entity, key: dict[str, Any]) -> Record | None:
         rows = self._rows(entity, [f.name for f in entity.fields], _equals(key), limit=1)

@@ -7,14 +7,19 @@ With ``$orderby`` or ``$skip`` the token carries an offset.
 
 from __future__ import annotations
 
-__all__ = ["Window", "follow", "window"]
+__all__ = ["Window", "follow", "read_rows", "window"]
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from p2c._errors import ConfigError
 from p2c.emulator._http import ApiError, Call
 from p2c.emulator._options import PageToken, decode_token, next_link, page_size
+from p2c.odata import Filter
+from p2c.sandbox._query import select
+from p2c.sandbox._schema import Entity
+from p2c.sandbox._store import Store
 
 
 @dataclass(frozen=True)
@@ -71,3 +76,37 @@ def follow(
     else:
         token = PageToken(offset=win.offset + len(rows), left=left)
     return rows, next_link(call, token)
+
+
+def read_rows(
+    store: Store,
+    entity: Entity,
+    columns: list[str],
+    where: Filter | None,
+    *,
+    visible: set[str],
+    resolve: Callable[[str], Entity],
+    error_code: str,
+    order: Sequence[tuple[str, bool]] = (),
+    after: list[Any] | None = None,
+    offset: int = 0,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """The rows of one slice; a column or filter the entity cannot take is a 400."""
+    try:
+        pages = select(
+            store,
+            entity,
+            columns=columns,
+            where=where,
+            visible=visible,
+            resolve=resolve,
+            page_size=max(limit or 0, 1000),
+            order=order,
+            after=after,
+            limit=limit,
+            offset=offset,
+        )
+        return [row for page in pages for row in page]
+    except ConfigError as error:
+        raise ApiError(400, error.message, error_code) from None
