@@ -121,8 +121,12 @@ class ProjectLocks:
                         heartbeat_at=now,
                     )
                 )
-        except (sa.exc.IntegrityError, sa.exc.OperationalError):
+        except sa.exc.IntegrityError:
             return False  # another run took it between our read and our insert
+        except sa.exc.OperationalError as error:
+            if "locked" in str(error.orig).lower():  # SQLite: another run is writing it
+                return False
+            raise
         return True
 
     def _abandoned(self, row: sa.Row[object], now: datetime) -> bool:
