@@ -201,7 +201,21 @@ def test_a_poison_record_is_fixed_in_fno_and_retried(scenario: Scenario) -> None
         )
     finally:
         finops.close()
-    retried = run_p2c("retry", "--all", "-w", scenario.root)
+    state = scenario.state()
+    try:
+        one = state.queue()[0].source_key
+    finally:
+        state.close()
+    # One record by its key, then the rest by the run they failed in.
+    single = run_p2c("retry", "--record", one, "-w", scenario.root)
+    assert single.returncode == 0, single.stdout + single.stderr
+    state = scenario.state()
+    try:
+        left = state.queue()
+        assert len(left) == len(CUSTOMERS) - 1 and one not in {q.source_key for q in left}
+    finally:
+        state.close()
+    retried = run_p2c("retry", first.run_id, "-w", scenario.root)
     assert retried.returncode == 0, retried.stdout + retried.stderr
     assert {scenario.contact_number(c) for c in CUSTOMERS} <= set(scenario.customers())
     state = scenario.state()
@@ -211,6 +225,7 @@ def test_a_poison_record_is_fixed_in_fno_and_retried(scenario: Scenario) -> None
         assert last.mode == "retry" and last.status == "Completed"
     finally:
         state.close()
+    assert run_p2c("retry", "-w", scenario.root).returncode == ExitCode.USAGE  # which ones?
     nothing = run_p2c("retry", "--all", "-w", scenario.root)
     assert nothing.returncode == ExitCode.USAGE and "No failed record" in nothing.stderr
 
