@@ -4,6 +4,7 @@ rules, upsert by alternate key, error bodies, solutions, $metadata."""
 from __future__ import annotations
 
 import re
+import sqlite3
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -120,6 +121,54 @@ def test_paging_returns_every_record_exactly_once(tmp_path: Path) -> None:
         active = [c["contactid"] for page in filtered for c in page]
         assert len(active) == len(set(active)) > 25
         api.close()
+
+
+def test_a_read_ordered_by_modifiedon_skips_nothing_while_records_change(
+    tmp_path: Path,
+) -> None:
+    """Pages continue after the last row's (modifiedon, contactid), not at an offset: a
+    record changed mid-read moves to the end and comes again, and no record is skipped
+    (at an offset, every change before the position would skip one)."""
+    root = tmp_path / "ws"
+    init_workspace(root)
+    sales = Workspace.open(root).sales()
+    sales.load(sample_document(90))
+    total = sales.count("contacts")
+    sales.close()
+    with sqlite3.connect(root / "sandbox" / "sales.db") as db:  # all older than the reads
+        db.execute("UPDATE contact SET modifiedon = '2026-01-01T00:00:00Z'")
+    with serve(root) as running:
+        api = Api(running)
+        headers = {
+            "Authorization": f"Bearer {api.token('sales')}",
+            "Prefer": "odata.maxpagesize=20",
+        }
+        answer = api.client.get(
+            api.url("sales", "contacts"),
+            params={"$select": "contactid,modifiedon", "$orderby": "modifiedon,contactid"},
+            headers=headers,
+        )
+        seen: list[str] = []
+        while True:
+            body = answer.json()
+            page = [c["contactid"] for c in body["value"]]
+            if not seen:  # after the first page, five records of it change
+                writer = Workspace.open(root).sales()
+                for contact_id in page[:5]:
+                    writer.update("contacts", contact_id, {"jobtitle": "Moved"})
+                writer.close()
+            seen.extend(page)
+            if not body.get("@odata.nextLink"):
+                break
+            answer = api.client.get(body["@odata.nextLink"], headers=headers)
+        api.close()
+    assert set(seen) == set(_all_ids(root)) and len(set(seen)) == total
+    assert len(seen) == total + 5  # the five changed ones came again, at the end
+
+
+def _all_ids(root: Path) -> list[str]:
+    with sqlite3.connect(root / "sandbox" / "sales.db") as db:
+        return [r[0] for r in db.execute("SELECT contactid FROM contact")]
 
 
 def test_create_applies_the_plug_in_rules(api: Api) -> None:

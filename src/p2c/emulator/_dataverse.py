@@ -197,12 +197,12 @@ class DataverseFace:
         token = start_token(call, self.pool.get(), entity) if tracked else None
         where = query.where(call, entity, self._visible)
         order = query.order(call, entity, self._visible)
-        win = window(call, self.settings.page_size_max, ordered=bool(order), allow_skip=False)
+        win = window(call, self.settings.page_size_max, order=order, allow_skip=False)
         sales = self.pool.get()
         rows = self._select(
             entity, columns, where, order, after=win.after, offset=win.offset, limit=win.limit + 1
         )
-        rows, link = follow(call, win, rows, entity.key)
+        rows, link = follow(call, win, rows, entity.key, order)
         payload: Record = {"@odata.context": f"{call.root}$metadata#{entity.entity_set}({context})"}
         headers: dict[str, str] = {}
         if call.prefers("odata.maxpagesize"):

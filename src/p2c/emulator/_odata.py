@@ -235,12 +235,12 @@ class KeyedFace:
             if name not in entity.by_name:
                 raise _no_property(entity, name)
             order.append((name, desc))
-        win = window(call, self.settings.finops_page_size_max, ordered=bool(order), allow_skip=True)
+        win = window(call, self.settings.finops_page_size_max, order=order, allow_skip=True)
         columns = list(dict.fromkeys([*selected, *entity.key]))
         rows = self._rows(
             entity, columns, where, order, after=win.after, offset=win.offset, limit=win.limit + 1
         )
-        rows, link = follow(call, win, rows, entity.key)
+        rows, link = follow(call, win, rows, entity.key, order)
         payload: Record = {"@odata.context": f"{call.root}$metadata#{entity.entity_set}"}
         if call.query.get("$count") == "true":
             payload["@odata.count"] = self._total(entity, where)

@@ -47,8 +47,10 @@ def _whole(call: Call, option: str) -> int | None:
     return value
 
 
-def window(call: Call, maximum: int, *, ordered: bool, allow_skip: bool) -> Window:
-    """The slice a request reads. ``ordered``: the request has ``$orderby``."""
+def window(
+    call: Call, maximum: int, *, order: Sequence[tuple[str, bool]], allow_skip: bool
+) -> Window:
+    """The slice a request reads, in ``order`` (the ``$orderby`` columns, then the key)."""
     size = page_size(call, maximum)
     token_text = call.query.get("$skiptoken")
     if token_text:
@@ -59,20 +61,31 @@ def window(call: Call, maximum: int, *, ordered: bool, allow_skip: bool) -> Wind
             raise ApiError(400, "The query parameter $skip is not supported.", "0x80060888")
         after, offset, left = None, _whole(call, "$skip") or 0, _whole(call, "$top")
     limit = size if left is None else min(size, left)
-    return Window(after, offset, limit, left, keyset=not ordered and offset == 0)
+    # Keyset paging needs an ascending order; a descending one pages by offset.
+    ascending = not any(desc for _, desc in order)
+    return Window(after, offset, limit, left, keyset=ascending and offset == 0)
 
 
 def follow(
-    call: Call, win: Window, rows: list[dict[str, Any]], key: Sequence[str]
+    call: Call,
+    win: Window,
+    rows: list[dict[str, Any]],
+    key: Sequence[str],
+    order: Sequence[tuple[str, bool]] = (),
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """The page's rows and the next link, if another page follows."""
+    """The page's rows and the next link, if another page follows: after the last row's
+    order values and key where it can (so every record comes once, however large the
+    collection), else at an offset."""
     more = len(rows) > win.limit
     rows = rows[: win.limit]
     left = None if win.left is None else win.left - len(rows)
     if not more or (left is not None and left <= 0) or not rows:
         return rows, None
-    if win.keyset:
-        token = PageToken(after=[rows[-1][k] for k in key], left=left)
+    names = [name for name, _ in order] + list(key)
+    last = rows[-1]
+    # NULLs sort first: after a row whose order values are all set, so are the next ones'.
+    if win.keyset and all(last.get(n) is not None for n in names):
+        token = PageToken(after=[last[n] for n in names], left=left)
     else:
         token = PageToken(offset=win.offset + len(rows), left=left)
     return rows, next_link(call, token)

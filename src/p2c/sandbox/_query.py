@@ -102,7 +102,12 @@ class _Query:
             )
         return parts[0] if len(parts) == 1 else f"COALESCE({', '.join(parts)})"
 
-    def where(self, tree: Filter | None, after: Sequence[Any] | None) -> tuple[str, list[Any]]:
+    def where(
+        self,
+        tree: Filter | None,
+        after: Sequence[Any] | None,
+        order: Sequence[tuple[str, bool]] = (),
+    ) -> tuple[str, list[Any]]:
         conditions: list[str] = []
         params: list[Any] = []
         if tree is not None:
@@ -113,11 +118,12 @@ class _Query:
             condition, params = to_sql(tree, self.column_sql, convert)
             conditions.append(condition)
         if after is not None:
-            # Keyset continuation: rows whose key sorts after ``after`` (row values compare
-            # column by column, on the primary key index).
-            keys = ", ".join(f'base."{k}"' for k in self.entity.key)
-            marks = ", ".join("?" * len(self.entity.key))
-            conditions.append(f"(({keys}) > ({marks}))")
+            # Keyset continuation: rows that sort after ``after`` in the read's order (the
+            # ascending ``$orderby`` columns, then the key); row values compare column by
+            # column, on the index that serves the order.
+            columns = [self.column_sql(name) for name, _ in order]
+            columns += [f'base."{k}"' for k in self.entity.key]
+            conditions.append(f"(({', '.join(columns)}) > ({', '.join('?' * len(columns))}))")
             params = [*params, *after]
         return (f"WHERE {' AND '.join(conditions)}" if conditions else ""), params
 
@@ -150,14 +156,15 @@ def select(
         resolve: Entity by logical name, for lookup targets.
         page_size: Records per page.
         order: ``$orderby``: (column, descending) pairs, before the key.
-        after: Only records whose key sorts after this key (keyset paging; key order only).
+        after: Only records after these values of the ascending ``order`` columns and the
+            key (keyset paging).
         limit: At most this many records.
         offset: Skip this many records first.
     """
     query = _Query(entity, visible, resolve)
     names = list(dict.fromkeys([*columns, *lookups]))
     expressions = [query.column_sql(name) for name in names]
-    where_sql, params = query.where(where, after)
+    where_sql, params = query.where(where, after, order)
     ordering = [f"{query.column_sql(name)}{' DESC' if desc else ''}" for name, desc in order]
     ordering += [f'base."{k}"' for k in entity.key]
     sql = (
