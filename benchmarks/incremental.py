@@ -4,7 +4,10 @@ Loads N sandbox contacts, runs every project once (the initial run), changes 1% 
 contacts through the sandbox Sales (so their modifiedon moves, as an edit in Sales does),
 then runs again and prints both times, the ratio, and what the second run read and wrote.
 
-    .venv/bin/python benchmarks/incremental.py 1000000 [--via-cds]
+    .venv/bin/python benchmarks/incremental.py 1000000 [--via-cds] [--track-changes]
+
+With ``--track-changes`` Sales tracks changes of contacts and accounts, so runs follow
+delta tokens instead of the ``modifiedon`` cursor.
 
 The loaded data is given time to settle before the initial run (the cursor never passes
 records changed in the last ``settle_seconds`` + 1 s before a read), as data that existed
@@ -22,6 +25,7 @@ from pathlib import Path
 
 from p2c.engine import Engine, RunResult, StateStore
 from p2c.sandbox import sample_document
+from p2c.sandbox._sales_schema import sales_entity
 from p2c.workspace import Workspace, init_workspace
 
 
@@ -49,6 +53,10 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="p2c-bench-")) / "ws"
     ws = init_workspace(folder, via_cds=via_cds)
     sales = ws.sales()
+    tracked = "--track-changes" in sys.argv
+    if tracked:
+        for entity in ("contact", "account"):
+            sales.changes.enable(sales_entity(entity))
     sales.load(sample_document(contacts))
     ids = [r["contactid"] for page in sales.query("contacts", ["contactid"]) for r in page]
     sales.close()
@@ -56,7 +64,8 @@ def main() -> None:
 
     initial, first = run(folder)
     print(
-        f"contacts: {contacts:,} (generation: {'via-cds' if via_cds else 'direct'}); "
+        f"contacts: {contacts:,} (generation: {'via-cds' if via_cds else 'direct'}; "
+        f"{'change tracking' if tracked else 'modifiedon cursor'}); "
         f"initial run: {initial:.1f} s, read {totals(first)[0]:,}, wrote {totals(first)[1]:,}, "
         f"status {first.status}"
     )
