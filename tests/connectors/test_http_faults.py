@@ -12,7 +12,8 @@ import pytest
 
 from p2c import ConnectionFailed
 from p2c.connectors import FinOpsConnection, FinOpsDestination
-from p2c.connectors._http import ApiSession, Call, _retry_after, parse_batch_response
+from p2c.connectors._http import ApiSession, Call, _retry_after
+from p2c.connectors._wire import parse_batch_response
 
 SECRET = "s3cr3t-value-never-shown"
 Handler = Callable[[httpx.Request], httpx.Response]

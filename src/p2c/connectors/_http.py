@@ -22,7 +22,6 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,56 +31,21 @@ import httpx
 from p2c._errors import ConnectionFailed, NotFoundError
 from p2c.connectors._auth import TokenProvider, ssl_context, unreachable
 from p2c.connectors._config import _HttpConnection
+from p2c.connectors._wire import (
+    Answer,
+    Call,
+    batch_part,
+    error_message,
+    json_or_none,
+    parse_batch_response,
+    text_of,
+)
 
 _THROTTLED = (429, 503)
 _TRANSIENT = (500, 502, 504)
 _BACKOFF_BASE, _BACKOFF_CAP = 0.25, 30.0
 # A 500 is as often a real error as a passing one: retry it a little only.
 _RETRIES_500 = 2
-
-
-@dataclass(frozen=True)
-class Call:
-    """One request: method, URL (relative to the API root, or absolute), JSON body, headers."""
-
-    method: str
-    url: str
-    body: Any = None
-    headers: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class Answer:
-    """What came back for one call; ``status`` 0 when nothing did (the connection failed)."""
-
-    status: int
-    headers: Mapping[str, str]
-    body: Any
-    text: str = ""
-    exhausted: bool = False  # still throttled or failing when the retries were spent
-    attempts: int = 1
-
-    @property
-    def ok(self) -> bool:
-        return 200 <= self.status < 300
-
-
-def error_message(answer: Answer) -> str:
-    """The innermost message of a Dataverse or F&O error body (F&O puts the Infolog text in
-    ``innererror.message``; Dataverse has only ``error.message``)."""
-    body = answer.body
-    if isinstance(body, dict) and isinstance(body.get("error"), dict):
-        error = body["error"]
-        message = str(error.get("message") or "")
-        inner = error.get("innererror")
-        while isinstance(inner, dict):
-            if inner.get("message"):
-                message = str(inner["message"])
-            inner = inner.get("internalexception") or inner.get("innererror")
-        return message or f"HTTP {answer.status}"
-    if answer.status == 0:
-        return answer.text or "no answer"
-    return (answer.text or "").strip()[:500] or f"HTTP {answer.status}"
 
 
 class _Gate:
@@ -267,7 +231,7 @@ class ApiSession:
                 or (status == 500 and attempt < _RETRIES_500)
             )
             if not transient:
-                return Answer(status, answer_headers, _json(body_bytes), _text(body_bytes))
+                return Answer(status, answer_headers, json_or_none(body_bytes), text_of(body_bytes))
             if status == 429:
                 self._count(throttled=1)
             limit = (
@@ -279,8 +243,8 @@ class ApiSession:
                 return Answer(
                     status,
                     answer_headers,
-                    _json(body_bytes),
-                    _text(body_bytes),
+                    json_or_none(body_bytes),
+                    text_of(body_bytes),
                     True,
                     attempt + throttles + 1,
                 )
@@ -404,7 +368,7 @@ class ApiSession:
         boundary = f"batch_{uuid.uuid4()}"
         parts: list[str] = []
         for number, call in enumerate(calls, 1):
-            request = _http_request(self.url(call.url), call)
+            request = batch_part(self.url(call.url), call)
             if call.method == "GET":
                 parts.append(
                     f"--{boundary}\r\nContent-Type: application/http\r\n"
@@ -462,77 +426,3 @@ class ApiSession:
             content_type = answer.headers.get("content-type", "")
             answer.body = parse_batch_response(answer.text, content_type)
         return answer
-
-
-def _http_request(url: str, call: Call) -> str:
-    lines = [f"{call.method} {url} HTTP/1.1", "Accept: application/json"]
-    lines += [f"{k}: {v}" for k, v in call.headers.items()]
-    if call.body is not None:
-        lines.append("Content-Type: application/json")
-        return "\r\n".join(lines) + "\r\n\r\n" + json.dumps(call.body)
-    return "\r\n".join(lines) + "\r\n\r\n"
-
-
-def _boundary(content_type: str) -> str | None:
-    for piece in content_type.split(";"):
-        name, _, value = piece.strip().partition("=")
-        if name.lower() == "boundary":
-            return value.strip('"')
-    return None
-
-
-def parse_batch_response(text: str, content_type: str) -> list[Answer]:
-    """The responses of a ``$batch`` answer, in order (change sets flattened)."""
-    boundary = _boundary(content_type)
-    if boundary is None:
-        return []
-    answers: list[Answer] = []
-    for part in text.split(f"--{boundary}")[1:]:
-        if part.startswith("--"):
-            break
-        head, _, rest = part.lstrip("\r\n").partition("\r\n\r\n")
-        if not _:
-            head, _, rest = part.lstrip("\n").partition("\n\n")
-        headers = _header_map(head)
-        inner_type = headers.get("content-type", "")
-        if inner_type.startswith("multipart/mixed"):
-            answers += parse_batch_response(rest, inner_type)
-        else:
-            answers.append(_parse_http_response(rest))
-    return answers
-
-
-def _header_map(head: str) -> dict[str, str]:
-    headers: dict[str, str] = {}
-    for line in head.splitlines():
-        name, sep, value = line.partition(":")
-        if sep:
-            headers[name.strip().lower()] = value.strip()
-    return headers
-
-
-def _parse_http_response(text: str) -> Answer:
-    text = text.lstrip("\r\n")
-    status_line, _, rest = text.partition("\n")
-    parts = status_line.split()
-    status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
-    if "\r\n\r\n" in rest:
-        head, _, body = rest.partition("\r\n\r\n")
-    else:
-        head, _, body = rest.partition("\n\n")
-    headers = _header_map(head)
-    body = body.strip()
-    return Answer(status, headers, _json(body.encode("utf-8")), body)
-
-
-def _json(data: bytes) -> Any:
-    if not data:
-        return None
-    try:
-        return json.loads(data)
-    except ValueError:
-        return None
-
-
-def _text(data: bytes) -> str:
-    return data.decode("utf-8", errors="replace")
