@@ -3,8 +3,9 @@
 from p2c.engine._leg import RunOptions
 from p2c.engine._mapping import CompiledMap, compile_map
 from p2c.engine._plan import PlannedProject, plan
+from p2c.engine._records import Cursor, LegId, QueuedRecord, TaskCounts
 from p2c.engine._run import Engine, RunResult, TaskResult
-from p2c.engine._state import Cursor, LegId, QueuedRecord, StateStore, TaskCounts
+from p2c.engine._state import StateStore
 
 __all__ = [
     "CompiledMap",

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from p2c.engine._state import Cursor
+from p2c.engine._records import Cursor
 from p2c.odata import Compare, Filter, Logical
 from p2c.templates import Leg
 

@@ -25,7 +25,8 @@ from p2c.engine._cursor import (
 )
 from p2c.engine._mapping import compile_map
 from p2c.engine._organization import OrganizationResolver
-from p2c.engine._state import Cursor, ErrorRow, LegId, StateStore, TaskCounts
+from p2c.engine._records import Cursor, ErrorRow, LegId, TaskCounts
+from p2c.engine._state import StateStore
 from p2c.odata import Compare, Filter, Logical, parse_filter
 from p2c.templates import Leg
 from p2c.workspace import InactivePolicy, Project, Workspace

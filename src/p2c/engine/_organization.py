@@ -9,7 +9,7 @@ __all__ = ["OrganizationResolver"]
 from typing import Any
 
 from p2c._errors import ConfigError
-from p2c.engine._state import ErrorRow
+from p2c.engine._records import ErrorRow
 from p2c.templates import Leg
 from p2c.workspace import ConnectionSet, OrganizationMapping, Project
 

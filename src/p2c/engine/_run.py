@@ -22,7 +22,8 @@ from p2c.connectors import SandboxConnection
 from p2c.engine._leg import LegRun, RunOptions
 from p2c.engine._lock import ProjectLocks
 from p2c.engine._plan import PlannedProject, plan
-from p2c.engine._state import LegId, StateStore, TaskCounts
+from p2c.engine._records import LegId, TaskCounts
+from p2c.engine._state import StateStore
 from p2c.templates import Leg
 from p2c.workspace import Workspace
 

@@ -10,16 +10,16 @@ transaction, so a run killed at any point leaves the state of its last whole bat
 
 from __future__ import annotations
 
-__all__ = ["Cursor", "ErrorRow", "LegId", "QueuedRecord", "StateStore", "TaskCounts"]
+__all__ = ["StateStore"]
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from p2c._errors import ConfigError
+from p2c.engine._records import Cursor, ErrorRow, LegId, QueuedRecord, TaskCounts
 from p2c.engine._tables import (
     SCHEMA_VERSION,
     error_queue_table,
@@ -36,77 +36,27 @@ from p2c.engine._tables import (
 _CHUNK = 900
 
 
-@dataclass(frozen=True)
-class LegId:
-    """A task leg of a project: the unit of cursors, lineage and the error queue."""
-
-    project: str
-    task: str
-    leg: str
-
-    def where(self, table: sa.Table) -> sa.ColumnElement[bool]:
-        return sa.and_(
-            table.c.project == self.project, table.c.task == self.task, table.c.leg == self.leg
-        )
-
-
-@dataclass
-class TaskCounts:
-    read: int = 0
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    skipped: int = 0
-    failed: int = 0
-
-    @property
-    def status(self) -> str:
-        if not self.failed:
-            return "Completed"
-        return "Warning" if (self.created + self.updated + self.unchanged) else "Error"
-
-
-@dataclass(frozen=True)
-class ErrorRow:
-    source_key: str
-    destination_key: str | None
-    field: str | None
-    message: str
-    retryable: bool = False
-
-
-@dataclass(frozen=True)
-class Cursor:
-    """Where an incremental read resumes: after ``(watermark, last_key)``, or from the
-    change tracking token ``delta``."""
-
-    watermark: str
-    last_key: str
-    definition: str
-    delta: str | None = None
-
-
-@dataclass(frozen=True)
-class QueuedRecord:
-    leg: LegId
-    source_key: str
-    destination_key: str | None
-    field: str | None
-    message: str
-    retryable: bool
-    attempts: int
-    first_run_id: int
-    last_run_id: int
-    failed_at: datetime
-
-
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
-    for start in range(0, len(items), _CHUNK):
-        yield items[start : start + _CHUNK]
+def _by_keys(
+    db: sa.Connection, table: sa.Table, leg: LegId, keys: Sequence[str], *columns: str
+) -> Iterable[sa.Row[Any]]:
+    """Rows of a leg's source keys (the given columns), an IN list at a time."""
+    for start in range(0, len(keys), _CHUNK):
+        part = keys[start : start + _CHUNK]
+        yield from db.execute(
+            sa.select(*(table.c[c] for c in columns)).where(
+                leg.where(table), table.c.source_key.in_(part)
+            )
+        )
+
+
+def _delete_keys(db: sa.Connection, table: sa.Table, leg: LegId, keys: Sequence[str]) -> None:
+    for start in range(0, len(keys), _CHUNK):
+        part = keys[start : start + _CHUNK]
+        db.execute(table.delete().where(leg.where(table), table.c.source_key.in_(part)))
 
 
 class StateStore:
@@ -253,12 +203,7 @@ class StateStore:
                     ],
                 )
                 self._enqueue(db, run_id, leg, errors, now)
-            for part in _chunks(list(dequeue)):
-                db.execute(
-                    error_queue_table.delete().where(
-                        leg.where(error_queue_table), error_queue_table.c.source_key.in_(part)
-                    )
-                )
+            _delete_keys(db, error_queue_table, leg, dequeue)
             if written:
                 db.exec_driver_sql(
                     self._lineage_upsert,
@@ -274,22 +219,13 @@ class StateStore:
         self, db: sa.Connection, run_id: int, leg: LegId, errors: Sequence[ErrorRow], now: datetime
     ) -> None:
         keys = [e.source_key for e in errors]
-        known: dict[str, tuple[int, int]] = {}
-        for part in _chunks(keys):
-            for row in db.execute(
-                sa.select(
-                    error_queue_table.c.source_key,
-                    error_queue_table.c.attempts,
-                    error_queue_table.c.first_run_id,
-                ).where(leg.where(error_queue_table), error_queue_table.c.source_key.in_(part))
-            ):
-                known[row.source_key] = (row.attempts, row.first_run_id)
-        for part in _chunks(list(known)):
-            db.execute(
-                error_queue_table.delete().where(
-                    leg.where(error_queue_table), error_queue_table.c.source_key.in_(part)
-                )
+        known = {
+            row.source_key: (row.attempts, row.first_run_id)
+            for row in _by_keys(
+                db, error_queue_table, leg, keys, "source_key", "attempts", "first_run_id"
             )
+        }
+        _delete_keys(db, error_queue_table, leg, list(known))
         rows = {}
         for e in errors:
             attempts, first = known.get(e.source_key, (0, run_id))
@@ -381,18 +317,13 @@ class StateStore:
 
     def digests(self, leg: LegId, source_keys: Sequence[str]) -> dict[str, tuple[str, str | None]]:
         """(destination key, digest) of the given source records, where known."""
-        found: dict[str, tuple[str, str | None]] = {}
         with self.engine.connect() as db:
-            for part in _chunks(source_keys):
-                for row in db.execute(
-                    sa.select(
-                        lineage_table.c.source_key,
-                        lineage_table.c.destination_key,
-                        lineage_table.c.digest,
-                    ).where(leg.where(lineage_table), lineage_table.c.source_key.in_(part))
-                ):
-                    found[row.source_key] = (row.destination_key, row.digest)
-        return found
+            return {
+                row.source_key: (row.destination_key, row.digest)
+                for row in _by_keys(
+                    db, lineage_table, leg, source_keys, "source_key", "destination_key", "digest"
+                )
+            }
 
     def lineage(self, project: str | None = None) -> list[sa.Row[Any]]:
         query = lineage_table.select()

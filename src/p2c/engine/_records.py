@@ -1,0 +1,75 @@
+"""The records the engine and its state database pass around: a leg's identity, counts,
+a failed record, a cursor, a queued failure."""
+
+from __future__ import annotations
+
+__all__ = ["Cursor", "ErrorRow", "LegId", "QueuedRecord", "TaskCounts"]
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+
+
+@dataclass(frozen=True)
+class LegId:
+    """A task leg of a project: the unit of cursors, lineage and the error queue."""
+
+    project: str
+    task: str
+    leg: str
+
+    def where(self, table: sa.Table) -> sa.ColumnElement[bool]:
+        return sa.and_(
+            table.c.project == self.project, table.c.task == self.task, table.c.leg == self.leg
+        )
+
+
+@dataclass
+class TaskCounts:
+    read: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    failed: int = 0
+
+    @property
+    def status(self) -> str:
+        if not self.failed:
+            return "Completed"
+        return "Warning" if (self.created + self.updated + self.unchanged) else "Error"
+
+
+@dataclass(frozen=True)
+class ErrorRow:
+    source_key: str
+    destination_key: str | None
+    field: str | None
+    message: str
+    retryable: bool = False
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where an incremental read resumes: after ``(watermark, last_key)``, or from the
+    change tracking token ``delta``."""
+
+    watermark: str
+    last_key: str
+    definition: str
+    delta: str | None = None
+
+
+@dataclass(frozen=True)
+class QueuedRecord:
+    leg: LegId
+    source_key: str
+    destination_key: str | None
+    field: str | None
+    message: str
+    retryable: bool
+    attempts: int
+    first_run_id: int
+    last_run_id: int
+    failed_at: datetime
