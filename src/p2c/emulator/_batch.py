@@ -8,7 +8,7 @@ stops at the first failure unless the client sends ``Prefer: odata.continue-on-e
 
 from __future__ import annotations
 
-__all__ = ["BatchRunner", "Operation", "parse_batch"]
+__all__ = ["BatchRunner", "Face", "Operation", "parse_batch"]
 
 import json
 import re
@@ -352,3 +352,29 @@ def _change_set_part(boundary: str, replies: list[tuple[str | None, Reply]]) -> 
     head = f"--{boundary}\r\nContent-Type: multipart/mixed; boundary={inner}\r\n\r\n".encode()
     body = b"".join(f"--{inner}\r\n".encode() + _http_block(*r) for r in replies)
     return head + body + f"--{inner}--\r\n".encode()
+
+
+class Face:
+    """What every service face shares: a ``$batch`` goes through the batch runner, any other
+    request to ``execute``. Subclasses answer requests and render errors in their API's
+    shape; ``code`` is the error code of their generic refusals."""
+
+    batches: BatchRunner
+    code = ""
+
+    def execute(self, call: Call) -> Reply:
+        raise NotImplementedError
+
+    def render(self, error: ApiError) -> Reply:
+        raise NotImplementedError
+
+    def handle(self, call: Call) -> tuple[Reply, int]:
+        """The answer to a request and how many operations ran (a batch runs several)."""
+        if call.path == "$batch":
+            if call.method != "POST":
+                return self.render(ApiError(405, "$batch takes POST.", self.code)), 0
+            try:
+                return self.batches.run(call)
+            except ApiError as error:
+                return self.render(error), 0
+        return self.execute(call), 1

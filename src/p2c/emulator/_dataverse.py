@@ -16,7 +16,7 @@ from typing import Any
 
 from p2c._errors import ConfigError, InputError, NotFoundError, P2CError
 from p2c.emulator import _dataverse_query as query
-from p2c.emulator._batch import BatchRunner
+from p2c.emulator._batch import BatchRunner, Face
 from p2c.emulator._dataverse_query import no_property
 from p2c.emulator._delta import TRACKING, delta_link, delta_reply, start_token
 from p2c.emulator._http import ApiError, Call, Reply, json_reply
@@ -39,7 +39,7 @@ _COUNT_LIMIT = 5000
 Record = dict[str, Any]
 
 
-class DataverseFace:
+class DataverseFace(Face):
     """Answers Web API requests from the sandbox Sales.
 
     Args:
@@ -49,6 +49,7 @@ class DataverseFace:
     """
 
     name = "sales"
+    code = "0x80060888"
 
     def __init__(
         self, pool: SystemPool[SalesSandbox], settings: EmulatorSettings, root_path: str
@@ -61,17 +62,6 @@ class DataverseFace:
         )
 
     # entry points ----------------------------------------------------------------------------
-
-    def handle(self, call: Call) -> tuple[Reply, int]:
-        """The answer to a request and how many operations ran (a batch runs several)."""
-        if call.path == "$batch":
-            if call.method != "POST":
-                return self.render(ApiError(405, "$batch takes POST.", "0x80060888")), 0
-            try:
-                return self.batches.run(call)
-            except ApiError as error:
-                return self.render(error), 0
-        return self.execute(call), 1
 
     def execute(self, call: Call) -> Reply:
         try:

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 from p2c._errors import ConfigError, P2CError
-from p2c.emulator._batch import BatchRunner
+from p2c.emulator._batch import BatchRunner, Face
 from p2c.emulator._http import ApiError, Call, Reply, json_reply
 from p2c.emulator._metadata import keyed_csdl
 from p2c.emulator._options import (
@@ -42,7 +42,7 @@ _NAMESPACE = "Microsoft.Dynamics.DataEntities"
 Record = dict[str, Any]
 
 
-class KeyedFace:
+class KeyedFace(Face):
     """Answers OData requests from a keyed sandbox system (F&O or the CDS hub).
 
     Args:
@@ -71,17 +71,6 @@ class KeyedFace:
         )
 
     # entry points ----------------------------------------------------------------------------
-
-    def handle(self, call: Call) -> tuple[Reply, int]:
-        """The answer to a request and how many operations ran (a batch runs several)."""
-        if call.path == "$batch":
-            if call.method != "POST":
-                return self.render(ApiError(405, "$batch takes POST.")), 0
-            try:
-                return self.batches.run(call)
-            except ApiError as error:
-                return self.render(error), 0
-        return self.execute(call), 1
 
     def execute(self, call: Call) -> Reply:
         try:
