@@ -23,7 +23,8 @@ def test_the_request_after_the_limit_is_throttled(workspace: Path) -> None:
         assert {a.headers["x-ms-dop-hint"] for a in answers} == {"6"}
         throttled = api.get("sales", "contacts", params={"$top": "1"})
         assert throttled.status_code == 429
-        assert 1 <= int(throttled.headers["Retry-After"]) <= 120
+        # The first of the three requests leaves the 120 s window in about 120 s.
+        assert 100 <= int(throttled.headers["Retry-After"]) <= 120
         assert throttled.json()["error"] == {
             "code": "0x80072322",
             "message": "Number of requests exceeded the limit of 3 over time window of 120 "
