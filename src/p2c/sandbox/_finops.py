@@ -73,11 +73,6 @@ class FinOpsSandbox(KeyedSystem):
 
     # hooks -----------------------------------------------------------------------------------
 
-    def normalize(self, entity: Entity, row: dict[str, Any]) -> None:
-        area = row.get("dataAreaId")
-        if isinstance(area, str):
-            row["dataAreaId"] = area.lower()
-
     def prepare_batch(self, entity: Entity, rows: Sequence[dict[str, Any]]) -> Any:
         if entity.entity_set != "CDSContactPersons":
             return None
@@ -85,9 +80,6 @@ class FinOpsSandbox(KeyedSystem):
         return self.store.existing(party, "PartyNumber", [r["AssociatedPartyNumber"] for r in rows])
 
     def on_create(self, entity: Entity, row: dict[str, Any]) -> None:
-        for name, default in entity.defaults:
-            if row.get(name) is None:
-                row[name] = default
         if entity.entity_set == "CustomersV2":
             row.setdefault("PartyType", "Organization")
             if row["PartyType"] is None:
@@ -212,8 +204,10 @@ class FinOpsSandbox(KeyedSystem):
         return f"{number:09d}"
 
 
-def _join(*parts: str | None) -> str:
-    return " ".join(p for p in parts if p)
+def _join(first: str | None, last: str | None) -> str:
+    if first and last:
+        return f"{first} {last}"
+    return first or last or ""
 
 
 def _must_fill(entity: Entity, field: str, why: str = "") -> Rejection:
@@ -235,16 +229,27 @@ def _not_found(
     )
 
 
+def _address_fields(prefix: str) -> tuple[str, str, tuple[str, ...]]:
+    return (
+        prefix + "CountryRegionISOCode",
+        prefix + "CountryRegionId",
+        tuple(prefix + part for part in _ADDRESS_PARTS),
+    )
+
+
+_ADDRESSES = {p: _address_fields(p) for p in ("Address", "DeliveryAddress", "PrimaryAddress")}
+
+
 def _check_address(
     entity: Entity, row: dict[str, Any], prefix: str, ref: _Reference
 ) -> Rejection | None:
-    iso, country = prefix + "CountryRegionISOCode", prefix + "CountryRegionId"
-    for name in (iso, country):
-        value = row.get(name)
-        if value and value not in ref.countries:
-            return _not_found(entity, name, value, "Countries/regions")
-    if row.get(iso) or row.get(country):
+    iso, country, parts = _ADDRESSES[prefix]
+    iso_value, country_value = row.get(iso), row.get(country)
+    if iso_value or country_value:
+        for name, value in ((iso, iso_value), (country, country_value)):
+            if value and value not in ref.countries:
+                return _not_found(entity, name, value, "Countries/regions")
         return None
-    if any(row.get(prefix + part) for part in _ADDRESS_PARTS):
+    if any(row.get(part) for part in parts):
         return _must_fill(entity, iso, "when an address is given")
     return None

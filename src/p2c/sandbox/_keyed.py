@@ -18,7 +18,7 @@ from typing import Any, Literal
 from p2c._errors import NotFoundError
 from p2c.odata import Filter
 from p2c.sandbox._query import select
-from p2c.sandbox._schema import Entity, utc_now
+from p2c.sandbox._schema import Entity, Shape, utc_now
 from p2c.sandbox._store import Store, chunks
 
 Status = Literal["created", "updated", "unchanged", "failed"]
@@ -108,9 +108,6 @@ class KeyedSystem:
 
     # hooks -----------------------------------------------------------------------------------
 
-    def normalize(self, entity: Entity, row: dict[str, Any]) -> None:
-        """Adjust key values before lookup (F&O reads dataAreaId case-insensitively)."""
-
     def prepare_batch(self, entity: Entity, rows: Sequence[dict[str, Any]]) -> Any:
         """Fetch what ``validate`` needs for the whole batch at once; returned as context."""
         return None
@@ -122,7 +119,8 @@ class KeyedSystem:
         return None
 
     def on_create(self, entity: Entity, row: dict[str, Any]) -> None:
-        """Fill system values of a new record (defaults, numbers)."""
+        """Fill system values of a new record (numbers, values from the company), after the
+        fields' defaults."""
 
     def after_write(self, entity: Entity, rows: Sequence[dict[str, Any]]) -> None:
         """Side effects of written records (party records in F&O)."""
@@ -144,85 +142,82 @@ class KeyedSystem:
     ) -> list[Outcome]:
         entity = self.entity(entity_set)
         outcomes: list[Outcome | None] = [None] * len(records)
-        rows: list[tuple[int, dict[str, Any]]] = []
+        taken: list[tuple[int, Shape, tuple[Any, ...], dict[str, Any]]] = []
         for index, record in enumerate(records):
-            rejection = None
-            convert = entity.converter(tuple(record))
+            shape = entity.shape(tuple(record))
             try:
-                if convert is None:
+                if shape is None:
                     raise ValueError
-                row = convert(record)
+                key, row = shape.intake(record)
             except ValueError:
-                row, rejection = _convert_one_by_one(entity, record)
-            if rejection is None:
-                self.normalize(entity, row)
-                missing = [k for k in entity.key if row.get(k) in (None, "")]
-                if missing:
-                    rejection = Rejection(
-                        missing[0], f"All fields in the entity key must be provided: {missing[0]}."
-                    )
-            if rejection is not None:
+                problem = _diagnose(entity, record)
                 outcomes[index] = Outcome(
-                    _key(entity, record), "failed", rejection.field, rejection.message
+                    _key(entity, record), "failed", problem.field, problem.message
                 )
-            else:
-                rows.append((index, row))
+                continue
+            taken.append((index, shape, key, row))
         # To the microsecond: readers of the hub's changes can tell writes apart.
         stamp = utc_now().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         with self.store.transaction():
-            stored = self._existing(entity, [row for _, row in rows])
-            context = self.prepare_batch(entity, [row for _, row in rows])
+            stored = self._existing(entity, {key for _, _, key, _ in taken})
+            context = self.prepare_batch(entity, [row for *_, row in taken])
             changed: dict[tuple[Any, ...], dict[str, Any]] = {}
-            for index, row in rows:
-                key = tuple(row[k] for k in entity.key)
+            validate, modified = self.validate, entity.modified_field
+            for index, shape, key, row in taken:
                 before = changed.get(key) or stored.get(key)
-                merged = dict(before) if before else {}
-                merged.update(row)
                 if before is None:
+                    merged = row
+                    shape.fill_defaults(merged)
                     self.on_create(entity, merged)
-                rejection = self.validate(entity, merged, before, context)
+                else:
+                    merged = {**before, **row}
+                rejection = validate(entity, merged, before, context)
                 if rejection is not None:
                     outcomes[index] = Outcome(key, "failed", rejection.field, rejection.message)
-                elif before is not None and all(before.get(c) == v for c, v in row.items()):
+                elif before is None:
+                    outcomes[index] = Outcome(key, "created")
+                elif all(before.get(c) == v for c, v in row.items()):
                     outcomes[index] = Outcome(key, "unchanged")
+                    continue
                 else:
                     changes = None
-                    if dry_run and before is not None:
+                    if dry_run:
                         changes = {
                             c: (before.get(c), v) for c, v in row.items() if before.get(c) != v
                         }
-                    outcomes[index] = Outcome(
-                        key, "created" if before is None else "updated", changes=changes
-                    )
-                    if entity.modified_field:
-                        merged[entity.modified_field] = stamp
+                    outcomes[index] = Outcome(key, "updated", changes=changes)
+                if rejection is None:
+                    if modified:
+                        merged[modified] = stamp
                     changed[key] = merged
             if changed:
-                # Only the columns some record sets: the others are NULL either way, and a
-                # customer has some 60 columns of which a sync sets 20.
-                present: dict[str, None] = {}
-                for row in changed.values():
-                    present.update(dict.fromkeys(row))
-                columns = [f.name for f in entity.fields if f.name in present]
-                names = ", ".join(f'"{c}"' for c in columns)
-                marks = ", ".join("?" * len(columns))
-                self.store.db.executemany(
-                    f'INSERT OR REPLACE INTO "{entity.name}" ({names}) VALUES ({marks})',
-                    [tuple(map(row.get, columns)) for row in changed.values()],
-                )
-                self.after_write(entity, list(changed.values()))
+                self._write(entity, list(changed.values()))
             done = [o for o in outcomes if o is not None]
             if dry_run:
                 raise _RolledBack(done)
         return done
 
+    def _write(self, entity: Entity, rows: list[dict[str, Any]]) -> None:
+        # Only the columns some record sets: the others are NULL either way, and a customer
+        # has some 60 columns of which a sync sets 20.
+        present: set[str] = set()
+        for row in rows:
+            present.update(row)
+        columns = [f.name for f in entity.fields if f.name in present]
+        names = ", ".join(f'"{c}"' for c in columns)
+        marks = ", ".join("?" * len(columns))
+        self.store.db.executemany(
+            f'INSERT OR REPLACE INTO "{entity.name}" ({names}) VALUES ({marks})',
+            [tuple(map(row.get, columns)) for row in rows],
+        )
+        self.after_write(entity, rows)
+
     def _existing(
-        self, entity: Entity, rows: list[dict[str, Any]]
+        self, entity: Entity, wanted: set[tuple[Any, ...]]
     ) -> dict[tuple[Any, ...], dict[str, Any]]:
-        """Stored records with the keys of ``rows``: ``k1 = ? AND k2 IN (…)`` on the primary
-        key index (k1 is the company in F&O, the organization in CDS), then the full key."""
+        """Stored records with these keys: ``k1 = ? AND k2 IN (…)`` on the primary key index
+        (k1 is the company in F&O, the organization in CDS), then the full key."""
         key = entity.key
-        wanted = {tuple(r[k] for k in key) for r in rows}
         found: dict[tuple[Any, ...], dict[str, Any]] = {}
         if len(key) == 1:
             groups: dict[tuple[Any, ...], set[Any]] = {(): {k[0] for k in wanted}}
@@ -250,20 +245,19 @@ class _RolledBack(Exception):
         self.outcomes = outcomes
 
 
-def _convert_one_by_one(
-    entity: Entity, record: Mapping[str, Any]
-) -> tuple[dict[str, Any], Rejection | None]:
-    """The slow path that names the first field at fault."""
+def _diagnose(entity: Entity, record: Mapping[str, Any]) -> Rejection:
+    """The slow path for a record its shape refused: the first field at fault."""
     row: dict[str, Any] = {}
     for name, value in record.items():
         convert = entity.coercers.get(name)
         if convert is None:
-            return row, Rejection(name, _unknown_property(entity, name))
+            return Rejection(name, _unknown_property(entity, name))
         try:
             row[name] = convert(value)
         except ValueError as exc:
-            return row, Rejection(name, f"{entity.by_name[name].display}: {exc}.")
-    return row, None
+            return Rejection(name, f"{entity.by_name[name].display}: {exc}.")
+    missing = next(k for k in entity.key if row.get(k) in (None, ""))
+    return Rejection(missing, f"All fields in the entity key must be provided: {missing}.")
 
 
 def _key(entity: Entity, record: Mapping[str, Any]) -> tuple[Any, ...]:

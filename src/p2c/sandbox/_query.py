@@ -166,7 +166,9 @@ def select(
     expressions = [query.column_sql(name) for name in names]
     where_sql, params = query.where(where, after, order)
     ordering = [f"{query.column_sql(name)}{' DESC' if desc else ''}" for name, desc in order]
-    ordering += [f'base."{k}"' for k in entity.key]
+    # The key last, unless the order already has it: a repeated term keeps SQLite from
+    # reading in the order of an index on (order, key) and makes it sort.
+    ordering += [f'base."{k}"' for k in entity.key if k not in {name for name, _ in order}]
     sql = (
         f'SELECT {", ".join(expressions)} FROM "{entity.name}" AS base {" ".join(query.joins)} '
         f"{where_sql} ORDER BY {', '.join(ordering)}"

@@ -8,12 +8,12 @@ once per field, not per value.
 
 from __future__ import annotations
 
-__all__ = ["Entity", "Field", "FieldType", "utc_now", "utc_text"]
+__all__ = ["Entity", "Field", "FieldType", "Shape", "utc_now", "utc_text"]
 
 import enum
 import functools
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -77,6 +77,8 @@ class Field:
         solution: The solution that adds the column; absent until that solution is installed.
         read_only: Set by the system; a create or update that sets it is rejected.
         default: Value stored when a create omits the field.
+        fold_case: Stored in lower case: the system compares it case-insensitively (F&O's
+            company id).
     """
 
     name: str
@@ -89,6 +91,7 @@ class Field:
     solution: str | None = None
     read_only: bool = False
     default: Any = None
+    fold_case: bool = False
 
     @property
     def display(self) -> str:
@@ -116,7 +119,7 @@ class Field:
 def _coercer(f: Field) -> Coerce:
     kind = f.type
     if kind is FieldType.STRING:
-        limit = f.max_length
+        limit, fold = f.max_length, f.fold_case
 
         def string(value: Any) -> Any:
             if value is None:
@@ -127,7 +130,7 @@ def _coercer(f: Field) -> Coerce:
                 raise ValueError(
                     f"value is {len(value)} characters long; the maximum length is {limit}"
                 )
-            return value
+            return value.lower() if fold else value
 
         return string
     if kind in (FieldType.INT, FieldType.PICKLIST):
@@ -201,6 +204,32 @@ def _coercer(f: Field) -> Coerce:
     return enum_value
 
 
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """Records of one set of fields, as a system takes them in.
+
+    Args:
+        intake: Checks and converts a record in one call and returns its key and stored
+            row; raises ValueError on any bad value or empty key field without saying
+            which (the caller then checks field by field for the message).
+        absent_defaults: Defaults of the fields the shape does not have: a new record
+            gets them all.
+        present_defaults: Defaults of fields the shape has: they apply where the value is
+            empty.
+    """
+
+    intake: Callable[[Mapping[str, Any]], tuple[tuple[Any, ...], dict[str, Any]]]
+    absent_defaults: dict[str, Any]
+    present_defaults: tuple[tuple[str, Any], ...]
+
+    def fill_defaults(self, row: dict[str, Any]) -> None:
+        """Give a new record its defaults."""
+        row.update(self.absent_defaults)
+        for name, value in self.present_defaults:
+            if row[name] is None:
+                row[name] = value
+
+
 @dataclass(frozen=True)
 class Entity:
     """An entity (table) with its entity set name, keys and fields.
@@ -224,23 +253,26 @@ class Entity:
     modified_field: str | None = None
     by_name: dict[str, Field] = field(init=False, repr=False, compare=False)
     coercers: dict[str, Coerce] = field(init=False, repr=False, compare=False)
-    _converters: dict[tuple[str, ...], Coerce] = field(init=False, repr=False, compare=False)
+    _shapes: dict[tuple[str, ...], Shape] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "by_name", {f.name: f for f in self.fields})
         object.__setattr__(self, "coercers", {f.name: _coercer(f) for f in self.fields})
-        object.__setattr__(self, "_converters", {})
+        object.__setattr__(self, "_shapes", {})
 
-    def converter(self, names: tuple[str, ...]) -> Coerce | None:
-        """A function that coerces a whole record with exactly these fields in one call, or
-        None when a name is not a field. It raises ValueError on any bad value without saying
-        which; callers then use ``coercers`` one by one for the message."""
-        found = self._converters.get(names)
+    def shape(self, names: tuple[str, ...]) -> Shape | None:
+        """How records with exactly these fields are taken in, or None when a name is not a
+        field. Compiled once per shape: a sync sends the same fields in every record."""
+        found = self._shapes.get(names)
         if found is None:
             if not all(n in self.by_name for n in names):
                 return None
-            found = _compile_converter(self, names)
-            self._converters[names] = found
+            found = Shape(
+                _compile_intake(self, names),
+                {name: value for name, value in self.defaults if name not in names},
+                tuple((name, value) for name, value in self.defaults if name in names),
+            )
+            self._shapes[names] = found
         return found
 
     @functools.cached_property
@@ -291,10 +323,13 @@ class Entity:
         return statements
 
 
-def _compile_converter(entity: Entity, names: tuple[str, ...]) -> Coerce:
+def _compile_intake(
+    entity: Entity, names: tuple[str, ...]
+) -> Callable[[Mapping[str, Any]], tuple[tuple[Any, ...], dict[str, Any]]]:
     """Generate one function for a record shape: strings, the common case, are checked
-    inline; other types call their field's coercer. Names reach the code only as literals."""
-    lines = ["def convert(r):"]
+    inline; other types call their field's coercer; key fields must not be empty. Names
+    reach the code only as literals."""
+    lines = ["def intake(r):"]
     values = []
     scope: dict[str, Any] = {"_str": str}
     for i, name in enumerate(names):
@@ -306,10 +341,22 @@ def _compile_converter(entity: Entity, names: tuple[str, ...]) -> Coerce:
                 check += f" or len(v{i}) > {int(f.max_length)}"
             lines.append(f"    if v{i} is not None and ({check}):")
             lines.append("        raise ValueError")
-            values.append(f"{name!r}: v{i}")
+            if f.fold_case:
+                lines.append(f"    if v{i} is not None:")
+                lines.append(f"        v{i} = v{i}.lower()")
         else:
             scope[f"c{i}"] = entity.coercers[name]
-            values.append(f"{name!r}: c{i}(v{i})")
-    lines.append(f"    return {{{', '.join(values)}}}")
+            lines.append(f"    v{i} = c{i}(v{i})")
+        values.append(f"{name!r}: v{i}")
+    key = []
+    for name in entity.key:
+        if name not in names:
+            lines.append("    raise ValueError")
+            break
+        i = names.index(name)
+        lines.append(f"    if v{i} is None or v{i} == '':")
+        lines.append("        raise ValueError")
+        key.append(f"v{i}")
+    lines.append(f"    return ({', '.join(key)},), {{{', '.join(values)}}}")
     exec("\n".join(lines), scope)
-    return scope["convert"]  # type: ignore[no-any-return]
+    return scope["intake"]  # type: ignore[no-any-return]
