@@ -80,6 +80,16 @@ def test_contact_of_a_missing_account_is_rejected(cds: CDSHub) -> None:
     assert statuses(cds, "Contact", CONTACT) == ["created"]
 
 
+def test_accounts_of_a_batch_are_checked_together(cds: CDSHub) -> None:
+    cds.upsert("Account", [ACCOUNT])
+    missing = {**CONTACT, "ContactNumber": "CON-01001-ZZZZZZ"}
+    missing["PrimaryAccount_AccountNumber"] = "ACC-09999-NOPE00"
+    second = {**CONTACT, "ContactNumber": "CON-01002-YYYYYY"}
+    outcomes = cds.upsert("Contact", [CONTACT, missing, second])
+    assert [o.status for o in outcomes] == ["created", "failed", "created"]
+    assert "'ACC-09999-NOPE00'" in (outcomes[1].message or "")
+
+
 def test_contact_without_company_needs_no_account(cds: CDSHub) -> None:
     alone = {k: v for k, v in CONTACT.items() if not k.startswith("PrimaryAccount")}
     assert statuses(cds, "Contact", alone) == ["created"]

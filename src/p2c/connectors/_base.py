@@ -12,7 +12,7 @@ __all__ = ["Changes", "Destination", "ReadRequest", "Record", "Source", "WriteRe
 import abc
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from p2c._errors import ConfigError
 from p2c.odata import Filter
@@ -42,9 +42,8 @@ class Changes:
     token: str
 
 
-@dataclass(frozen=True, slots=True)
-class WriteResult:
-    """The outcome of writing one record."""
+class WriteResult(NamedTuple):
+    """The outcome of writing one record (a named tuple: one is made per record)."""
 
     key: tuple[Any, ...]
     status: Literal["created", "updated", "unchanged", "failed"]

@@ -82,8 +82,10 @@ class SandboxDestination(Destination):
         if tuple(key) != declared:
             raise ValueError(f"{entity} is keyed by {declared}, not {tuple(key)}")
         return [
-            WriteResult(o.key, o.status, o.field, o.message, changes=o.changes)
-            for o in self.system.upsert(entity, records, dry_run=dry_run)
+            WriteResult(key, status, field, message, False, changes)
+            for key, status, field, message, changes in self.system.upsert(
+                entity, records, dry_run=dry_run
+            )
         ]
 
     def close(self) -> None:

@@ -162,11 +162,11 @@ class LegRun:
 
     def _prepare(self, source: Source) -> None:
         leg = self.leg
-        self.compiled = compile_map(leg.map)
         connections = self.workspace.connection_set(self.project.connection_set)
         self.organization = OrganizationResolver(
             connections, self.project, leg, _ORGANIZATION_COLUMN.get(leg.source.system)
         )
+        self.compiled = compile_map(leg.map, self.organization.constant)
         self.source_key = source.record_key(leg.source.entity)
         self.watermark = source.watermark(leg.source.entity)
         self.state_column: tuple[str, Any] | None = None
@@ -283,7 +283,7 @@ class LegRun:
         return self.leg.source.entity, self.leg.destination.entity
 
     def _key(self, record: Record) -> str:
-        return "/".join(str(record[k]) for k in self.source_key)
+        return "/".join([str(record[k]) for k in self.source_key])
 
     def _process(
         self,
@@ -300,18 +300,23 @@ class LegRun:
         batch_keys: list[str] = []
         digests: list[str] = []
         errors: list[ErrorRow] = []
-        apply, resolve = self.compiled.apply, self.organization.values
+        apply = self.compiled.apply
+        # With one organization mapping its fields are compiled into the map.
+        resolve = None if self.organization.single else self.organization.values
         definition = self.definition.encode()[:64]
         for record, record_key in zip(page, keys, strict=True):
-            fixed = resolve(record)
-            if fixed is None:
-                counts.skipped += 1
-                continue
-            if isinstance(fixed, ErrorRow):
-                errors.append(ErrorRow(record_key, None, fixed.field, fixed.message))
-                continue
-            mapped = apply(record)
-            mapped.update(fixed)
+            if resolve is None:
+                mapped = apply(record)
+            else:
+                fixed = resolve(record)
+                if fixed is None:
+                    counts.skipped += 1
+                    continue
+                if isinstance(fixed, ErrorRow):
+                    errors.append(ErrorRow(record_key, None, fixed.field, fixed.message))
+                    continue
+                mapped = apply(record)
+                mapped.update(fixed)
             if self.state_column is not None:
                 column, inactive = self.state_column
                 mapped["IsInactive"] = "Yes" if record.get(column) == inactive else "No"
@@ -376,7 +381,7 @@ class LegRun:
         written: list[tuple[str, str, str | None]] = []
         errors: list[ErrorRow] = []
         for result, record_key, digest in zip(results, keys, digests, strict=True):
-            destination_key = "/".join(str(v) for v in result.key)
+            destination_key = "/".join(map(str, result.key))
             if result.status == "failed":
                 errors.append(
                     ErrorRow(

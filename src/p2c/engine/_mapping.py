@@ -71,8 +71,11 @@ def _helper(spec: FieldMap) -> Callable[[Mapping[str, Any]], Any]:
     return value_of
 
 
-def compile_map(mapping: Mapping[str, Transform]) -> CompiledMap:
-    """Compile a leg's map (destination field -> transform)."""
+def compile_map(
+    mapping: Mapping[str, Transform], constants: Mapping[str, Any] | None = None
+) -> CompiledMap:
+    """Compile a leg's map (destination field -> transform), plus fields with the same
+    value in every record (the legal entity of a single organization mapping) last."""
     namespace: dict[str, Any] = {}
     items: list[str] = []
     sources: list[str] = []
@@ -88,6 +91,9 @@ def compile_map(mapping: Mapping[str, Transform]) -> CompiledMap:
         else:
             namespace[f"h{index}"] = _helper(spec)
             items.append(f"{destination!r}: h{index}(r)")
+    for index, (destination, value) in enumerate((constants or {}).items(), len(mapping)):
+        namespace[f"c{index}"] = value
+        items.append(f"{destination!r}: c{index}")
     code = "def mapped(r):\n    return {" + ", ".join(items) + "}\n"
     exec(compile(code, "<p2c mapping>", "exec"), namespace)
     unique = list(dict.fromkeys(sources))

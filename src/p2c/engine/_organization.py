@@ -42,6 +42,11 @@ class OrganizationResolver:
         self.single = mappings[0] if len(mappings) == 1 and not self.restricted else None
         self.system = system
 
+    @property
+    def constant(self) -> dict[str, Any] | None:
+        """The fields every record gets, when they do not depend on the record."""
+        return None if self.single is None else self._fields(self.single)
+
     def values(self, record: dict[str, Any]) -> dict[str, Any] | ErrorRow | None:
         """Fields to set on the mapped record; None to skip it; an ErrorRow when unmapped."""
         mapping = self.single
@@ -58,6 +63,9 @@ class OrganizationResolver:
                     f"organization {owner!r} has no organization mapping; add one to "
                     "the connection set in p2c.yaml",
                 )
+        return self._fields(mapping)
+
+    def _fields(self, mapping: OrganizationMapping) -> dict[str, Any]:
         if self.mapped_explicitly:
             return {}
         if self.system == "finops":

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 __all__ = ["CDS_ENTITIES", "DEFAULT_ORGANIZATION", "CDSHub"]
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from p2c.sandbox._keyed import KeyedSystem, Rejection
 from p2c.sandbox._schema import Entity, Field, FieldType
+from p2c.sandbox._store import chunks
 
 S, M, B, E = FieldType.STRING, FieldType.MONEY, FieldType.BOOL, FieldType.ENUM
 D = FieldType.DATETIME
@@ -96,12 +97,40 @@ class CDSHub(KeyedSystem):
     def initialize(self) -> None:
         self.upsert("Organization", [{"OrganizationId": DEFAULT_ORGANIZATION, "Name": "Contoso"}])
 
+    def prepare_batch(self, entity: Entity, rows: Sequence[dict[str, Any]]) -> Any:
+        """The organizations, and which of the batch's primary accounts exist: two queries
+        per batch, none per record."""
+        organizations = {
+            r[0] for r in self.store.db.execute('SELECT "OrganizationId" FROM "Organization"')
+        }
+        accounts: set[tuple[str, str]] = set()
+        if entity.name == "Contact":
+            wanted = {_primary_account(r) for r in rows}
+            by_org: dict[str, list[str]] = {}
+            for pair in wanted:
+                if pair is not None:
+                    by_org.setdefault(pair[0], []).append(pair[1])
+            account = self.entity("Account")
+            for org, numbers in by_org.items():
+                for part in chunks(numbers):
+                    marks = ", ".join("?" * len(part))
+                    accounts.update(
+                        (org, r[0])
+                        for r in self.store.db.execute(
+                            f'SELECT "AccountNumber" FROM "{account.name}" '
+                            f'WHERE "Organization_OrganizationId" = ? '
+                            f'AND "AccountNumber" IN ({marks})',
+                            [org, *part],
+                        )
+                    )
+        return organizations, accounts
+
     def validate(
         self, entity: Entity, row: dict[str, Any], existing: Mapping[str, Any] | None, context: Any
     ) -> Rejection | None:
         if entity.name == "Organization":
             return None
-        organizations = self._organizations()
+        organizations, accounts = context
         for field in ("Organization_OrganizationId", "PrimaryAccount_Organization_OrganizationId"):
             value = row.get(field)
             if value and value not in organizations:
@@ -115,24 +144,30 @@ class CDSHub(KeyedSystem):
         if entity.name == "Contact":
             if not row.get("LastName"):
                 return Rejection("LastName", "Contact LastName is required.")
-            account = row.get("PrimaryAccount_AccountNumber")
-            if account:
-                org = (
-                    row.get("PrimaryAccount_Organization_OrganizationId")
-                    or row["Organization_OrganizationId"]
+            primary = _primary_account(row)
+            # A company kept from the stored record was not in the batch's lookup.
+            if primary is not None and primary not in accounts and not self._has(*primary):
+                org, account = primary
+                return Rejection(
+                    "PrimaryAccount_AccountNumber",
+                    f"Account '{account}' of organization '{org}' does not exist "
+                    "in CDS. Synchronize accounts first.",
                 )
-                found = self.store.db.execute(
-                    'SELECT 1 FROM "Account" WHERE "Organization_OrganizationId" = ? '
-                    'AND "AccountNumber" = ?',
-                    (org, account),
-                ).fetchone()
-                if found is None:
-                    return Rejection(
-                        "PrimaryAccount_AccountNumber",
-                        f"Account '{account}' of organization '{org}' does not exist "
-                        "in CDS. Synchronize accounts first.",
-                    )
         return None
 
-    def _organizations(self) -> set[str]:
-        return {r[0] for r in self.store.db.execute('SELECT "OrganizationId" FROM "Organization"')}
+    def _has(self, organization: str, account: str) -> bool:
+        found = self.store.db.execute(
+            'SELECT 1 FROM "Account" WHERE "Organization_OrganizationId" = ? '
+            'AND "AccountNumber" = ?',
+            (organization, account),
+        ).fetchone()
+        return found is not None
+
+
+def _primary_account(row: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(organization, account number) of a contact's company, when it has one."""
+    account = row.get("PrimaryAccount_AccountNumber")
+    if not account:
+        return None
+    own = row["Organization_OrganizationId"]
+    return row.get("PrimaryAccount_Organization_OrganizationId") or own, account

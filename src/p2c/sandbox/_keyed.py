@@ -10,10 +10,11 @@ from __future__ import annotations
 __all__ = ["KeyedSystem", "Outcome", "Rejection"]
 
 import difflib
+import operator
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from p2c._errors import NotFoundError
 from p2c.odata import Filter
@@ -32,9 +33,8 @@ class Rejection:
     message: str
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """The result of writing one record."""
+class Outcome(NamedTuple):
+    """The result of writing one record (a named tuple: one is made per record)."""
 
     key: tuple[Any, ...]
     status: Status
@@ -208,7 +208,7 @@ class KeyedSystem:
         marks = ", ".join("?" * len(columns))
         self.store.db.executemany(
             f'INSERT OR REPLACE INTO "{entity.name}" ({names}) VALUES ({marks})',
-            [tuple(map(row.get, columns)) for row in rows],
+            _values(rows, columns),
         )
         self.after_write(entity, rows)
 
@@ -258,6 +258,16 @@ def _diagnose(entity: Entity, record: Mapping[str, Any]) -> Rejection:
             return Rejection(name, f"{entity.by_name[name].display}: {exc}.")
     missing = next(k for k in entity.key if row.get(k) in (None, ""))
     return Rejection(missing, f"All fields in the entity key must be provided: {missing}.")
+
+
+def _values(rows: list[dict[str, Any]], columns: list[str]) -> list[tuple[Any, ...]]:
+    """The rows as tuples of these columns, NULL where a row lacks one."""
+    if len(columns) > 1:
+        try:  # every row has every column: the common case, one shape
+            return list(map(operator.itemgetter(*columns), rows))
+        except KeyError:
+            pass
+    return [tuple(map(row.get, columns)) for row in rows]
 
 
 def _key(entity: Entity, record: Mapping[str, Any]) -> tuple[Any, ...]:
