@@ -116,16 +116,11 @@ def _stored(face: KeyedFace, entity: Entity, keys: Sequence[Key]) -> dict[Key, R
     names = ", ".join(f'"{c}"' for c in columns)
     one = "(" + ", ".join("?" * len(columns)) + ")"
     found: dict[Key, Record] = {}
-    db = face.pool.get().store.db
+    store = face.pool.get().store
     for part in chunks(list(keys), max(1, 900 // len(columns))):
         rows = ", ".join([one] * len(part))
-        cursor = db.execute(
-            f'SELECT * FROM "{entity.name}" WHERE ({names}) IN (VALUES {rows})',
-            [v for key in part for v in key],
-        )
-        header = [d[0] for d in cursor.description]
-        for row in cursor:
-            record = dict(zip(header, row, strict=True))
+        where = f"WHERE ({names}) IN (VALUES {rows})"
+        for record in store.rows(entity, where, [v for key in part for v in key]):
             shown = {f.name: f.present(record.get(f.name)) for f in entity.fields}
             found[tuple(record[c] for c in columns)] = shown
     return found

@@ -52,8 +52,7 @@ class ChangeLog:
 
     def token(self) -> str:
         """The current version: changes after it are those not seen yet."""
-        row = self.store.db.execute("SELECT max(version) FROM change_log").fetchone()
-        return str(row[0] or 0)
+        return str(self.store.scalar("SELECT max(version) FROM change_log") or 0)
 
     def since(self, entity: Entity, token: str) -> tuple[list[str], str]:
         """Ids of records of ``entity`` created or changed after ``token``, and the token

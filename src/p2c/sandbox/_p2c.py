@@ -166,11 +166,11 @@ class P2CSolution:
         changed = 0
         for part in chunks(list(set(contact_ids))):
             marks = ", ".join("?" * len(part))
-            changed += self.store.db.execute(
+            changed += self.store.change(
                 "UPDATE contact SET msdynce_isactivecustomer = 1, modifiedon = ? "
                 f"WHERE msdynce_isactivecustomer = 0 AND contactid IN ({marks})",
                 (now, *part),
-            ).rowcount
+            )
         return changed
 
     # upgrade script ----------------------------------------------------------------------------
@@ -209,11 +209,11 @@ class P2CSolution:
                 f"SELECT customerid FROM {sales_entity(s).name} WHERE customeridtype = 'contact'"
                 for s in ACTIVITY_SETS
             )
-            active_count = db.execute(
+            active_count = self.store.change(
                 "UPDATE contact SET msdynce_isactivecustomer = 1, modifiedon = ? "
                 f"WHERE COALESCE(msdynce_isactivecustomer, 0) = 0 AND contactid IN ({active})",
                 (now,),
-            ).rowcount
+            )
             # Contacts from before the solution have no value yet; the column's default is No,
             # and the routing filters (eq true / eq false) never match an empty value.
             db.execute(
@@ -221,9 +221,9 @@ class P2CSolution:
                 "WHERE msdynce_isactivecustomer IS NULL"
             )
             flag = "(CASE WHEN parentcustomeridtype = 'account' THEN 1 ELSE 0 END)"
-            flags = db.execute(
+            flags = self.store.change(
                 f"UPDATE contact SET msdynce_iscompanyanaccount = {flag}, modifiedon = ? "
                 f"WHERE msdynce_iscompanyanaccount IS NOT {flag}",
                 (now,),
-            ).rowcount
+            )
         return UpgradeReport(installed, len(contacts), len(accounts), active_count, flags)

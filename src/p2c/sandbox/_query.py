@@ -19,7 +19,7 @@ from p2c._errors import ConfigError
 from p2c.odata import Filter, to_sql
 from p2c.sandbox._bodies import navigation_properties
 from p2c.sandbox._schema import Entity, FieldType
-from p2c.sandbox._store import Store
+from p2c.sandbox._store import Store, pages
 
 Record = dict[str, Any]
 
@@ -178,7 +178,7 @@ def select(
         params = [*params, -1 if limit is None else limit, offset]
     cursor = store.db.execute(sql, params)
     bool_positions = [i for i, n in enumerate(names) if n in query.bools]
-    while rows := cursor.fetchmany(page_size):
+    for rows in pages(cursor, page_size):
         page = [dict(zip(names, row, strict=True)) for row in rows]
         if bool_positions:
             flagged = [names[i] for i in bool_positions]
@@ -202,4 +202,4 @@ def count(
     query = _Query(entity, visible, resolve)
     where_sql, params = query.where(where, None)
     sql = f'SELECT COUNT(*) FROM "{entity.name}" AS base {" ".join(query.joins)} {where_sql}'
-    return int(store.db.execute(sql, params).fetchone()[0])
+    return int(store.scalar(sql, params))

@@ -1,13 +1,19 @@
-"""A SQLite database per sandbox system: tables made from entity metadata, plus settings."""
+"""A SQLite database per sandbox system: tables made from entity metadata, plus settings.
+
+Through APSW rather than the standard library's ``sqlite3``: it binds and fetches values
+about three times faster, which is most of the cost of a sync on the sandbox.
+"""
 
 from __future__ import annotations
 
-__all__ = ["Store", "chunks"]
+__all__ = ["Store", "chunks", "pages"]
 
-import sqlite3
+import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
+
+import apsw
 
 from p2c._errors import NotFoundError
 from p2c.sandbox._schema import Entity
@@ -39,12 +45,11 @@ class Store:
                 fix="create the workspace with `p2c init DIR` or pass --workspace DIR",
             )
         self.path = path
-        # isolation_level=None: transactions are explicit (see ``transaction``), so a failed
-        # load rolls back whole.
-        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        # Transactions are explicit (see ``transaction``), so a failed load rolls back whole.
+        self.db = apsw.Connection(str(path))
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute("PRAGMA busy_timeout=30000")
+        self.db.set_busy_timeout(30_000)
         self.entities = {e.name: e for e in entities}
         if create:
             with self.transaction():
@@ -65,10 +70,8 @@ class Store:
     # settings --------------------------------------------------------------------------------
 
     def setting(self, name: str, default: str | None = None) -> str | None:
-        row = self.db.execute(
-            "SELECT value FROM sandbox_setting WHERE name = ?", (name,)
-        ).fetchone()
-        return default if row is None else str(row[0])
+        value = self.scalar("SELECT value FROM sandbox_setting WHERE name = ?", (name,))
+        return default if value is None else str(value)
 
     def set_setting(self, name: str, value: str) -> None:
         self.db.execute(
@@ -102,24 +105,41 @@ class Store:
     ) -> Iterator[dict[str, Any]]:
         """Stored rows as dicts of column -> stored value."""
         order_by = order or ", ".join(f'"{k}"' for k in entity.key)
+        names = entity.columns
+        columns = ", ".join(f'"{c}"' for c in names)
         cursor = self.db.execute(
-            f'SELECT * FROM "{entity.name}" {where} ORDER BY {order_by}', params
+            f'SELECT {columns} FROM "{entity.name}" {where} ORDER BY {order_by}', params
         )
-        names = [d[0] for d in cursor.description]
-        while batch := cursor.fetchmany(2000):
-            for row in batch:
-                yield dict(zip(names, row, strict=True))
+        for row in cursor:
+            yield dict(zip(names, row, strict=True))
+
+    def change(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run an INSERT, UPDATE or DELETE; the number of rows it changed."""
+        self.db.execute(sql, params)
+        return int(self.db.changes())
+
+    def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """The first value of the first row, or None when there is no row."""
+        row = self.db.execute(sql, params).fetchone()
+        return None if row is None else row[0]
 
     def count(self, entity: Entity) -> int:
-        return int(self.db.execute(f'SELECT COUNT(*) FROM "{entity.name}"').fetchone()[0])
+        return int(self.scalar(f'SELECT COUNT(*) FROM "{entity.name}"'))
+
+
+def pages(cursor: Iterable[T], size: int) -> Iterator[list[T]]:
+    """A cursor's rows in lists of ``size``."""
+    rows = iter(cursor)
+    while page := list(itertools.islice(rows, size)):
+        yield page
 
 
 class _Transaction:
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: apsw.Connection) -> None:
         self.db = db
         self.outer = False
 
-    def __enter__(self) -> sqlite3.Connection:
+    def __enter__(self) -> apsw.Connection:
         self.outer = not self.db.in_transaction
         if self.outer:
             self.db.execute("BEGIN IMMEDIATE")
