@@ -1,8 +1,9 @@
 """Field mappings compiled once per task leg into one fast function.
 
 The generated function is a single dict display: plain copies become ``r['column']``,
-constants are bound once, and only value maps and functions call a helper. Names from the
-template reach the generated code only as ``repr`` literals.
+constants are bound once, a default over a column is an inline conditional, and only value
+maps and functions call a helper. Names from the template reach the generated code only as
+``repr`` literals.
 """
 
 from __future__ import annotations
@@ -71,6 +72,22 @@ def _helper(spec: FieldMap) -> Callable[[Mapping[str, Any]], Any]:
     return value_of
 
 
+def _value_mapped(source: str, spec: FieldMap) -> Callable[[Mapping[str, Any]], Any]:
+    """A value map without a function: the common case of ``_helper``, with less work."""
+    table = {str(k): v for k, v in (spec.value_map or {}).items()}
+    blank, default = table.get(""), spec.default
+
+    def value_of(record: Mapping[str, Any]) -> Any:
+        value = record[source]
+        if value is None or value == "":
+            value = blank
+        else:
+            value = table.get(value if value.__class__ is str else _map_key(value), value)
+        return default if value is None or value == "" else value
+
+    return value_of
+
+
 def compile_map(
     mapping: Mapping[str, Transform], constants: Mapping[str, Any] | None = None
 ) -> CompiledMap:
@@ -88,6 +105,13 @@ def compile_map(
         if spec.source is None and spec.fn is None and spec.value_map is None:
             namespace[f"c{index}"] = spec.default
             items.append(f"{destination!r}: c{index}")
+        elif spec.source is not None and spec.fn is None and not spec.value_map:
+            namespace[f"c{index}"] = spec.default
+            empty = f"(v := r[{spec.source!r}]) is None or v == ''"
+            items.append(f"{destination!r}: (c{index} if {empty} else v)")
+        elif spec.source is not None and spec.fn is None:
+            namespace[f"h{index}"] = _value_mapped(spec.source, spec)
+            items.append(f"{destination!r}: h{index}(r)")
         else:
             namespace[f"h{index}"] = _helper(spec)
             items.append(f"{destination!r}: h{index}(r)")

@@ -174,7 +174,8 @@ class KeyedSystem:
                 rejection = validate(entity, merged, before, context)
                 if rejection is not None:
                     outcomes[index] = Outcome(key, "failed", rejection.field, rejection.message)
-                elif before is None:
+                    continue
+                if before is None:
                     outcomes[index] = Outcome(key, "created")
                 elif all(before.get(c) == v for c, v in row.items()):
                     outcomes[index] = Outcome(key, "unchanged")
@@ -186,10 +187,9 @@ class KeyedSystem:
                             c: (before.get(c), v) for c, v in row.items() if before.get(c) != v
                         }
                     outcomes[index] = Outcome(key, "updated", changes=changes)
-                if rejection is None:
-                    if modified:
-                        merged[modified] = stamp
-                    changed[key] = merged
+                if modified:
+                    merged[modified] = stamp
+                changed[key] = merged
             if changed:
                 self._write(entity, list(changed.values()))
             done = [o for o in outcomes if o is not None]
