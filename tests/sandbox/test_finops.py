@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import enum
+
 import pytest
 
 from p2c.sandbox import FinOpsSandbox
@@ -151,6 +153,23 @@ def test_company_is_read_case_insensitively(finops: FinOpsSandbox) -> None:
     # The same record under either spelling is the same record.
     assert [o.status for o in finops.upsert("CustomersV2", [CUSTOMER])] == ["unchanged"]
     assert finops.count("CustomersV2") == 1
+
+
+def test_text_of_a_str_subclass_is_taken_as_text(finops: FinOpsSandbox) -> None:
+    class Group(enum.StrEnum):
+        RETAIL = "10"
+
+    (outcome,) = finops.upsert("CustomersV2", [{**CUSTOMER, "CustomerGroupId": Group.RETAIL}])
+    assert outcome.status == "created"
+    (stored,) = finops.export("CustomersV2")
+    assert stored["CustomerGroupId"] == "10"
+
+
+def test_a_missing_key_field_is_named(finops: FinOpsSandbox) -> None:
+    record = {k: v for k, v in CUSTOMER.items() if k != "CustomerAccount"}
+    (outcome,) = finops.upsert("CustomersV2", [record])
+    assert (outcome.status, outcome.field) == ("failed", "CustomerAccount")
+    assert "entity key" in (outcome.message or "")
 
 
 def test_same_key_twice_in_one_batch(finops: FinOpsSandbox) -> None:

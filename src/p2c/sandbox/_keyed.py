@@ -150,11 +150,15 @@ class KeyedSystem:
                     raise ValueError
                 key, row = shape.intake(record)
             except ValueError:
-                problem = _diagnose(entity, record)
-                outcomes[index] = Outcome(
-                    _key(entity, record), "failed", problem.field, problem.message
-                )
-                continue
+                taken_slowly = _take_slowly(entity, record)
+                if isinstance(taken_slowly, Rejection):
+                    outcomes[index] = Outcome(
+                        _key(entity, record), "failed", taken_slowly.field, taken_slowly.message
+                    )
+                    continue
+                key, row = taken_slowly
+                shape = entity.shape(tuple(row))
+                assert shape is not None  # every name is a field: the slow path checked
             taken.append((index, shape, key, row))
         # To the microsecond: readers of the hub's changes can tell writes apart.
         stamp = utc_now().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -245,8 +249,11 @@ class _RolledBack(Exception):
         self.outcomes = outcomes
 
 
-def _diagnose(entity: Entity, record: Mapping[str, Any]) -> Rejection:
-    """The slow path for a record its shape refused: the first field at fault."""
+def _take_slowly(
+    entity: Entity, record: Mapping[str, Any]
+) -> tuple[tuple[Any, ...], dict[str, Any]] | Rejection:
+    """Field by field, for a record its shape's intake refused: the first field at fault, or
+    the key and row when the intake was only stricter than needed (a subclass of str)."""
     row: dict[str, Any] = {}
     for name, value in record.items():
         convert = entity.coercers.get(name)
@@ -256,8 +263,10 @@ def _diagnose(entity: Entity, record: Mapping[str, Any]) -> Rejection:
             row[name] = convert(value)
         except ValueError as exc:
             return Rejection(name, f"{entity.by_name[name].display}: {exc}.")
-    missing = next(k for k in entity.key if row.get(k) in (None, ""))
-    return Rejection(missing, f"All fields in the entity key must be provided: {missing}.")
+    for name in entity.key:
+        if row.get(name) in (None, ""):
+            return Rejection(name, f"All fields in the entity key must be provided: {name}.")
+    return tuple(row[k] for k in entity.key), row
 
 
 def _values(rows: list[dict[str, Any]], columns: list[str]) -> list[tuple[Any, ...]]:
