@@ -140,6 +140,8 @@ def movement_floor(folder: Path, empty: Path, batch: int) -> tuple[float, int]:
     state = sqlite3.connect(folder / "state.db")
     lineage = state.execute("SELECT * FROM lineage").fetchall()
     fresh = sqlite3.connect(empty.with_name(f"state-{time.monotonic_ns()}.db"))
+    fresh.execute("PRAGMA journal_mode=WAL")  # as the engine's state
+    fresh.execute("PRAGMA synchronous=NORMAL")
     fresh.execute(
         "CREATE TABLE lineage (project, task, leg, source_key, source_entity, "
         "destination_entity, destination_key, run_id, digest, "
