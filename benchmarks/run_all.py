@@ -102,6 +102,13 @@ def floor(sales: Path, empty_finops: Path) -> tuple[float, int]:
     return time.perf_counter() - started, rows
 
 
+_JOURNAL = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA wal_autocheckpoint=16384",
+)
+
+
 def movement_floor(folder: Path, empty: Path, batch: int) -> tuple[float, int]:
     """Every value the run moved, moved again with no logic at all.
 
@@ -118,8 +125,8 @@ def movement_floor(folder: Path, empty: Path, batch: int) -> tuple[float, int]:
         target = empty.with_name(f"{system}-{time.monotonic_ns()}.db")
         shutil.copy(empty / f"{system}.db", target)
         source, copy = apsw.Connection(str(written)), apsw.Connection(str(target))
-        copy.execute("PRAGMA journal_mode=WAL")
-        copy.execute("PRAGMA synchronous=NORMAL")
+        for pragma in _JOURNAL:  # as the sandbox's
+            copy.execute(pragma)
         for table in _written_tables(source, copy):
             columns = [
                 c
@@ -140,8 +147,8 @@ def movement_floor(folder: Path, empty: Path, batch: int) -> tuple[float, int]:
     state = sqlite3.connect(folder / "state.db")
     lineage = state.execute("SELECT * FROM lineage").fetchall()
     fresh = sqlite3.connect(empty.with_name(f"state-{time.monotonic_ns()}.db"))
-    fresh.execute("PRAGMA journal_mode=WAL")  # as the engine's state
-    fresh.execute("PRAGMA synchronous=NORMAL")
+    for pragma in _JOURNAL:  # as the state's
+        fresh.execute(pragma)
     fresh.execute(
         "CREATE TABLE lineage (project, task, leg, source_key, source_entity, "
         "destination_entity, destination_key, run_id, digest, "
