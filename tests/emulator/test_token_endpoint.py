@@ -3,12 +3,21 @@ tokens are refused in Entra ID's and the services' shapes."""
 
 from __future__ import annotations
 
+import hashlib
 import time
+from base64 import urlsafe_b64encode
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
+import jwt
 import msal  # type: ignore[import-untyped]
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 from emulator_helpers import Api, MsalHttp, tls
 
 from p2c.emulator import EmulatorSettings, RunningEmulator, serve
@@ -120,3 +129,109 @@ def test_an_expired_token_gets_401(workspace: Path) -> None:
         )
         assert answer.status_code == 401
         api.close()
+
+
+# certificates -----------------------------------------------------------------------------------
+
+
+def _certificate() -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "p2c test app")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    return key, certificate
+
+
+@pytest.fixture
+def registered(workspace: Path) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
+    """A certificate uploaded for the application before the emulator starts."""
+    key, certificate = _certificate()
+    folder = workspace / "emulator" / "app-certificates"
+    folder.mkdir(parents=True)
+    (folder / "app.crt").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    return key, certificate
+
+
+def _assertion(
+    running: RunningEmulator,
+    key: rsa.RSAPrivateKey,
+    certificate: x509.Certificate,
+    algorithm: str = "RS256",
+    **claims: Any,
+) -> str:
+    der = certificate.public_bytes(serialization.Encoding.DER)
+    digest = hashlib.sha1(der) if algorithm == "RS256" else hashlib.sha256(der)
+    header = "x5t" if algorithm == "RS256" else "x5t#S256"
+    payload = {
+        "aud": f"{running.base_url}/{running.tenant}/oauth2/v2.0/token",
+        "iss": running.client_id,
+        "sub": running.client_id,
+        "exp": int(time.time()) + 600,
+        "jti": "1",
+        **claims,
+    }
+    thumbprint = urlsafe_b64encode(digest.digest()).decode()
+    return jwt.encode(payload, key, algorithm=algorithm, headers={header: thumbprint})
+
+
+def _sign_in_with(api: Api, assertion: str) -> httpx.Response:
+    return api.sign_in(
+        "sales",
+        client_secret="",
+        client_assertion_type="urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        client_assertion=assertion,
+    )
+
+
+@pytest.mark.parametrize("algorithm", ["RS256", "PS256"])
+def test_a_client_assertion_of_a_registered_certificate_signs_in(
+    registered: tuple[rsa.RSAPrivateKey, x509.Certificate],
+    running: RunningEmulator,
+    api: Api,
+    algorithm: str,
+) -> None:
+    key, certificate = registered
+    answer = _sign_in_with(api, _assertion(running, key, certificate, algorithm))
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["token_type"] == "Bearer"
+
+
+@pytest.mark.parametrize(
+    ("claims", "code"),
+    [
+        ({"aud": "https://login.microsoftonline.com/other/oauth2/v2.0/token"}, 50027),
+        ({"exp": int(time.time()) - 600}, 700024),
+        ({"iss": "someone-else", "sub": "someone-else"}, 700021),
+    ],
+)
+def test_a_client_assertion_is_checked_as_entra_does(
+    registered: tuple[rsa.RSAPrivateKey, x509.Certificate],
+    running: RunningEmulator,
+    api: Api,
+    claims: dict[str, Any],
+    code: int,
+) -> None:
+    key, certificate = registered
+    answer = _sign_in_with(api, _assertion(running, key, certificate, **claims))
+    assert answer.status_code == 401
+    assert answer.json()["error_codes"] == [code]
+
+
+def test_a_signature_by_another_key_is_refused(
+    registered: tuple[rsa.RSAPrivateKey, x509.Certificate], running: RunningEmulator, api: Api
+) -> None:
+    _, certificate = registered
+    other, _ = _certificate()
+    answer = _sign_in_with(api, _assertion(running, other, certificate))
+    assert answer.status_code == 401
+    assert answer.json()["error_codes"] == [700027]
+    assert "signature does not match" in answer.json()["error_description"]

@@ -68,6 +68,10 @@ class _MsalHttp:
         headers: Any = None,
         **_: Any,
     ) -> httpx.Response:
+        if isinstance(data, dict):
+            # MSAL gives the certificate's client assertion as bytes: requests, its default
+            # client, form-encodes bytes as their text; httpx would send their repr.
+            data = {k: v.decode("ascii") if isinstance(v, bytes) else v for k, v in data.items()}
         return self.client.post(url, params=params, data=data, headers=headers)
 
     def get(self, url: str, params: Any = None, headers: Any = None, **_: Any) -> httpx.Response:

@@ -122,7 +122,7 @@ class EmulatorApp:
             return self.tokens.openid_configuration(first, base)
         if rest == "oauth2/v2.0/token" and method == "POST":
             form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
-            return self.tokens.token(first, form, headers.get("authorization"))
+            return self.tokens.token(first, form, headers.get("authorization"), base)
         return json_reply(
             404,
             {

@@ -15,6 +15,7 @@ from typing import Any
 
 import uvicorn
 import yaml
+from cryptography import x509
 
 from p2c._errors import ConfigError
 from p2c.connectors import SandboxConnection
@@ -39,6 +40,7 @@ from p2c.workspace import Workspace
 
 HOST = "127.0.0.1"
 FOLDER = "emulator"
+CERTIFICATES = "app-certificates"
 ROOTS = {"sales": "/sales/api/data/v9.2/", "finops": "/finops/data/", "cds": "/cds/data/"}
 
 
@@ -132,6 +134,21 @@ def _sandbox_path(ws: Workspace, connection_set: str, system: str) -> Path | Non
     return (ws.root / connection.path).resolve()
 
 
+def app_certificates(folder: Path) -> list[x509.Certificate]:
+    """The certificates registered for the application: PEM files in
+    ``emulator/app-certificates/``, as uploaded under Certificates & secrets in Entra ID."""
+    found = []
+    for path in sorted((folder / CERTIFICATES).glob("*")):
+        try:
+            found.extend(x509.load_pem_x509_certificates(path.read_bytes()))
+        except ValueError as exc:
+            raise ConfigError(
+                f"{path} is not a PEM certificate: {exc}.",
+                fix="put the certificate's public part there, as -----BEGIN CERTIFICATE----- PEM",
+            ) from None
+    return found
+
+
 def build_app(
     workspace_root: Path, settings: EmulatorSettings, secret: str
 ) -> tuple[EmulatorApp, list[SystemPool[Any]], dict[str, Any]]:
@@ -179,7 +196,14 @@ def build_app(
             KeyedFace("cds", cds_pool, settings, ROOTS["cds"], CDS_ENTITIES),
             protection(2),
         )
-    tokens = TokenService(TENANT, CLIENT_ID, secret, settings.token_lifetime, set(services))
+    tokens = TokenService(
+        TENANT,
+        CLIENT_ID,
+        secret,
+        settings.token_lifetime,
+        set(services),
+        app_certificates(workspace_root / FOLDER),
+    )
     app = EmulatorApp(tokens, services, settings)
     facts = {
         "organizations": [o.model_dump(mode="json") for o in ws.connection_set(name).organizations],

@@ -1,22 +1,32 @@
 """The local Entra ID: OpenID configuration and the client-credentials token endpoint.
 
 Tokens are opaque random strings, bound to one service (the audience named by the scope,
-``<environment url>/.default``) and valid ``token_lifetime`` seconds. Errors carry Entra ID's
-AADSTS codes and shape, so the client's handling of them is exercised too.
+``<environment url>/.default``) and valid ``token_lifetime`` seconds. The application signs
+in with its client secret, or with a certificate registered for it: a client assertion
+(RS256 or PS256) whose ``x5t`` or ``x5t#S256`` names the certificate, checked for its
+signature, audience (the token endpoint), issuer, subject and lifetime. Errors carry Entra
+ID's AADSTS codes and shape, so the client's handling of them is exercised too.
 """
 
 from __future__ import annotations
 
 __all__ = ["TokenService"]
 
+import hashlib
 import hmac
 import secrets
 import time
 import uuid
-from base64 import b64decode
+from base64 import b64decode, urlsafe_b64encode
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import unquote, urlparse
+
+import jwt
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from p2c.emulator._http import Reply, json_reply
 
@@ -38,14 +48,27 @@ class TokenService:
         secret: Its client secret (never logged or shown).
         lifetime: Seconds a token is valid.
         services: Service names a scope may name (``sales``, ``finops``, ``cds``).
+        certificates: Certificates registered for the application (Certificates & secrets).
     """
 
     def __init__(
-        self, tenant: str, client_id: str, secret: str, lifetime: int, services: set[str]
+        self,
+        tenant: str,
+        client_id: str,
+        secret: str,
+        lifetime: int,
+        services: set[str],
+        certificates: Iterable[x509.Certificate] = (),
     ) -> None:
         self.tenant = tenant
         self.client_id = client_id
         self._secret = secret
+        # x5t (SHA-1) and x5t#S256 (SHA-256) thumbprints, base64url unpadded -> public key.
+        self._keys: dict[str, Any] = {}
+        for certificate in certificates:
+            der = certificate.public_bytes(Encoding.DER)
+            for digest in (hashlib.sha1(der, usedforsecurity=False), hashlib.sha256(der)):
+                self._keys[_b64url(digest.digest())] = certificate.public_key()
         self.lifetime = lifetime
         self.services = services
         self._grants: dict[str, _Grant] = {}
@@ -83,8 +106,11 @@ class TokenService:
             },
         )
 
-    def token(self, tenant: str, form: dict[str, str], authorization: str | None) -> Reply:
-        """``POST /{tenant}/oauth2/v2.0/token`` with a form body."""
+    def token(
+        self, tenant: str, form: dict[str, str], authorization: str | None, base: str
+    ) -> Reply:
+        """``POST /{tenant}/oauth2/v2.0/token`` with a form body; ``base`` is the emulator's
+        address, of which the token endpoint is the audience of a client assertion."""
         if tenant != self.tenant:
             return self._error(400, "invalid_request", 90002, _no_tenant(tenant))
         if form.get("grant_type") != "client_credentials":
@@ -111,14 +137,12 @@ class TokenService:
                 "by the administrator of the tenant.",
             )
         if form.get("client_assertion_type") == _JWT_BEARER:
-            return self._error(
-                401,
-                "invalid_client",
-                700027,
-                "Client assertion failed signature validation: the emulator has no "
-                "certificate registered for this application; use a client secret.",
+            refused = self._check_assertion(
+                form.get("client_assertion", ""), f"{base}/{tenant}/oauth2/v2.0/token"
             )
-        if secret is None or not hmac.compare_digest(secret.encode(), self._secret.encode()):
+            if refused is not None:
+                return refused
+        elif secret is None or not hmac.compare_digest(secret.encode(), self._secret.encode()):
             return self._error(
                 401,
                 "invalid_client",
@@ -153,6 +177,60 @@ class TokenService:
             },
             {"Cache-Control": "no-store, no-cache", "Pragma": "no-cache"},
         )
+
+    def _check_assertion(self, assertion: str, audience: str) -> Reply | None:
+        """None when the client assertion proves the application, else Entra's error."""
+        try:
+            header = jwt.get_unverified_header(assertion)
+        except jwt.PyJWTError as exc:
+            return self._error(401, "invalid_client", 50027, f"JWT token is invalid: {exc}.")
+        thumbprint = str(header.get("x5t#S256") or header.get("x5t") or "").rstrip("=")
+        key = self._keys.get(thumbprint.replace("+", "-").replace("/", "_"))
+        if key is None:
+            return self._error(
+                401,
+                "invalid_client",
+                700027,
+                "Client assertion failed signature validation. (Reason - The key was not "
+                f"found., Thumbprint of key used by client: '{_hex(thumbprint)}'. Please "
+                "visit the Azure Portal, Graph Explorer or directly use MS Graph to see "
+                f"configured keys for app Id '{self.client_id}'.)",
+            )
+        try:
+            claims = jwt.decode(
+                assertion,
+                key,
+                algorithms=["RS256", "PS256"],
+                audience=audience,
+                options={"require": ["aud", "iss", "sub", "exp"]},
+            )
+        except jwt.ExpiredSignatureError:
+            return self._error(
+                401,
+                "invalid_client",
+                700024,
+                "Client assertion is not within its valid time range.",
+            )
+        except jwt.InvalidSignatureError:
+            return self._error(
+                401,
+                "invalid_client",
+                700027,
+                "Client assertion failed signature validation. (Reason - The signature does "
+                "not match the registered key.)",
+            )
+        except jwt.PyJWTError as exc:
+            return self._error(
+                401, "invalid_client", 50027, f"JWT token is invalid or malformed: {exc}."
+            )
+        if claims["iss"] != self.client_id or claims["sub"] != self.client_id:
+            return self._error(
+                401,
+                "invalid_client",
+                700021,
+                "Client assertion application identifier doesn't match 'client_id' parameter.",
+            )
+        return None
 
     # checking --------------------------------------------------------------------------------
 
@@ -197,6 +275,18 @@ class TokenService:
                 "error_uri": f"https://login.microsoftonline.com/error?code={code}",
             },
         )
+
+
+def _b64url(raw: bytes) -> str:
+    return urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def _hex(thumbprint: str) -> str:
+    """A base64url thumbprint as the hex Entra shows; the text itself when it is not one."""
+    try:
+        return b64decode(thumbprint + "=" * (-len(thumbprint) % 4), altchars=b"-_").hex().upper()
+    except ValueError:
+        return thumbprint
 
 
 def _no_tenant(tenant: str) -> str:
