@@ -121,6 +121,21 @@ def test_a_wrong_secret_is_explained_and_never_shown(
         assert wrong not in result.stdout + result.stderr
 
 
+def test_an_application_user_without_a_role_is_explained(twins: tuple[Path, Path]) -> None:
+    from p2c.emulator import EmulatorSettings, serve
+
+    _, remote = twins
+    with serve(remote, EmulatorSettings(without_role=("sales",))) as running:
+        use_connection_set(remote, "emulator", emulator_connections(running))
+        checked = run_p2c("connections", "test", "-c", "emulator", "-w", remote)
+    assert checked.returncode == ExitCode.CONNECTION
+    assert "failed emulator/sales" in checked.stderr
+    assert "permission denied (403)" in checked.stderr
+    assert "0x80040220" in checked.stderr or "missing prvRead" in checked.stderr
+    assert "security role" in checked.stderr  # the fix
+    assert "ok" in checked.stdout and "emulator/finops" in checked.stdout
+
+
 def test_unreachable_and_missing_secret_are_explained(twins: tuple[Path, Path]) -> None:
     from p2c.emulator import serve
 

@@ -120,3 +120,15 @@ def test_a_port_in_use_is_a_usage_error(workspace: Path) -> None:
         )
     assert result.returncode == 2
     assert f"127.0.0.1:{port}" in result.stderr and "--port" in result.stderr
+
+
+def test_an_unknown_service_without_role_is_a_usage_error(workspace: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "p2c", "emulator", "--without-role", "crm", "-w", str(workspace)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "--without-role" in result.stderr and "'sales'" in result.stderr
+    assert "Traceback" not in result.stderr

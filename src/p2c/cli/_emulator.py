@@ -37,21 +37,31 @@ def emulator(
         float, typer.Option(help="Share of requests answered 503/500 (0 to 1, seeded).")
     ] = 0.0,
     dop_hint: Annotated[int, typer.Option(help="The x-ms-dop-hint header.")] = 4,
+    without_role: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A service (sales, finops, cds) whose application user has no security role: "
+            "requests after sign-in get 403. Repeatable."
+        ),
+    ] = None,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Serve the sandbox as Dataverse (Sales), F&O OData and the CDS hub, with a local token
     endpoint, on 127.0.0.1 only, until Ctrl-C; print the connection set for p2c.yaml."""
     ws = Workspace.open(workspace)
     try:
-        settings = EmulatorSettings(
-            port=port,
-            connection_set=connection_set,
-            requests_per_window=requests_per_window,
-            window_seconds=window_seconds,
-            max_concurrent=max_concurrent,
-            latency_ms=latency_ms,
-            fault_rate=fault_rate,
-            dop_hint=dop_hint,
+        settings = EmulatorSettings.model_validate(
+            {
+                "port": port,
+                "connection_set": connection_set,
+                "requests_per_window": requests_per_window,
+                "window_seconds": window_seconds,
+                "max_concurrent": max_concurrent,
+                "latency_ms": latency_ms,
+                "fault_rate": fault_rate,
+                "dop_hint": dop_hint,
+                "without_role": tuple(without_role or ()),
+            }
         )
     except ValidationError as exc:
         problem = exc.errors()[0]

@@ -14,8 +14,13 @@ from p2c.connectors._finops import finops_session
 from p2c.connectors._http import ApiSession
 from p2c.connectors._open import System, _check, connection_label
 
-# A cheap authenticated read per system: one small record, or who the caller is.
-_PROBES = {"sales": "WhoAmI", "finops": "LegalEntities?$top=1", "cds": "Organization?$top=1"}
+# A cheap authenticated read per system: one small record of a table p2c reads. Not WhoAmI:
+# it needs no privilege, so an application user without a security role would pass.
+_PROBES = {
+    "sales": "contacts?$select=contactid&$top=1",
+    "finops": "LegalEntities?$top=1",
+    "cds": "Organization?$top=1",
+}
 
 
 @dataclass(frozen=True)

@@ -154,6 +154,8 @@ class EmulatorApp:
         if why is not None:
             protection.count_unauthorized()
             return self._unauthorized(service, why, base)
+        if service.name in self.settings.without_role:
+            return service.face.render(_no_role(service, path[len(service.root_path) :]))
         admission = protection.admit()
         if admission.limit is not None:
             return self._throttled(service, admission)
@@ -246,3 +248,20 @@ def _fault(service: Service, status: int) -> Reply:
     if status == 503:
         reply.headers["Retry-After"] = "1"
     return reply
+
+
+def _no_role(service: Service, path: str) -> ApiError:
+    """The refusal of a request by an application user without a security role."""
+    table = path.split("(", 1)[0].split("?", 1)[0].strip("/") or "the service"
+    if service.kind == "dataverse":
+        return ApiError(
+            403,
+            "Principal user (Id=00000000-0000-0000-0000-00000000a991, type=8, roleCount=0, "
+            f"privilegeCount=0, accessMode=4), is missing prvRead privilege on '{table}'.",
+            "0x80040220",
+        )
+    return ApiError(
+        403,
+        f"Access denied: the user of the Microsoft Entra application has no security role "
+        f"that grants access to '{table}'.",
+    )

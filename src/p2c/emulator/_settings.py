@@ -10,6 +10,8 @@ __all__ = [
     "EmulatorSettings",
 ]
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 TENANT = "p2c-emulator"
@@ -41,6 +43,9 @@ class EmulatorSettings(BaseModel):
         batch_max_operations: Requests per Dataverse ``$batch``.
         default_company: The F&O company of the application user, used without
             ``cross-company=true``.
+        without_role: Services where the application user has no security role: sign-in
+            works, every request is then refused with 403 (Dataverse: 0x80040220, a missing
+            privilege).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -60,3 +65,4 @@ class EmulatorSettings(BaseModel):
     finops_page_size_max: int = Field(default=10_000, ge=1)
     batch_max_operations: int = Field(default=1000, ge=1)
     default_company: str = "usmf"
+    without_role: tuple[Literal["sales", "finops", "cds"], ...] = ()
