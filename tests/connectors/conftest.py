@@ -20,8 +20,9 @@ from p2c.connectors import (
 )
 from p2c.workspace import Workspace, init_workspace
 
-# The engine tests' scenario data and helpers.
+# The engine tests' scenario data and helpers, and the emulator tests' helpers.
 sys.path.insert(0, str(Path(__file__).parent.parent / "engine"))
+sys.path.insert(0, str(Path(__file__).parent.parent / "emulator"))
 
 from connector_world import World, emulator_connections
 from engine_scenarios import BASE

@@ -7,9 +7,14 @@ import json
 import os
 import re
 import ssl
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 
 from p2c.emulator import DEFAULT_SECRET, SECRET_ENV, RunningEmulator
 
@@ -216,3 +221,21 @@ def _read_parts(text: str, boundary: str, out: list[dict[str, Any]]) -> None:
                 else None,
             }
         )
+
+
+def self_signed(name: str) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
+    """An application's certificate and its key, valid for a day."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    return key, certificate

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import time
 from base64 import urlsafe_b64encode
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +14,9 @@ import jwt
 import msal  # type: ignore[import-untyped]
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
-from emulator_helpers import Api, MsalHttp, tls
+from emulator_helpers import Api, MsalHttp, self_signed, tls
 
 from p2c.emulator import EmulatorSettings, RunningEmulator, serve
 
@@ -134,27 +132,10 @@ def test_an_expired_token_gets_401(workspace: Path) -> None:
 # certificates -----------------------------------------------------------------------------------
 
 
-def _certificate() -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "p2c test app")])
-    now = datetime.now(UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    return key, certificate
-
-
 @pytest.fixture
 def registered(workspace: Path) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
     """A certificate uploaded for the application before the emulator starts."""
-    key, certificate = _certificate()
+    key, certificate = self_signed("p2c test app")
     folder = workspace / "emulator" / "app-certificates"
     folder.mkdir(parents=True)
     (folder / "app.crt").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
@@ -230,7 +211,7 @@ def test_a_signature_by_another_key_is_refused(
     registered: tuple[rsa.RSAPrivateKey, x509.Certificate], running: RunningEmulator, api: Api
 ) -> None:
     _, certificate = registered
-    other, _ = _certificate()
+    other, _ = self_signed("another app")
     answer = _sign_in_with(api, _assertion(running, other, certificate))
     assert answer.status_code == 401
     assert answer.json()["error_codes"] == [700027]
