@@ -15,7 +15,7 @@ from p2c.connectors._http import ApiSession
 from p2c.connectors._open import System, _check, connection_label
 
 # A cheap authenticated read per system: one small record of a table p2c reads. Not WhoAmI:
-# it needs no privilege, so an application user without a security role would pass.
+# it proves the sign-in, not that the application user's roles let it read contacts.
 _PROBES = {
     "sales": "contacts?$select=contactid&$top=1",
     "finops": "LegalEntities?$top=1",
