@@ -13,12 +13,14 @@ __all__ = ["BatchRunner", "Face", "Operation", "parse_batch"]
 import json
 import re
 import uuid
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from p2c.emulator._http import ApiError, Call, Reply, reason
+from p2c.emulator._pool import SystemPool
 
 _BOUNDARY = re.compile(r'boundary="?([^";]+)"?', re.IGNORECASE)
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
@@ -360,7 +362,15 @@ class Face:
     shape; ``code`` is the error code of their generic refusals."""
 
     batches: BatchRunner
+    pool: SystemPool[Any]
     code = ""
+
+    @contextmanager
+    def _change_set(self) -> Iterator[object]:
+        """This thread's system in one transaction, one writer at a time."""
+        system = self.pool.get()
+        with self.pool.write_lock, system.store.transaction():
+            yield system
 
     def execute(self, call: Call) -> Reply:
         raise NotImplementedError

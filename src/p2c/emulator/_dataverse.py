@@ -10,8 +10,7 @@ from __future__ import annotations
 __all__ = ["DataverseFace"]
 
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any
 
 from p2c._errors import ConfigError, InputError, NotFoundError, P2CError
@@ -50,6 +49,7 @@ class DataverseFace(Face):
 
     name = "sales"
     code = "0x80060888"
+    pool: SystemPool[SalesSandbox]
 
     def __init__(
         self, pool: SystemPool[SalesSandbox], settings: EmulatorSettings, root_path: str
@@ -77,12 +77,6 @@ class DataverseFace(Face):
             {"error": {"code": error.code or "0x0", "message": error.message}},
             error.headers,
         )
-
-    @contextmanager
-    def _change_set(self) -> Iterator[object]:
-        sales = self.pool.get()
-        with self.pool.write_lock, sales.store.transaction():
-            yield sales
 
     # routing ---------------------------------------------------------------------------------
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 __all__ = ["KeyedFace"]
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -87,12 +86,6 @@ class KeyedFace(Face):
         if error.inner is not None:
             payload["innererror"] = error.inner
         return json_reply(error.status, {"error": payload}, error.headers)
-
-    @contextmanager
-    def _change_set(self) -> Iterator[object]:
-        system = self.pool.get()
-        with self.pool.write_lock, system.store.transaction():
-            yield system
 
     # routing ---------------------------------------------------------------------------------
 
