@@ -190,8 +190,8 @@ def _floor_db(sales: Path, empty_finops: Path) -> sqlite3.Connection:
     copy = empty_finops.with_name(f"floor-{time.monotonic_ns()}.db")
     shutil.copy(empty_finops, copy)
     db = sqlite3.connect(copy, isolation_level=None)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=NORMAL")
+    for pragma in _JOURNAL:
+        db.execute(pragma)
     db.execute("ATTACH ? AS s", (str(sales),))
     return db
 

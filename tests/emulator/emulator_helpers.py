@@ -51,25 +51,6 @@ def tls(running: RunningEmulator) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=str(running.ca_file))
 
 
-class MsalHttp:
-    """MSAL's ``http_client``: ``get``/``post`` returning objects with ``status_code``,
-    ``text`` and ``headers`` (httpx responses have them)."""
-
-    def __init__(self, client: httpx.Client) -> None:
-        self.client = client
-
-    def get(self, url: str, params: Any = None, headers: Any = None, **_: Any) -> httpx.Response:
-        return self.client.get(url, params=params, headers=headers)
-
-    def post(
-        self, url: str, params: Any = None, data: Any = None, headers: Any = None, **_: Any
-    ) -> httpx.Response:
-        return self.client.post(url, params=params, data=data, headers=headers)
-
-    def close(self) -> None:
-        pass
-
-
 class Api:
     """An httpx client that signs in to the emulator's token endpoint per service."""
 

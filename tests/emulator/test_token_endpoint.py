@@ -16,8 +16,9 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from emulator_helpers import Api, MsalHttp, self_signed, tls
+from emulator_helpers import Api, self_signed, tls
 
+from p2c.connectors._auth import _MsalHttp as MsalHttp  # the adapter p2c signs in through
 from p2c.emulator import EmulatorSettings, RunningEmulator, serve
 
 
