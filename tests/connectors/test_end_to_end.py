@@ -212,7 +212,7 @@ def test_throttling_and_server_faults_lose_nothing(twins: tuple[Path, Path]) -> 
     local, remote = twins
     assert run(local).exit_code == ExitCode.OK
     settings = EmulatorSettings(
-        requests_per_window=4, window_seconds=1.0, fault_rate=0.15, fault_seed=3
+        requests_per_window=2, window_seconds=1.0, fault_rate=0.15, fault_seed=3
     )
     with serve(remote, settings) as running:
         use_connection_set(remote, "emulator", emulator_connections(running, batch_size=5))
