@@ -23,9 +23,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from p2c.dynamics import SALES
 from p2c.engine import Engine, RunResult, StateStore
 from p2c.sandbox import sample_document
-from p2c.sandbox._sales_schema import sales_entity
 from p2c.workspace import Workspace, init_workspace
 
 
@@ -56,7 +56,7 @@ def main() -> None:
     tracked = "--track-changes" in sys.argv
     if tracked:
         for entity in ("contact", "account"):
-            sales.changes.enable(sales_entity(entity))
+            sales.changes.enable(SALES.entity(entity))
     sales.load(sample_document(contacts))
     ids = [r["contactid"] for page in sales.query("contacts", ["contactid"]) for r in page]
     sales.close()

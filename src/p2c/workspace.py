@@ -35,8 +35,7 @@ from p2c.connectors import (
     open_source,
 )
 from p2c.sandbox import ROOT_BUSINESS_UNIT, CDSHub, FinOpsSandbox, SalesSandbox
-from p2c.templates import Leg, Template, get_template, template_names
-from p2c.templates._model import Transform
+from p2c.templates import Leg, Template, Transform, get_template, template_names
 
 CONFIG_FILE = "p2c.yaml"
 Generation = Literal["direct", "via-cds"]
@@ -306,7 +305,7 @@ def init_workspace(root: Path, *, via_cds: bool = False, with_p2c: bool = True) 
         header + yaml.safe_dump(data, sort_keys=False), encoding="utf-8"
     )
     workspace = Workspace(root.resolve(), config)
-    from p2c.engine._state import StateStore  # the engine imports this module
+    from p2c.engine import StateStore  # the engine imports this module
 
     StateStore(workspace.state_url()).close()
     return workspace

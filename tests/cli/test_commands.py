@@ -423,12 +423,12 @@ def test_python_m_p2c_exit_statuses(tmp_path: Path) -> None:
 
 
 def test_track_changes_turns_the_table_option_on_and_off(ws: Path, p2c: Run) -> None:
-    from p2c.sandbox._sales_schema import sales_entity
+    from p2c.dynamics import SALES
 
     def tracked() -> set[str]:
         sales = Workspace.open(ws).sales()
         try:
-            return {n for n in ("contact", "account") if sales.changes.enabled(sales_entity(n))}
+            return {n for n in ("contact", "account") if sales.changes.enabled(SALES.entity(n))}
         finally:
             sales.close()
 

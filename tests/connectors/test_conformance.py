@@ -13,7 +13,7 @@ from typing import Any
 from connector_world import World
 from engine_scenarios import ACCOUNT, PERSON, QUOTED
 
-from p2c.connectors import ReadRequest, SandboxSource, WriteResult
+from p2c.connectors import Outcome, ReadRequest, SandboxSource
 from p2c.odata import parse_filter
 from p2c.sandbox import FinOpsSandbox, SalesSandbox
 
@@ -68,7 +68,7 @@ def customers(n: int, start: int = 0, **fields: Any) -> list[dict[str, Any]]:
     ]
 
 
-def statuses(results: list[WriteResult]) -> list[str]:
+def statuses(results: list[Outcome]) -> list[str]:
     return [r.status for r in results]
 
 

@@ -266,14 +266,14 @@ def test_a_dry_run_through_the_connectors_previews_and_writes_nothing(
 def test_dataverse_change_tracking_delta_links_drive_incremental_runs(
     twins: tuple[Path, Path],
 ) -> None:
+    from p2c.dynamics import SALES
     from p2c.emulator import serve
-    from p2c.sandbox._sales_schema import sales_entity
 
     _, remote = twins
     sales = Workspace.open(remote).sales()
     try:
         for entity in ("contact", "account"):
-            sales.changes.enable(sales_entity(entity))
+            sales.changes.enable(SALES.entity(entity))
         (person,) = [r["contactid"] for r in sales.export("contacts") if r["lastname"] == "Persson"]
     finally:
         sales.close()

@@ -23,10 +23,10 @@ import pytest
 from engine_scenarios import ACCOUNT, CUSTOMERS, PERSON, Scenario, run_p2c
 
 from p2c import ExitCode, ProjectBusy
+from p2c.dynamics import SALES
 from p2c.engine import RunOptions
 from p2c.engine._lock import ProjectLocks
 from p2c.sandbox import sample_document
-from p2c.sandbox._sales_schema import sales_entity
 
 SAME_SECOND = "2026-01-05T10:00:00Z"
 
@@ -353,7 +353,7 @@ def test_change_tracking_where_sales_offers_it_reads_exactly_what_changed(
     sales = scenario.ws.sales()
     try:
         for entity in ("contact", "account"):
-            sales.changes.enable(sales_entity(entity))
+            sales.changes.enable(SALES.entity(entity))
     finally:
         sales.close()
     first = scenario.run()

@@ -12,7 +12,7 @@ from rich.markup import escape
 
 from p2c._errors import ExitCode
 from p2c.cli._render import WorkspaceOption, err, out
-from p2c.connectors._check import check_connection
+from p2c.connectors import check_connection
 from p2c.workspace import Workspace
 
 connections_app = typer.Typer(

@@ -13,8 +13,8 @@ import typer
 
 from p2c._errors import InputError, NotFoundError
 from p2c.cli._render import WorkspaceOption, out
-from p2c.connectors._upgrade import upgrade_sales
-from p2c.sandbox._sales_schema import sales_entity
+from p2c.connectors import upgrade_sales
+from p2c.dynamics import SALES
 from p2c.workspace import Workspace
 
 sandbox_app = typer.Typer(
@@ -98,7 +98,7 @@ def track_changes(
     sales = Workspace.open(workspace).sales()
     try:
         for name in entities:
-            sales.changes.enable(sales_entity(name), on=not off)
+            sales.changes.enable(SALES.entity(name), on=not off)
     finally:
         sales.close()
     state = "off" if off else "on"

@@ -1,6 +1,7 @@
 """Connectors: how p2c reads and writes each system."""
 
-from p2c.connectors._base import Changes, Destination, ReadRequest, Record, Source, WriteResult
+from p2c.connectors._base import Changes, Destination, Outcome, ReadRequest, Record, Source
+from p2c.connectors._check import ConnectionCheck, check_connection
 from p2c.connectors._config import (
     Connection,
     DataverseConnection,
@@ -11,10 +12,12 @@ from p2c.connectors._dataverse import DataverseDestination, DataverseSource
 from p2c.connectors._finops import FinOpsDestination, FinOpsSource
 from p2c.connectors._open import System, connection_label, open_destination, open_source
 from p2c.connectors._sandbox import SandboxDestination, SandboxSource
+from p2c.connectors._upgrade import upgrade_sales
 
 __all__ = [
     "Changes",
     "Connection",
+    "ConnectionCheck",
     "DataverseConnection",
     "DataverseDestination",
     "DataverseSource",
@@ -22,6 +25,7 @@ __all__ = [
     "FinOpsConnection",
     "FinOpsDestination",
     "FinOpsSource",
+    "Outcome",
     "ReadRequest",
     "Record",
     "SandboxConnection",
@@ -29,8 +33,9 @@ __all__ = [
     "SandboxSource",
     "Source",
     "System",
-    "WriteResult",
+    "check_connection",
     "connection_label",
     "open_destination",
     "open_source",
+    "upgrade_sales",
 ]

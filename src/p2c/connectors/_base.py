@@ -7,14 +7,15 @@ sinks do.
 
 from __future__ import annotations
 
-__all__ = ["Changes", "Destination", "ReadRequest", "Record", "Source", "WriteResult"]
+__all__ = ["Changes", "Destination", "Outcome", "ReadRequest", "Record", "Source"]
 
 import abc
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple
+from typing import Any
 
 from p2c._errors import ConfigError
+from p2c.dynamics import Outcome
 from p2c.odata import Filter
 
 Record = dict[str, Any]
@@ -40,18 +41,6 @@ class Changes:
 
     keys: list[tuple[Any, ...]]
     token: str
-
-
-class WriteResult(NamedTuple):
-    """The outcome of writing one record (a named tuple: one is made per record)."""
-
-    key: tuple[Any, ...]
-    status: Literal["created", "updated", "unchanged", "failed"]
-    field: str | None = None
-    message: str | None = None
-    retryable: bool = False
-    # For an update: field -> (stored value, new value); filled by ``preview``.
-    changes: dict[str, tuple[Any, Any]] | None = None
 
 
 class Source(abc.ABC):
@@ -91,13 +80,13 @@ class Destination(abc.ABC):
         records: list[Record],
         *,
         new: Sequence[bool] | None = None,
-    ) -> list[WriteResult]:
+    ) -> list[Outcome]:
         """Create or update each record by ``key``; one result per record, in order.
 
         ``new`` marks records p2c has never written: a destination may try to create them
         without first reading whether they exist (it must still update one that does)."""
 
-    def preview(self, entity: str, key: Sequence[str], records: list[Record]) -> list[WriteResult]:
+    def preview(self, entity: str, key: Sequence[str], records: list[Record]) -> list[Outcome]:
         """What ``upsert`` would do, writing nothing (``p2c run --dry-run``)."""
         raise ConfigError(
             f"{type(self).__name__} cannot preview writes, so a dry run cannot use it.",

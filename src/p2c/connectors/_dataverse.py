@@ -21,9 +21,8 @@ from p2c.connectors._base import Changes, ReadRequest, Record, Source
 from p2c.connectors._config import DataverseConnection
 from p2c.connectors._http import ApiSession, Call
 from p2c.connectors._odata import HttpDestination, Key, key_segment, read_pages, with_query
+from p2c.dynamics import SALES, Entity, FieldType
 from p2c.odata import Compare, Filter, Logical, Not, to_odata
-from p2c.sandbox._sales_schema import sales_entity
-from p2c.sandbox._schema import Entity, FieldType
 
 API_PATH = "/api/data/v9.2/"
 
@@ -54,7 +53,7 @@ def _navigations(entity: Entity, path: str) -> _Path:
     navigations = tuple(
         f"{lookup_name}_{target}" if lookup.polymorphic else lookup_name
         for target in lookup.targets
-        if column in sales_entity(target).by_name
+        if column in SALES.entity(target).by_name
     )
     if not navigations:
         raise ConfigError(
@@ -103,13 +102,13 @@ class DataverseSource(Source):
         self.session = session
 
     def record_key(self, entity: str) -> tuple[str, ...]:
-        return sales_entity(entity).key
+        return SALES.entity(entity).key
 
     def watermark(self, entity: str) -> str | None:
-        return "modifiedon" if "modifiedon" in sales_entity(entity).by_name else None
+        return "modifiedon" if "modifiedon" in SALES.entity(entity).by_name else None
 
     def read(self, request: ReadRequest) -> Iterator[list[Record]]:
-        entity = sales_entity(request.entity)
+        entity = SALES.entity(request.entity)
         columns = list(dict.fromkeys(request.columns))
         paths = [_navigations(entity, p) for p in dict.fromkeys(request.lookups)]
         select = []
@@ -166,7 +165,7 @@ class DataverseSource(Source):
         """Dataverse change tracking: ``token`` is the delta link of the last read. Without
         one, the ids of the table are read once with ``Prefer: odata.track-changes`` to get
         the first delta link. None when the table does not track changes."""
-        meta = sales_entity(entity)
+        meta = SALES.entity(entity)
         key = meta.key[0]
         page_size = self.session.connection.page_size
         headers = {"Prefer": f"odata.track-changes, odata.maxpagesize={page_size}"}
@@ -197,13 +196,13 @@ class DataverseDestination(HttpDestination):
     contactnumber='CON-…')``): the Web API's upsert. Used by the upgrade script."""
 
     def entity_set(self, entity: str) -> str:
-        return sales_entity(entity).entity_set
+        return SALES.entity(entity).entity_set
 
     def render_filter(self, entity: str, tree: Filter) -> str:
-        return render_filter(sales_entity(entity), tree)
+        return render_filter(SALES.entity(entity), tree)
 
     def _segment(self, entity: str, names: Sequence[str], key: Key) -> str:
-        meta = sales_entity(entity)
+        meta = SALES.entity(entity)
         if tuple(names) == meta.key:
             return meta.entity_set + key_segment(names, key, guid=True)
         if tuple(sorted(names)) not in {tuple(sorted(k)) for k in meta.alternate_keys.values()}:

@@ -21,9 +21,8 @@ from p2c.connectors._base import ReadRequest, Record, Source
 from p2c.connectors._config import FinOpsConnection
 from p2c.connectors._http import ApiSession, Call
 from p2c.connectors._odata import HttpDestination, Key, key_segment, read_pages, with_query
+from p2c.dynamics import CDS_ENTITIES, FINOPS_ENTITIES
 from p2c.odata import to_odata
-from p2c.sandbox._cds import CDS_ENTITIES
-from p2c.sandbox._finops_schema import FINOPS_ENTITIES
 
 # Keys of the entities p2c knows; others are read from $metadata.
 _KNOWN_KEYS = {e.entity_set.lower(): e.key for e in (*FINOPS_ENTITIES, *CDS_ENTITIES)}

@@ -15,8 +15,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from p2c.connectors._base import Destination, Record, WriteResult
+from p2c.connectors._base import Destination, Record
 from p2c.connectors._http import Answer, ApiSession, Call, error_message
+from p2c.dynamics import Outcome, WriteStatus
 from p2c.odata import Compare, Filter, Logical, to_odata
 
 Key = tuple[Any, ...]
@@ -208,8 +209,8 @@ class HttpDestination(Destination):
         records: list[Record],
         *,
         new: Sequence[bool] | None = None,
-    ) -> list[WriteResult]:
-        results: list[WriteResult | None] = [None] * len(records)
+    ) -> list[Outcome]:
+        results: list[Outcome | None] = [None] * len(records)
         if new is not None:
             # Create what p2c never wrote without reading first: on a first sync that
             # saves the read requests. A record that exists after all (made by someone
@@ -227,7 +228,7 @@ class HttpDestination(Destination):
         names: tuple[str, ...],
         records: list[Record],
         new: Sequence[bool],
-        results: list[WriteResult | None],
+        results: list[Outcome | None],
     ) -> None:
         chosen: list[int] = []
         seen: set[Key] = set()
@@ -246,29 +247,29 @@ class HttpDestination(Destination):
         for i, answer in zip(chosen, self.session.send_all(calls), strict=True):
             key = self.normalize_key(names, tuple(records[i].get(n) for n in names))
             if answer.ok:
-                results[i] = WriteResult(key, "created")
+                results[i] = Outcome(key, WriteStatus.CREATED)
             elif not _already_exists(answer):
                 results[i] = self.rejection(key, records[i], answer)
 
-    def preview(self, entity: str, key: Sequence[str], records: list[Record]) -> list[WriteResult]:
+    def preview(self, entity: str, key: Sequence[str], records: list[Record]) -> list[Outcome]:
         """Read what is stored and compare; send no write (the server's validation of the
         new values does not run, so a preview cannot predict a rejection)."""
         return self._write(entity, key, records, dry_run=True)
 
     def _write(
         self, entity: str, key: Sequence[str], records: list[Record], *, dry_run: bool
-    ) -> list[WriteResult]:
+    ) -> list[Outcome]:
         names = tuple(key)
-        results: list[WriteResult | None] = [None] * len(records)
+        results: list[Outcome | None] = [None] * len(records)
         rounds: list[list[int]] = []
         seen: dict[Key, int] = {}
         for index, record in enumerate(records):
             raw = tuple(record.get(n) for n in names)
             missing = [n for n, v in zip(names, raw, strict=True) if v in (None, "")]
             if missing:
-                results[index] = WriteResult(
+                results[index] = Outcome(
                     raw,
-                    "failed",
+                    WriteStatus.FAILED,
                     missing[0],
                     f"All fields in the entity key must be provided: {missing[0]}.",
                 )
@@ -290,7 +291,7 @@ class HttpDestination(Destination):
         names: tuple[str, ...],
         records: list[Record],
         indices: list[int],
-        results: list[WriteResult | None],
+        results: list[Outcome | None],
         dry_run: bool = False,
         *,
         retried: bool = False,
@@ -302,9 +303,9 @@ class HttpDestination(Destination):
         existing = self._existing(entity, names, list(keys.values()), fields)
         if existing is None:  # the read failed for good: nothing is lost, all retryable
             for i in indices:
-                results[i] = WriteResult(
+                results[i] = Outcome(
                     keys[i],
-                    "failed",
+                    WriteStatus.FAILED,
                     None,
                     "not written: the existing records could not be read (throttled or "
                     "unavailable); run again to retry",
@@ -312,16 +313,16 @@ class HttpDestination(Destination):
                 )
             return
         calls: list[Call] = []
-        planned: list[tuple[int, str]] = []
+        planned: list[tuple[int, WriteStatus]] = []
         for i in indices:
             record, key = records[i], keys[i]
             before = existing.get(key)
             if before is None:
                 if dry_run:
-                    results[i] = WriteResult(key, "created")
+                    results[i] = Outcome(key, WriteStatus.CREATED)
                     continue
                 calls.append(self.create_call(entity, names, key, record))
-                planned.append((i, "created"))
+                planned.append((i, WriteStatus.CREATED))
                 continue
             changes = {
                 f: v
@@ -329,20 +330,20 @@ class HttpDestination(Destination):
                 if f not in names and not (f in before and _same(before[f], v))
             }
             if not changes:
-                results[i] = WriteResult(key, "unchanged")
+                results[i] = Outcome(key, WriteStatus.UNCHANGED)
                 continue
             if dry_run:
                 shown = {f: (before.get(f), v) for f, v in changes.items()}
-                results[i] = WriteResult(key, "updated", changes=shown)
+                results[i] = Outcome(key, WriteStatus.UPDATED, changes=shown)
                 continue
             calls.append(self.update_call(entity, names, key, changes))
-            planned.append((i, "updated"))
+            planned.append((i, WriteStatus.UPDATED))
         answers = self.session.send_all(calls)
         taken: list[int] = []
         for (i, status), answer in zip(planned, answers, strict=True):
             key = keys[i]
             if answer.ok:
-                results[i] = WriteResult(key, status)  # type: ignore[arg-type]
+                results[i] = Outcome(key, status)
             elif status == "created" and _already_exists(answer) and not retried:
                 # Created meanwhile, or by our own create whose answer was lost and was
                 # sent again: read it and update it like any other.
@@ -352,19 +353,19 @@ class HttpDestination(Destination):
         if taken:
             self._upsert_round(entity, names, records, taken, results, dry_run, retried=True)
 
-    def rejection(self, key: Key, record: Record, answer: Answer) -> WriteResult:
+    def rejection(self, key: Key, record: Record, answer: Answer) -> Outcome:
         message = error_message(answer)
         retryable = answer.exhausted or answer.status in (0, 429, 500, 502, 503, 504)
         if retryable:
-            return WriteResult(
+            return Outcome(
                 key,
-                "failed",
+                WriteStatus.FAILED,
                 None,
                 f"not written: still failing after {answer.attempts} attempts "
                 f"(HTTP {answer.status or 'no answer'}: {message}); run again to retry",
                 True,
             )
-        return WriteResult(key, "failed", field_of(message, record), message)
+        return Outcome(key, WriteStatus.FAILED, field_of(message, record), message)
 
     def _existing(
         self, entity: str, names: tuple[str, ...], keys: list[Key], fields: list[str]

@@ -6,9 +6,9 @@ __all__ = ["SandboxDestination", "SandboxSource"]
 
 from collections.abc import Iterator, Sequence
 
-from p2c.connectors._base import Changes, Destination, ReadRequest, Record, Source, WriteResult
+from p2c.connectors._base import Changes, Destination, Outcome, ReadRequest, Record, Source
+from p2c.dynamics import SALES
 from p2c.sandbox import CDSHub, FinOpsSandbox, SalesSandbox
-from p2c.sandbox._sales_schema import sales_entity
 
 System = SalesSandbox | FinOpsSandbox | CDSHub
 
@@ -31,18 +31,18 @@ class SandboxSource(Source):
 
     def record_key(self, entity: str) -> tuple[str, ...]:
         if isinstance(self.system, SalesSandbox):
-            return sales_entity(entity).key
+            return SALES.entity(entity).key
         return self.system.entity(entity).key
 
     def watermark(self, entity: str) -> str | None:
         if isinstance(self.system, SalesSandbox):
-            return "modifiedon" if "modifiedon" in sales_entity(entity).by_name else None
+            return "modifiedon" if "modifiedon" in SALES.entity(entity).by_name else None
         return self.system.entity(entity).modified_field
 
     def changes(self, entity: str, token: str | None) -> Changes | None:
         if not isinstance(self.system, SalesSandbox):
             return None
-        meta = sales_entity(entity)
+        meta = SALES.entity(entity)
         log = self.system.changes
         if not log.enabled(meta):
             return None
@@ -68,25 +68,20 @@ class SandboxDestination(Destination):
         records: list[Record],
         *,
         new: Sequence[bool] | None = None,
-    ) -> list[WriteResult]:
+    ) -> list[Outcome]:
         # The sandbox looks every batch up on the key index at once: no use for the hint.
         return self._write(entity, key, records, dry_run=False)
 
-    def preview(self, entity: str, key: Sequence[str], records: list[Record]) -> list[WriteResult]:
+    def preview(self, entity: str, key: Sequence[str], records: list[Record]) -> list[Outcome]:
         return self._write(entity, key, records, dry_run=True)
 
     def _write(
         self, entity: str, key: Sequence[str], records: list[Record], *, dry_run: bool
-    ) -> list[WriteResult]:
+    ) -> list[Outcome]:
         declared = self.system.entity(entity).key
         if tuple(key) != declared:
             raise ValueError(f"{entity} is keyed by {declared}, not {tuple(key)}")
-        return [
-            WriteResult(key, status, field, message, False, changes)
-            for key, status, field, message, changes in self.system.upsert(
-                entity, records, dry_run=dry_run
-            )
-        ]
+        return self.system.upsert(entity, records, dry_run=dry_run)
 
     def close(self) -> None:
         self.system.close()

@@ -21,10 +21,9 @@ from p2c.connectors._config import Connection, DataverseConnection
 from p2c.connectors._dataverse import dataverse_session
 from p2c.connectors._http import ApiSession, Call, error_message
 from p2c.connectors._odata import read_pages, with_query
+from p2c.dynamics import ACTIVITY_SETS, P2C_SOLUTION, format_number
 from p2c.odata import Compare, to_odata
 from p2c.sandbox import UpgradeReport
-from p2c.sandbox._p2c import format_number
-from p2c.sandbox._sales_schema import ACTIVITY_SETS, P2C_SOLUTION
 
 _LOOKUP_TYPE = "@Microsoft.Dynamics.CRM.lookuplogicalname"
 

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from p2c._errors import ConfigError, InputError, NotFoundError, P2CError
+from p2c.dynamics import SALES, SALES_ENTITIES, Entity
 from p2c.emulator import _dataverse_query as query
 from p2c.emulator._batch import BatchRunner, Face
 from p2c.emulator._dataverse_query import no_property
@@ -26,10 +27,7 @@ from p2c.emulator._pool import SystemPool
 from p2c.emulator._settings import EmulatorSettings
 from p2c.emulator._solutions import solutions_reply
 from p2c.odata import Compare, Filter, Logical
-from p2c.sandbox import SalesSandbox
-from p2c.sandbox._query import count
-from p2c.sandbox._sales_schema import SALES_ENTITIES, sales_entity
-from p2c.sandbox._schema import Entity
+from p2c.sandbox import SalesSandbox, count
 
 _BY_SET = {e.entity_set: e for e in SALES_ENTITIES}
 _SETS = {e.name: e.entity_set for e in SALES_ENTITIES}
@@ -198,7 +196,7 @@ class DataverseFace(Face):
                 entity,
                 where=where,
                 visible=self._visible(entity),
-                resolve=sales_entity,
+                resolve=SALES.entity,
             )
             payload["@odata.count"] = min(total, _COUNT_LIMIT)
             payload["@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"] = total > _COUNT_LIMIT
@@ -227,7 +225,7 @@ class DataverseFace(Face):
             columns,
             where,
             visible=self._visible(entity),
-            resolve=sales_entity,
+            resolve=SALES.entity,
             error_code="0x80060888",
             order=order,
             **bounds,
@@ -240,7 +238,7 @@ class DataverseFace(Face):
             entity,
             where=query.where(call, entity, self._visible),
             visible=self._visible(entity),
-            resolve=sales_entity,
+            resolve=SALES.entity,
         )
         return Reply(
             200,

@@ -9,6 +9,7 @@ __all__ = ["no_property", "order", "plan", "where"]
 from collections.abc import Callable
 from typing import Any
 
+from p2c.dynamics import SALES, Entity, Field, FieldType
 from p2c.emulator._http import ApiError, Call
 from p2c.emulator._options import (
     map_filter,
@@ -18,9 +19,7 @@ from p2c.emulator._options import (
     parse_select,
 )
 from p2c.odata import Filter
-from p2c.sandbox._bodies import navigation_properties
-from p2c.sandbox._sales_schema import sales_entity
-from p2c.sandbox._schema import Entity, Field, FieldType
+from p2c.sandbox import navigation_properties
 
 _LOGICAL = "@Microsoft.Dynamics.CRM.lookuplogicalname"
 Record = dict[str, Any]
@@ -96,7 +95,7 @@ def _expansion(
             f"The emulator supports only $select inside $expand, not {sorted(unknown)}.",
             "0x80060888",
         )
-    target = sales_entity(navs[nav][1])
+    target = SALES.entity(navs[nav][1])
     target_visible = visible_of(target)
     wanted = parse_select(options.get("$select")) or [
         f.name for f in target.fields if f.name in target_visible and f.type is not FieldType.LOOKUP
@@ -135,7 +134,7 @@ def where(call: Call, entity: Entity, visible_of: Callable[[Entity], set[str]]) 
             nav, _, column = name.partition("/")
             if nav not in navs or navs[nav][0].name not in visible:
                 raise no_property(entity, nav)
-            target = sales_entity(navs[nav][1])
+            target = SALES.entity(navs[nav][1])
             f = _property(target, visible_of(target), column)
             if f.type is FieldType.LOOKUP:
                 raise ApiError(400, f"The emulator cannot filter on '{name}'.", "0x80060888")

@@ -16,10 +16,10 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from p2c.dynamics import Entity
 from p2c.emulator._http import ApiError, Call, Reply, json_reply
 from p2c.odata import Compare, Filter, Logical
 from p2c.sandbox import SalesSandbox
-from p2c.sandbox._schema import Entity
 
 TRACKING = "odata.track-changes"
 _START = "p2c-trackfrom"  # carried in next links: the token of the read's first page

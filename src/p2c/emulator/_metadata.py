@@ -7,7 +7,7 @@ __all__ = ["dataverse_csdl", "enum_type_name", "keyed_csdl"]
 from collections.abc import Iterable
 from xml.sax.saxutils import quoteattr
 
-from p2c.sandbox._schema import Entity, Field, FieldType
+from p2c.dynamics import Entity, Field, FieldType
 
 _EDM = {
     FieldType.STRING: "Edm.String",

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from p2c._errors import ConfigError, P2CError
+from p2c.dynamics import Entity, FieldType
 from p2c.emulator._batch import BatchRunner, Face
 from p2c.emulator._http import ApiError, Call, Reply, json_reply
 from p2c.emulator._metadata import keyed_csdl
@@ -31,9 +32,7 @@ from p2c.emulator._pool import SystemPool
 from p2c.emulator._settings import EmulatorSettings
 from p2c.emulator._writes import write_group
 from p2c.odata import Compare, Filter, Logical
-from p2c.sandbox._keyed import KeyedSystem
-from p2c.sandbox._query import count
-from p2c.sandbox._schema import Entity, FieldType
+from p2c.sandbox import KeyedSystem, count
 
 _AREA = "dataAreaId"
 _WRITE_ERROR = "Microsoft.Dynamics.Platform.Integration.Services.OData.AxODataWriteException"

@@ -14,12 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from p2c._errors import ConfigError
+from p2c.dynamics import Entity
 from p2c.emulator._http import ApiError, Call
 from p2c.emulator._options import PageToken, decode_token, next_link, page_size
 from p2c.odata import Filter
-from p2c.sandbox._query import select
-from p2c.sandbox._schema import Entity
-from p2c.sandbox._store import Store
+from p2c.sandbox import Store, select
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from cryptography import x509
 
 from p2c._errors import ConfigError
 from p2c.connectors import SandboxConnection
+from p2c.dynamics import CDS_ENTITIES, FINOPS_ENTITIES
 from p2c.emulator._app import EmulatorApp, Service
 from p2c.emulator._dataverse import DataverseFace
 from p2c.emulator._odata import KeyedFace
@@ -34,8 +35,6 @@ from p2c.emulator._settings import (
 from p2c.emulator._tls import ensure_certificate
 from p2c.emulator._tokens import TokenService
 from p2c.sandbox import CDSHub, FinOpsSandbox, SalesSandbox
-from p2c.sandbox._cds import CDS_ENTITIES
-from p2c.sandbox._finops_schema import FINOPS_ENTITIES
 from p2c.workspace import Workspace
 
 HOST = "127.0.0.1"

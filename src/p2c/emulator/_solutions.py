@@ -7,10 +7,10 @@ __all__ = ["solutions_reply"]
 import uuid
 from typing import Any
 
+from p2c.dynamics import P2C_SOLUTION
 from p2c.emulator._http import ApiError, Call, Reply, json_reply
 from p2c.emulator._options import parse_filter_text, parse_select
 from p2c.odata import evaluate, fields_of
-from p2c.sandbox._sales_schema import P2C_SOLUTION
 
 # (unique name, friendly name, version, managed); the platform's are always there.
 _PLATFORM = (

@@ -13,10 +13,10 @@ __all__ = ["write_group"]
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from p2c.dynamics import Entity
 from p2c.emulator._http import ApiError, Call, Reply, json_reply
 from p2c.emulator._options import parse_resource
-from p2c.sandbox._schema import Entity
-from p2c.sandbox._store import chunks
+from p2c.sandbox import chunks
 
 if TYPE_CHECKING:
     from p2c.emulator._odata import KeyedFace

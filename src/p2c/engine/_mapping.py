@@ -14,8 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from p2c.templates import FieldMap
-from p2c.templates._model import Transform
+from p2c.templates import FieldMap, Transform
 
 Record = dict[str, Any]
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from p2c._errors import InputError, P2CError
-from p2c.sandbox._schema import Entity, Field, FieldType
+from p2c.dynamics import Entity, Field, FieldType
 
 _REFERENCE = re.compile(r"^(?:.*/)?(?P<set>[A-Za-z_][A-Za-z0-9_]*)\((?P<key>[^()]*)\)$")
 _KEY_PART = re.compile(r"^\s*(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*=\s*'(?P<value>(?:[^']|'')*)'\s*$")

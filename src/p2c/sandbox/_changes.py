@@ -12,7 +12,7 @@ from __future__ import annotations
 __all__ = ["ChangeLog"]
 
 from p2c._errors import ConfigError
-from p2c.sandbox._schema import Entity
+from p2c.dynamics import Entity
 from p2c.sandbox._store import Store
 
 # A rowid key grows with every insert (the log is never deleted from), without the

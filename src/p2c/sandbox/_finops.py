@@ -13,9 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from p2c.sandbox._finops_schema import FINOPS_ENTITIES, REFERENCE_DATA, REFERENCE_ENTITIES
+from p2c.dynamics import FINOPS_ENTITIES, REFERENCE_DATA, REFERENCE_ENTITIES, Entity
 from p2c.sandbox._keyed import KeyedSystem, Rejection
-from p2c.sandbox._schema import Entity
 
 _REFERENCE_SETS = {e.entity_set for e in REFERENCE_ENTITIES}
 _ADDRESS_PARTS = ("Street", "City", "ZipCode", "State", "StateId")

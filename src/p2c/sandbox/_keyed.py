@@ -7,22 +7,20 @@ outcome, so one bad record never stops the others.
 
 from __future__ import annotations
 
-__all__ = ["KeyedSystem", "Outcome", "Rejection"]
+__all__ = ["KeyedSystem", "Rejection"]
 
 import difflib
 import operator
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any
 
 from p2c._errors import NotFoundError
+from p2c.dynamics import Entity, Outcome, Shape, WriteStatus, utc_now
 from p2c.odata import Filter
 from p2c.sandbox._query import select
-from p2c.sandbox._schema import Entity, Shape, utc_now
 from p2c.sandbox._store import Store, chunks
-
-Status = Literal["created", "updated", "unchanged", "failed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,16 +29,6 @@ class Rejection:
 
     field: str | None
     message: str
-
-
-class Outcome(NamedTuple):
-    """The result of writing one record (a named tuple: one is made per record)."""
-
-    key: tuple[Any, ...]
-    status: Status
-    field: str | None = None
-    message: str | None = None
-    changes: dict[str, tuple[Any, Any]] | None = None
 
 
 class KeyedSystem:
@@ -153,7 +141,10 @@ class KeyedSystem:
                 taken_slowly = _take_slowly(entity, record)
                 if isinstance(taken_slowly, Rejection):
                     outcomes[index] = Outcome(
-                        _key(entity, record), "failed", taken_slowly.field, taken_slowly.message
+                        _key(entity, record),
+                        WriteStatus.FAILED,
+                        taken_slowly.field,
+                        taken_slowly.message,
                     )
                     continue
                 key, row = taken_slowly
@@ -177,12 +168,14 @@ class KeyedSystem:
                     merged = {**before, **row}
                 rejection = validate(entity, merged, before, context)
                 if rejection is not None:
-                    outcomes[index] = Outcome(key, "failed", rejection.field, rejection.message)
+                    outcomes[index] = Outcome(
+                        key, WriteStatus.FAILED, rejection.field, rejection.message
+                    )
                     continue
                 if before is None:
-                    outcomes[index] = Outcome(key, "created")
+                    outcomes[index] = Outcome(key, WriteStatus.CREATED)
                 elif all(before.get(c) == v for c, v in row.items()):
-                    outcomes[index] = Outcome(key, "unchanged")
+                    outcomes[index] = Outcome(key, WriteStatus.UNCHANGED)
                     continue
                 else:
                     changes = None
@@ -190,7 +183,7 @@ class KeyedSystem:
                         changes = {
                             c: (before.get(c), v) for c, v in row.items() if before.get(c) != v
                         }
-                    outcomes[index] = Outcome(key, "updated", changes=changes)
+                    outcomes[index] = Outcome(key, WriteStatus.UPDATED, changes=changes)
                 if modified:
                     merged[modified] = stamp
                 changed[key] = merged

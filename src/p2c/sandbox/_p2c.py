@@ -14,30 +14,19 @@ What the solution's plug-ins do (reference notes §4.3-§4.5):
 
 from __future__ import annotations
 
-__all__ = ["P2CSolution", "UpgradeReport", "format_number"]
+__all__ = ["P2CSolution", "UpgradeReport"]
 
-import random
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from p2c._errors import NotFoundError
-from p2c.sandbox._sales_schema import ACTIVITY_SETS, P2C_SOLUTION, sales_entity
-from p2c.sandbox._schema import utc_now, utc_text
+from p2c.dynamics import ACTIVITY_SETS, P2C_SOLUTION, SALES, format_number, utc_now, utc_text
 from p2c.sandbox._store import Store, chunks
 
-ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 FIRST_NUMBER = 1000
 SEQUENCES = {"contact": "CON", "account": "ACC"}
-# The suffix only needs to look random; the counter is what makes a number unique.
-_rng = random.Random()
-
-
-def format_number(prefix: str, counter: int, suffix_length: int) -> str:
-    """``CON-01000-BVRCPS``: prefix, counter (at least five digits), random suffix."""
-    suffix = "".join(_rng.choices(ALPHABET, k=suffix_length))
-    return f"{prefix}-{counter:05d}-{suffix}"
 
 
 @dataclass(frozen=True)
@@ -75,7 +64,7 @@ class P2CSolution:
         """Create the auto-number configuration; return whether anything was new."""
         if self.installed:
             return False
-        config = sales_entity("msdynce_p2cautonumber")
+        config = SALES.entity("msdynce_p2cautonumber")
         now = utc_text(utc_now())
         with self.store.transaction():
             for entity_name, prefix in SEQUENCES.items():
@@ -206,7 +195,7 @@ class P2CSolution:
                 [(n, now, a) for n, a in zip(numbers, accounts, strict=True)],
             )
             active = " UNION ".join(
-                f"SELECT customerid FROM {sales_entity(s).name} WHERE customeridtype = 'contact'"
+                f"SELECT customerid FROM {SALES.entity(s).name} WHERE customeridtype = 'contact'"
                 for s in ACTIVITY_SETS
             )
             active_count = self.store.change(

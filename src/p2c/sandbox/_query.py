@@ -16,9 +16,9 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from p2c._errors import ConfigError
+from p2c.dynamics import Entity, FieldType
 from p2c.odata import Filter, to_sql
 from p2c.sandbox._bodies import navigation_properties
-from p2c.sandbox._schema import Entity, FieldType
 from p2c.sandbox._store import Store, pages
 
 Record = dict[str, Any]

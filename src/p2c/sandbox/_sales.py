@@ -12,13 +12,21 @@ from pathlib import Path
 from typing import Any
 
 from p2c._errors import ConfigError, NotFoundError, P2CError
+from p2c.dynamics import (
+    ACTIVITY_SETS,
+    P2C_SOLUTION,
+    SALES,
+    SALES_ENTITIES,
+    Entity,
+    format_number,
+    utc_now,
+    utc_text,
+)
 from p2c.odata import Filter
 from p2c.sandbox._bodies import Binding, prepare, raise_problems
 from p2c.sandbox._changes import ChangeLog
-from p2c.sandbox._p2c import P2CSolution, UpgradeReport, format_number
+from p2c.sandbox._p2c import P2CSolution, UpgradeReport
 from p2c.sandbox._query import select
-from p2c.sandbox._sales_schema import ACTIVITY_SETS, P2C_SOLUTION, SALES_ENTITIES, sales_entity
-from p2c.sandbox._schema import Entity, utc_now, utc_text
 from p2c.sandbox._store import Store
 
 ROOT_BUSINESS_UNIT = "Contoso Sales"
@@ -62,14 +70,14 @@ class SalesSandbox:
         """Seed a new Sales: the root business unit, currencies, optionally the solution."""
         with self.store.transaction():
             now = utc_text(utc_now())
-            bu = sales_entity("businessunit")
+            bu = SALES.entity("businessunit")
             if not self.store.count(bu):
                 self.store.insert(
                     bu,
                     ["businessunitid", "name", "createdon", "modifiedon"],
                     [(str(uuid.uuid4()), ROOT_BUSINESS_UNIT, now, now)],
                 )
-            if not self.store.count(sales_entity("transactioncurrencies")):
+            if not self.store.count(SALES.entity("transactioncurrencies")):
                 self.load(
                     {
                         "transactioncurrencies": [
@@ -91,7 +99,7 @@ class SalesSandbox:
         return {f.name for f in entity.visible(self.installed_solutions)}
 
     def root_business_unit(self) -> dict[str, Any]:
-        rows = self.store.rows(sales_entity("businessunit"), "WHERE parentbusinessunitid IS NULL")
+        rows = self.store.rows(SALES.entity("businessunit"), "WHERE parentbusinessunitid IS NULL")
         root = next(rows, None)
         if root is None:
             raise NotFoundError("Sales has no root business unit.", fix="run `p2c init` again")
@@ -100,12 +108,12 @@ class SalesSandbox:
     def export(self, entity_set: str) -> Iterator[dict[str, Any]]:
         """Every record of the set as the Web API shows it, lookups both as their logical
         column (GUID plus ``<name>type`` where polymorphic) and as ``_<name>_value``."""
-        entity = sales_entity(entity_set)
+        entity = SALES.entity(entity_set)
         fields = entity.visible(self.installed_solutions)
         return (present(entity, fields, row) for row in self.store.rows(entity))
 
     def count(self, entity_set: str) -> int:
-        return self.store.count(sales_entity(entity_set))
+        return self.store.count(SALES.entity(entity_set))
 
     def query(
         self,
@@ -118,7 +126,7 @@ class SalesSandbox:
         order_by: Sequence[str] = (),
     ) -> Iterator[list[dict[str, Any]]]:
         """Pages of records: ``$select`` columns, lookup paths, ``$filter``; see ``select``."""
-        entity = sales_entity(entity_set)
+        entity = SALES.entity(entity_set)
         return select(
             self.store,
             entity,
@@ -126,7 +134,7 @@ class SalesSandbox:
             lookups=lookups,
             where=where,
             visible=self.visible_columns(entity),
-            resolve=sales_entity,
+            resolve=SALES.entity,
             page_size=page_size,
             order=[(column, False) for column in order_by],
         )
@@ -142,7 +150,7 @@ class SalesSandbox:
         Raises:
             ConfigError: the columns are not an alternate key of the entity.
         """
-        entity = sales_entity(entity_set)
+        entity = SALES.entity(entity_set)
         if isinstance(key, str):
             values: dict[str, Any] = {entity.key[0]: key}
         else:
@@ -184,7 +192,7 @@ class SalesSandbox:
         prepared = {}
         for set_name in LOAD_ORDER:
             if set_name in document:
-                entity = sales_entity(set_name)
+                entity = SALES.entity(set_name)
                 result = prepare(
                     entity,
                     document[set_name],
@@ -196,25 +204,25 @@ class SalesSandbox:
                 prepared[set_name] = result
         with self.store.transaction():
             pending = {
-                s: self._assign_ids(sales_entity(s), p.rows, problems) for s, p in prepared.items()
+                s: self._assign_ids(SALES.entity(s), p.rows, problems) for s, p in prepared.items()
             }
-            pending_by_entity = {sales_entity(s).name: ids for s, ids in pending.items()}
+            pending_by_entity = {SALES.entity(s).name: ids for s, ids in pending.items()}
             for p in prepared.values():
                 self._resolve(p.bindings, pending_by_entity, problems)
             self._check_alternate_keys(prepared, problems)
             raise_problems(problems, "The load file was refused")
             for set_name, p in prepared.items():
-                self._insert(sales_entity(set_name), p.rows)
+                self._insert(SALES.entity(set_name), p.rows)
         return {s: len(p.rows) for s, p in prepared.items()}
 
     def create(self, entity_set: str, bodies: list[dict[str, Any]]) -> list[str]:
         """Create records of one entity set; return their ids."""
         self.load({entity_set: bodies})
-        return self._created_ids[sales_entity(entity_set).name]
+        return self._created_ids[SALES.entity(entity_set).name]
 
     def update(self, entity_set: str, record_id: str, body: dict[str, Any]) -> None:
         """Update one record through the plug-in steps (company flag, active customer)."""
-        entity = sales_entity(entity_set)
+        entity = SALES.entity(entity_set)
         key = entity.key[0]
         result = prepare(
             entity,
@@ -287,7 +295,7 @@ class SalesSandbox:
         for binding in bindings:
             by_target[binding.target].append(binding)
         for target, group in by_target.items():
-            entity = sales_entity(target)
+            entity = SALES.entity(target)
             key = entity.key[0]
             ids: list[str] = []
             for b in group:
@@ -349,7 +357,7 @@ class SalesSandbox:
     ) -> None:
         """Given values of unique keys (Contact Number) must not repeat."""
         for set_name, p in prepared.items():
-            entity = sales_entity(set_name)
+            entity = SALES.entity(set_name)
             for key_name, (column,) in (
                 (k, c) for k, c in entity.alternate_keys.items() if len(c) == 1
             ):

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import apsw
 
 from p2c._errors import NotFoundError
-from p2c.sandbox._schema import Entity
+from p2c.dynamics import Entity
 
 T = TypeVar("T")
 

@@ -9,6 +9,7 @@ __all__ = [
     "Source",
     "Task",
     "Template",
+    "Transform",
     "builtin_templates",
     "get_template",
     "template_names",
@@ -21,7 +22,7 @@ from typing import Literal
 import yaml
 
 from p2c._errors import NotFoundError
-from p2c.templates._model import Destination, FieldMap, Leg, Source, Task, Template
+from p2c.templates._model import Destination, FieldMap, Leg, Source, Task, Template, Transform
 
 _FOLDER = Path(__file__).parent
 

@@ -8,11 +8,11 @@ siblings, ISO countries, languages, sites and warehouses.
 
 from __future__ import annotations
 
-__all__ = ["FINOPS_ENTITIES", "REFERENCE_DATA"]
+__all__ = ["FINOPS_ENTITIES", "REFERENCE_DATA", "REFERENCE_ENTITIES"]
 
 from typing import Any
 
-from p2c.sandbox._schema import Entity, Field, FieldType
+from p2c.dynamics._model import Activity, Entity, Field, FieldType
 
 S, INT, M, E, N = FieldType.STRING, FieldType.INT, FieldType.MONEY, FieldType.ENUM, FieldType.NOYES
 
@@ -93,6 +93,7 @@ CUSTOMERS_V2 = Entity(
     ),
     key=("dataAreaId", "CustomerAccount"),
     label="Customers V2",
+    organization="dataAreaId",
 )
 
 CDS_CONTACT_PERSONS = Entity(
@@ -131,6 +132,8 @@ CDS_CONTACT_PERSONS = Entity(
     ),
     key=("dataAreaId", "ContactPersonPartyNumber", "AssociatedPartyNumber"),
     label="CDS Contacts",
+    organization="dataAreaId",
+    activity=Activity("IsInactive", "No", "Yes"),
 )
 
 

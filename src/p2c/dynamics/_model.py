@@ -1,6 +1,9 @@
-"""Entity metadata of the sandbox systems: fields, types, lengths, keys, lookups.
+"""Entity metadata of Dynamics 365: fields, types, lengths, keys, lookups.
 
-One small model serves Sales (Dataverse), the CDS hub and Finance and Operations. Each field
+One small model serves Sales (Dataverse), the CDS hub and Finance and Operations: the
+sandbox makes its tables from it, the emulator its metadata, the connectors their requests,
+and the engine asks it what differs per entity (the organization field, what inactive
+means). Each field
 knows how to check and convert a JSON value into its stored form (``coerce``) and back
 (``present``), so every write path applies the same rules, fast: the converters are built
 once per field, not per value.
@@ -8,7 +11,7 @@ once per field, not per value.
 
 from __future__ import annotations
 
-__all__ = ["Entity", "Field", "FieldType", "Shape", "utc_now", "utc_text"]
+__all__ = ["Activity", "Entity", "Field", "FieldType", "Shape", "utc_now", "utc_text"]
 
 import enum
 import functools
@@ -230,6 +233,16 @@ class Shape:
                 row[name] = value
 
 
+@dataclass(frozen=True, slots=True)
+class Activity:
+    """What active and inactive mean for an entity's records: the field that says so and
+    its two values (Sales ``statecode`` 0/1, F&O ``IsInactive`` No/Yes)."""
+
+    field: str
+    active: Any
+    inactive: Any
+
+
 @dataclass(frozen=True)
 class Entity:
     """An entity (table) with its entity set name, keys and fields.
@@ -241,6 +254,12 @@ class Entity:
         key: Primary key fields (the GUID id in Dataverse; the entity key in F&O).
         alternate_keys: Named alternate keys: key name -> its fields.
         label: Display name used in messages.
+        modified_field: A system column the store sets on every write (the hub's
+            ModifiedOn).
+        organization: The field that carries the record's legal entity or organization
+            (F&O ``dataAreaId``, the hub's ``Organization_OrganizationId``; for Sales the
+            lookup path of the owning business unit's name).
+        activity: What active and inactive mean, for the deactivation policy.
     """
 
     name: str
@@ -249,8 +268,9 @@ class Entity:
     key: tuple[str, ...]
     alternate_keys: dict[str, tuple[str, ...]] = field(default_factory=dict)
     label: str = ""
-    # A system column the store sets on every write (the hub's ModifiedOn).
     modified_field: str | None = None
+    organization: str | None = None
+    activity: Activity | None = None
     by_name: dict[str, Field] = field(init=False, repr=False, compare=False)
     coercers: dict[str, Coerce] = field(init=False, repr=False, compare=False)
     _shapes: dict[tuple[str, ...], Shape] = field(init=False, repr=False, compare=False)

@@ -7,15 +7,33 @@ Prospect-to-cash solution (reference notes §4) and exist only once it is instal
 
 from __future__ import annotations
 
-__all__ = ["ACTIVITY_SETS", "P2C_SOLUTION", "SALES_ENTITIES", "sales_entity"]
+__all__ = ["ACTIVITY_SETS", "P2C_SOLUTION", "SALES_ENTITIES", "format_number"]
 
-from p2c._errors import NotFoundError
-from p2c.sandbox._schema import Entity, Field, FieldType
+import random
+
+from p2c.dynamics._model import Activity, Entity, Field, FieldType
 
 P2C_SOLUTION = "msdynce_ProspectToCashIntegration"
+_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+# The suffix only needs to look random; the counter is what makes a number unique.
+_rng = random.Random()
+
+
+def format_number(prefix: str, counter: int, suffix_length: int) -> str:
+    """The Prospect-to-cash solution's numbers, ``CON-01000-BVRCPS``: prefix, counter (at
+    least five digits), random suffix."""
+    suffix = "".join(_rng.choices(_ALPHABET, k=suffix_length))
+    return f"{prefix}-{counter:05d}-{suffix}"
+
 
 S, INT, M, B = FieldType.STRING, FieldType.INT, FieldType.MONEY, FieldType.BOOL
 G, D, P, L = FieldType.GUID, FieldType.DATETIME, FieldType.PICKLIST, FieldType.LOOKUP
+
+
+# Every table with an owner: its business unit says which organization a record belongs to,
+# and statecode 1 is inactive.
+_BUSINESS_UNIT = "owningbusinessunit.name"
+_STATE = Activity("statecode", 0, 1)
 
 
 def _system(entity: str) -> tuple[Field, ...]:
@@ -59,6 +77,8 @@ def _customer_activity(name: str, entity_set: str, number: str, extra: tuple[Fie
             *_system(name),
         ),
         key=(f"{name}id",),
+        organization=_BUSINESS_UNIT,
+        activity=_STATE,
         label=name.title(),
     )
 
@@ -133,6 +153,8 @@ SALES_ENTITIES: tuple[Entity, ...] = (
             *_system("account"),
         ),
         key=("accountid",),
+        organization=_BUSINESS_UNIT,
+        activity=_STATE,
         label="Account",
     ),
     Entity(
@@ -180,6 +202,8 @@ SALES_ENTITIES: tuple[Entity, ...] = (
             *_system("contact"),
         ),
         key=("contactid",),
+        organization=_BUSINESS_UNIT,
+        activity=_STATE,
         alternate_keys={"msdynce_ContactNumber": ("msdynce_contactnumber",)},
         label="Contact",
     ),
@@ -200,17 +224,3 @@ SALES_ENTITIES: tuple[Entity, ...] = (
 
 # The entity sets whose customerid makes a contact an active customer (reference notes §4.4).
 ACTIVITY_SETS = ("quotes", "salesorders", "invoices")
-
-_BY_SET = {e.entity_set: e for e in SALES_ENTITIES}
-_BY_NAME = {e.name: e for e in SALES_ENTITIES}
-
-
-def sales_entity(name: str) -> Entity:
-    """The Sales entity by entity set (``contacts``) or logical name (``contact``)."""
-    entity = _BY_SET.get(name) or _BY_NAME.get(name)
-    if entity is None:
-        raise NotFoundError(
-            f"Sales has no entity set {name!r}.",
-            fix=f"use one of: {', '.join(sorted(_BY_SET))}",
-        )
-    return entity

@@ -1,0 +1,111 @@
+"""The ``p2c`` app: its commands wired together, and the entry point that turns errors into
+messages and exit statuses."""
+
+from __future__ import annotations
+
+__all__ = ["app", "main"]
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from typer.exceptions import TyperException
+
+from p2c._errors import ExitCode, P2CError
+from p2c.cli._connections import connections_app
+from p2c.cli._emulator import emulator
+from p2c.cli._render import err, out, report_error
+from p2c.cli._run import register, render_run, run_projects
+from p2c.cli._sandbox import sales_app, sandbox_app
+from p2c.sandbox import sample_document
+from p2c.workspace import init_workspace
+
+app = typer.Typer(
+    name="p2c",
+    help="Prospect-to-cash for Dynamics 365: contacts from Sales to Finance and Operations.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(sales_app, name="sales")
+app.add_typer(connections_app, name="connections")
+register(app)
+app.command()(emulator)
+
+
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="Folder of the new workspace.")],
+    via_cds: Annotated[
+        bool, typer.Option("--via-cds", help="The older generation, through the CDS hub.")
+    ] = False,
+    no_p2c: Annotated[
+        bool, typer.Option("--no-p2c", help="Sales starts without the Prospect-to-cash solution.")
+    ] = False,
+) -> None:
+    """Create a workspace with sandbox Sales and F&O, and one project per built-in template."""
+    ws = init_workspace(directory, via_cds=via_cds, with_p2c=not no_p2c)
+    out.print(f"Created workspace {ws.root} ({ws.config.generation}).")
+    for project in ws.config.projects:
+        out.print(f"  project: {project.name}")
+    if no_p2c:
+        out.print("Sales has no Prospect-to-cash solution yet: run `p2c sales upgrade` to add it.")
+
+
+@app.command()
+def quickstart(
+    directory: Annotated[Path, typer.Argument(help="Folder for the demo workspace.")] = Path(
+        "p2c-quickstart"
+    ),
+    contacts: Annotated[int, typer.Option(help="How many sample contacts.")] = 40,
+) -> None:
+    """The main job on the sandbox: sample data, the upgrade script, every project run."""
+    # Sales starts without the solution, as a Sales with history would, so the upgrade
+    # script has contacts to number and customers to flag.
+    ws = init_workspace(directory, with_p2c=False)
+    sales = ws.sales()
+    counts = sales.load(sample_document(contacts))
+    out.print(f"Workspace {ws.root}: loaded " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+    report = sales.upgrade()
+    out.print(
+        f"Upgrade script: {report.contact_numbers} contact numbers, {report.account_numbers} "
+        f"account numbers, {report.active_customers} active customers."
+    )
+    result = run_projects(ws, None)
+    render_run(result, ws)
+    out.print(
+        "\nTry next:\n"
+        f"  p2c sandbox export finops CustomersV2 -w {directory}        customers in F&O\n"
+        f"  p2c sandbox export finops CDSContactPersons -w {directory}  contact persons\n"
+        f"  p2c history -w {directory}                                  execution history\n"
+        f"  p2c run -w {directory}                                      again: nothing changes\n"
+        f"  edit {directory}/p2c.yaml (e.g. add SiteId to ContactToCustomer), then p2c run"
+    )
+    sys.exit(int(result.exit_code))
+
+
+def main() -> None:
+    """Entry point: run the app and turn every p2c error into a message and exit status."""
+    try:
+        app(standalone_mode=False)
+    except P2CError as error:
+        report_error(error)
+        sys.exit(error.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        err.print("Interrupted.")
+        sys.exit(130)
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    except TyperException as usage:  # bad command line: typer prints its own usage message
+        show = getattr(usage, "show", None)
+        if show is not None:
+            show()
+        sys.exit(ExitCode.USAGE)
+    except Exception as error:  # the last line of defence: never a bare traceback
+        if os.environ.get("P2C_DEBUG"):
+            raise
+        err.print(f"[bold red]internal error:[/] {type(error).__name__}: {error}")
+        err.print("  Please report this; rerun with P2C_DEBUG=1 for the traceback.")
+        sys.exit(ExitCode.INTERNAL)
