@@ -284,7 +284,10 @@ class KeyedFace(Face):
 
     def group(self, calls: list[Call]) -> list[Reply] | None:
         """Independent writes of a batch, run as one keyed upsert (see ``_writes``)."""
-        return write_group(self, calls)
+        try:
+            return write_group(self, calls)
+        except P2CError:
+            return None  # refused as a whole (an entity without rules): each answers alone
 
     # for the writes ----------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from cryptography import x509
 
 from p2c._errors import ConfigError
 from p2c.connectors import SandboxConnection
-from p2c.dynamics import CDS_ENTITIES, FINOPS_ENTITIES
+from p2c.dynamics import CDS, FINOPS
 from p2c.emulator._app import EmulatorApp, Service
 from p2c.emulator._dataverse import DataverseFace
 from p2c.emulator._odata import KeyedFace
@@ -182,7 +182,7 @@ def build_app(
         "finops",
         "finops",
         ROOTS["finops"],
-        KeyedFace("finops", finops_pool, settings, ROOTS["finops"], FINOPS_ENTITIES),
+        KeyedFace("finops", finops_pool, settings, ROOTS["finops"], FINOPS.entities),
         protection(1),
     )
     if cds_path is not None:
@@ -192,7 +192,7 @@ def build_app(
             "cds",
             "finops",
             ROOTS["cds"],
-            KeyedFace("cds", cds_pool, settings, ROOTS["cds"], CDS_ENTITIES),
+            KeyedFace("cds", cds_pool, settings, ROOTS["cds"], CDS.entities),
             protection(2),
         )
     tokens = TokenService(

@@ -103,123 +103,109 @@ def prepare(
         entity_sets: Entity set name -> logical name, to read references.
         update: Bodies are updates: required columns need not be present.
     """
-    out = Prepared()
-    navs = navigation_properties(entity)
-    coercers = entity.coercers
-    required = [f for f in entity.fields if f.required and f.type is not FieldType.LOOKUP]
-    required_lookups = [f for f in entity.fields if f.required and f.type is FieldType.LOOKUP]
+    intake = _Intake(entity, visible, entity_sets, update)
     for index, body in enumerate(bodies):
-        position = f"{where}[{index}]"
+        intake.take(f"{where}[{index}]", body)
+    return intake.out
+
+
+class _Intake:
+    """The bodies of one entity, taken one at a time into ``out``."""
+
+    def __init__(
+        self, entity: Entity, visible: set[str], entity_sets: dict[str, str], update: bool
+    ) -> None:
+        self.entity = entity
+        self.visible = visible
+        self.entity_sets = entity_sets
+        self.update = update
+        self.navs = navigation_properties(entity)
+        required = [f for f in entity.fields if f.required]
+        self.required = [f for f in required if f.type is not FieldType.LOOKUP]
+        self.required_lookups = [f for f in required if f.type is FieldType.LOOKUP]
+        self.out = Prepared()
+
+    def problem(self, message: str, position: str, name: str | None, fix: str | None) -> None:
+        self.out.problems.append(P2CError(message, record=position, field=name, fix=fix))
+
+    def take(self, position: str, body: Any) -> None:
         if not isinstance(body, dict):
-            out.problems.append(
-                P2CError(
-                    f"expected a JSON object, got {type(body).__name__}",
-                    record=position,
-                    fix='write each record as {"column": value, ...}',
-                )
-            )
-            continue
+            fix = 'write each record as {"column": value, ...}'
+            self.problem(f"expected a JSON object, got {type(body).__name__}", position, None, fix)
+            return
+        entity, visible, coercers = self.entity, self.visible, self.entity.coercers
         row: dict[str, Any] = {}
         # Columns already reported as wrong: not also reported as missing.
         wrong: set[str] = set()
         for name, value in body.items():
             if name.endswith("@odata.bind"):
-                nav = name[: -len("@odata.bind")]
-                if nav not in navs:
-                    out.problems.append(
-                        P2CError(
-                            f"{entity.name} has no navigation property {nav!r}",
-                            record=position,
-                            field=name,
-                            fix=_suggest(nav, navs),
-                        )
-                    )
-                    continue
-                lookup, target = navs[nav]
-                try:
-                    set_name, key = parse_reference(str(value))
-                except ValueError as exc:
-                    out.problems.append(P2CError(str(exc), record=position, field=name))
-                    wrong.add(lookup.name)
-                    continue
-                if entity_sets.get(set_name) != target:
-                    out.problems.append(
-                        P2CError(
-                            f"{nav} points at {target} records, not at {set_name!r}",
-                            record=position,
-                            field=name,
-                            fix=f"bind to /{_set_of(target, entity_sets)}(<id>)",
-                        )
-                    )
-                    wrong.add(lookup.name)
-                    continue
-                row[lookup.name] = None  # filled when the binding resolves
-                if lookup.polymorphic:
-                    row[lookup.name + "type"] = target
-                out.bindings.append(Binding(position, lookup.name, name, target, key, row))
+                self._bind(position, name, value, row, wrong)
                 continue
-            if name.startswith("@") or "@" in name:
+            if "@" in name:
                 continue  # OData annotations such as @odata.type carry no data
             f = entity.by_name.get(name)
-            if f is None or name not in visible:
-                out.problems.append(
-                    P2CError(
-                        f"{entity.name} has no column {name!r}",
-                        record=position,
-                        field=name,
-                        fix=_suggest(name, visible),
-                    )
-                )
-                continue
-            if f.read_only:
-                out.problems.append(
-                    P2CError(
-                        f"{name} is set by the system", record=position, field=name, fix="remove it"
-                    )
-                )
-                continue
-            if f.type is FieldType.LOOKUP:
-                out.problems.append(
-                    P2CError(
-                        f"{name} is a lookup and is set by binding",
-                        record=position,
-                        field=name,
-                        fix=f'write "{_navs_of(f, navs)[0]}@odata.bind": "/<entity set>(<id>)"',
-                    )
-                )
+            if f is None or name not in visible or f.read_only or f.type is FieldType.LOOKUP:
+                self._refuse_column(position, name, f)
                 continue
             try:
                 row[name] = coercers[name](value)
             except ValueError as exc:
-                out.problems.append(
-                    P2CError(
-                        str(exc), record=position, field=name, fix=f"give {f.display} a valid value"
-                    )
-                )
+                self.problem(str(exc), position, name, f"give {f.display} a valid value")
                 wrong.add(name)
-        if not update:
-            for f in required:
-                if row.get(f.name) in (None, "") and f.name not in wrong:
-                    out.problems.append(
-                        P2CError(
-                            f"{f.display} ({f.name}) is required",
-                            record=position,
-                            field=f.name,
-                            fix=f"give {f.name} a value",
-                        )
-                    )
-            for f in required_lookups:
-                if f.name not in row and f.name not in wrong:
-                    out.problems.append(
-                        P2CError(
-                            f"{f.display} ({f.name}) is required",
-                            record=position,
-                            field=f.name,
-                            fix=f"bind it with {_navs_of(f, navs)[0]}@odata.bind",
-                        )
-                    )
-        out.rows.append(row)
-    return out
+        if not self.update:
+            self._required(position, row, wrong)
+        self.out.rows.append(row)
+
+    def _bind(
+        self, position: str, name: str, value: Any, row: dict[str, Any], wrong: set[str]
+    ) -> None:
+        """A lookup given as ``<navigation property>@odata.bind``: a binding to resolve."""
+        nav = name[: -len("@odata.bind")]
+        if nav not in self.navs:
+            message = f"{self.entity.name} has no navigation property {nav!r}"
+            self.problem(message, position, name, _suggest(nav, self.navs))
+            return
+        lookup, target = self.navs[nav]
+        try:
+            set_name, key = parse_reference(str(value))
+        except ValueError as exc:
+            self.problem(str(exc), position, name, None)
+            wrong.add(lookup.name)
+            return
+        if self.entity_sets.get(set_name) != target:
+            fix = f"bind to /{_set_of(target, self.entity_sets)}(<id>)"
+            self.problem(
+                f"{nav} points at {target} records, not at {set_name!r}", position, name, fix
+            )
+            wrong.add(lookup.name)
+            return
+        row[lookup.name] = None  # filled when the binding resolves
+        if lookup.polymorphic:
+            row[lookup.name + "type"] = target
+        self.out.bindings.append(Binding(position, lookup.name, name, target, key, row))
+
+    def _refuse_column(self, position: str, name: str, f: Field | None) -> None:
+        """A column that does not exist, is set by the system or is a lookup."""
+        if f is None or name not in self.visible:
+            message = f"{self.entity.name} has no column {name!r}"
+            self.problem(message, position, name, _suggest(name, self.visible))
+        elif f.read_only:
+            self.problem(f"{name} is set by the system", position, name, "remove it")
+        else:
+            nav = _navs_of(f, self.navs)[0]
+            fix = f'write "{nav}@odata.bind": "/<entity set>(<id>)"'
+            self.problem(f"{name} is a lookup and is set by binding", position, name, fix)
+
+    def _required(self, position: str, row: dict[str, Any], wrong: set[str]) -> None:
+        """Required columns, then required lookups, that a create leaves empty."""
+        for f in self.required:
+            if row.get(f.name) in (None, "") and f.name not in wrong:
+                message = f"{f.display} ({f.name}) is required"
+                self.problem(message, position, f.name, f"give {f.name} a value")
+        for f in self.required_lookups:
+            if f.name not in row and f.name not in wrong:
+                fix = f"bind it with {_navs_of(f, self.navs)[0]}@odata.bind"
+                self.problem(f"{f.display} ({f.name}) is required", position, f.name, fix)
 
 
 def _navs_of(lookup: Field, navs: dict[str, tuple[Field, str]]) -> list[str]:

@@ -1,4 +1,5 @@
-"""The CDS hub of the via-CDS generation (Common Data Service 1.0, organization ``ORG001``).
+"""The CDS hub of the via-CDS generation (Common Data Service 1.0, organization ``ORG001``),
+and the rules of its entities.
 
 Contact and Account carry the CDS 1.0 field names the templates of that generation use:
 ``Organization_OrganizationId``, ``PrimaryAccount_Organization_OrganizationId``,
@@ -8,60 +9,54 @@ organization and number, as the Data Integrator's integration keys were.
 
 from __future__ import annotations
 
-__all__ = ["CDSHub"]
+__all__ = ["AccountRules", "CDSHub", "ContactRules", "OrganizationRules"]
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
-from p2c.dynamics import CDS_ENTITIES, DEFAULT_ORGANIZATION, Entity
-from p2c.sandbox._keyed import KeyedSystem, Rejection
+from p2c.dynamics import CDS, DEFAULT_ORGANIZATION
+from p2c.sandbox._keyed import KeyedSystem
+from p2c.sandbox._rules import EntityRules, Rejection, register_rules
 from p2c.sandbox._store import chunks
+
+_ORGANIZATION_FIELDS = ("Organization_OrganizationId", "PrimaryAccount_Organization_OrganizationId")
 
 
 class CDSHub(KeyedSystem):
     """Local Common Data Service 1.0 hub."""
 
-    entities = CDS_ENTITIES
-    name = "CDS"
+    model = CDS
 
     def initialize(self) -> None:
         self.upsert("Organization", [{"OrganizationId": DEFAULT_ORGANIZATION, "Name": "Contoso"}])
 
-    def prepare_batch(self, entity: Entity, rows: Sequence[dict[str, Any]]) -> Any:
-        """The organizations, and which of the batch's primary accounts exist: two queries
-        per batch, none per record."""
-        organizations = {
-            r[0] for r in self.store.db.execute('SELECT "OrganizationId" FROM "Organization"')
-        }
-        accounts: set[tuple[str, str]] = set()
-        if entity.name == "Contact":
-            wanted = {_primary_account(r) for r in rows}
-            by_org: dict[str, list[str]] = {}
-            for pair in wanted:
-                if pair is not None:
-                    by_org.setdefault(pair[0], []).append(pair[1])
-            account = self.entity("Account")
-            for org, numbers in by_org.items():
-                for part in chunks(numbers):
-                    marks = ", ".join("?" * len(part))
-                    accounts.update(
-                        (org, r[0])
-                        for r in self.store.db.execute(
-                            f'SELECT "AccountNumber" FROM "{account.name}" '
-                            f'WHERE "Organization_OrganizationId" = ? '
-                            f'AND "AccountNumber" IN ({marks})',
-                            [org, *part],
-                        )
-                    )
-        return organizations, accounts
+    def organizations(self) -> set[str]:
+        return {r[0] for r in self.store.db.execute('SELECT "OrganizationId" FROM "Organization"')}
+
+
+class _Batch(NamedTuple):
+    """What the rules of a batch read at once: the organizations, and which of the batch's
+    primary accounts (organization, account number) exist."""
+
+    organizations: set[str]
+    accounts: set[tuple[str, str]]
+
+
+class OrganizationRules(EntityRules[CDSHub]):
+    """``Organization``: taken as given."""
+
+
+class _OrganizationRecordRules(EntityRules[CDSHub]):
+    """A record of an organization: the organizations it names must exist."""
+
+    def prepare_batch(self, rows: Sequence[dict[str, Any]]) -> _Batch:
+        return _Batch(self.system.organizations(), set())
 
     def validate(
-        self, entity: Entity, row: dict[str, Any], existing: Mapping[str, Any] | None, context: Any
+        self, row: dict[str, Any], existing: Mapping[str, Any] | None, context: Any
     ) -> Rejection | None:
-        if entity.name == "Organization":
-            return None
-        organizations, accounts = context
-        for field in ("Organization_OrganizationId", "PrimaryAccount_Organization_OrganizationId"):
+        organizations = context.organizations
+        for field in _ORGANIZATION_FIELDS:
             value = row.get(field)
             if value and value not in organizations:
                 return Rejection(
@@ -69,28 +64,71 @@ class CDSHub(KeyedSystem):
                     f"Organization '{value}' does not exist in CDS; "
                     f"organizations: {', '.join(sorted(organizations))}.",
                 )
-        if entity.name == "Account" and not (row.get("Name") or row.get("LastName")):
+        return None
+
+
+class AccountRules(_OrganizationRecordRules):
+    """``Account``: a known organization and a name."""
+
+    def validate(
+        self, row: dict[str, Any], existing: Mapping[str, Any] | None, context: Any
+    ) -> Rejection | None:
+        rejection = super().validate(row, existing, context)
+        if rejection is None and not (row.get("Name") or row.get("LastName")):
             return Rejection("Name", "Account Name is required.")
-        if entity.name == "Contact":
-            if not row.get("LastName"):
-                return Rejection("LastName", "Contact LastName is required.")
-            primary = _primary_account(row)
-            # A company kept from the stored record was not in the batch's lookup.
-            if primary is not None and primary not in accounts and not self._has(*primary):
-                org, account = primary
-                return Rejection(
-                    "PrimaryAccount_AccountNumber",
-                    f"Account '{account}' of organization '{org}' does not exist "
-                    "in CDS. Synchronize accounts first.",
+        return rejection
+
+
+class ContactRules(_OrganizationRecordRules):
+    """``Contact``: a known organization, a last name, and its company (primary account)
+    synchronized before it."""
+
+    def prepare_batch(self, rows: Sequence[dict[str, Any]]) -> _Batch:
+        """The organizations, and which of the batch's primary accounts exist: two queries
+        per batch, none per record."""
+        by_org: dict[str, list[str]] = {}
+        for pair in {_primary_account(r) for r in rows}:
+            if pair is not None:
+                by_org.setdefault(pair[0], []).append(pair[1])
+        accounts: set[tuple[str, str]] = set()
+        for org, numbers in by_org.items():
+            for part in chunks(numbers):
+                marks = ", ".join("?" * len(part))
+                accounts.update(
+                    (org, r[0])
+                    for r in self.system.store.db.execute(
+                        'SELECT "AccountNumber" FROM "Account" '
+                        f'WHERE "Organization_OrganizationId" = ? AND "AccountNumber" IN ({marks})',
+                        [org, *part],
+                    )
                 )
+        return _Batch(self.system.organizations(), accounts)
+
+    def validate(
+        self, row: dict[str, Any], existing: Mapping[str, Any] | None, context: Any
+    ) -> Rejection | None:
+        rejection = super().validate(row, existing, context)
+        if rejection is not None:
+            return rejection
+        if not row.get("LastName"):
+            return Rejection("LastName", "Contact LastName is required.")
+        primary = _primary_account(row)
+        # A company kept from the stored record was not in the batch's lookup.
+        if primary is not None and primary not in context.accounts and not self._has(*primary):
+            org, account = primary
+            return Rejection(
+                "PrimaryAccount_AccountNumber",
+                f"Account '{account}' of organization '{org}' does not exist "
+                "in CDS. Synchronize accounts first.",
+            )
         return None
 
     def _has(self, organization: str, account: str) -> bool:
-        found = self.store.db.execute(
+        found = self.system.store.scalar(
             'SELECT 1 FROM "Account" WHERE "Organization_OrganizationId" = ? '
             'AND "AccountNumber" = ?',
             (organization, account),
-        ).fetchone()
+        )
         return found is not None
 
 
@@ -101,3 +139,8 @@ def _primary_account(row: Mapping[str, Any]) -> tuple[str, str] | None:
         return None
     own = row["Organization_OrganizationId"]
     return row.get("PrimaryAccount_Organization_OrganizationId") or own, account
+
+
+register_rules("cds", "Organization", OrganizationRules)
+register_rules("cds", "Account", AccountRules)
+register_rules("cds", "Contact", ContactRules)

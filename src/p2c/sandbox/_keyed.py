@@ -1,49 +1,57 @@
 """Upsert by entity key with per-record outcomes: the write model of F&O and the CDS hub.
 
 A batch of records is checked field by field, merged over the stored record with the same
-key, validated by the system's rules and written in one statement. Each record gets its own
-outcome, so one bad record never stops the others.
+key, validated by its entity's rules (``_rules.py``) and written in one statement. Each
+record gets its own outcome, so one bad record never stops the others.
 """
 
 from __future__ import annotations
 
-__all__ = ["KeyedSystem", "Rejection"]
+__all__ = ["KeyedSystem"]
 
 import difflib
 import operator
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from p2c._errors import NotFoundError
-from p2c.dynamics import Entity, Outcome, Shape, WriteStatus, utc_now
+from p2c._errors import ConfigError, NotFoundError
+from p2c.dynamics import Entity, Outcome, Shape, SystemModel, WriteStatus, utc_now
 from p2c.odata import Filter
 from p2c.sandbox._query import select
+from p2c.sandbox._rules import EntityRules, Rejection, rules_class
 from p2c.sandbox._store import Store, chunks
-
-
-@dataclass(frozen=True, slots=True)
-class Rejection:
-    """Why a system refused a record: the field and the system's message."""
-
-    field: str | None
-    message: str
 
 
 class KeyedSystem:
     """A system whose entities are written by upsert on their key.
 
-    Subclasses list their ``entities`` and add their rules in ``validate`` and
-    ``after_write``.
+    Its tables and rules come from its ``model`` and the rules registry when it opens, so
+    an entity an extension added to the model (``FINOPS.add``) has its table, and is
+    written once rules are registered for it (``register_rules``). Subclasses name their
+    ``model``.
+
+    Args:
+        path: The SQLite file.
+        create: Create the file when missing.
     """
 
-    entities: tuple[Entity, ...] = ()
-    name = "system"
+    model: ClassVar[SystemModel]
 
     def __init__(self, path: Path, *, create: bool = False) -> None:
+        self.entities = self.model.entities
         self.store = Store(path, self.entities, create=create)
         self._by_set = {e.entity_set.lower(): e for e in self.entities}
+        self._rules: dict[str, EntityRules[Any]] = {}
+        for entity in self.entities:
+            found = rules_class(self.model, entity)
+            if found is not None:
+                self._rules[entity.name] = found(self, entity)
+
+    @property
+    def name(self) -> str:
+        """The system's name in messages."""
+        return self.model.label
 
     def close(self) -> None:
         self.store.close()
@@ -94,24 +102,20 @@ class KeyedSystem:
             order=[(column, False) for column in order_by],
         )
 
-    # hooks -----------------------------------------------------------------------------------
-
-    def prepare_batch(self, entity: Entity, rows: Sequence[dict[str, Any]]) -> Any:
-        """Fetch what ``validate`` needs for the whole batch at once; returned as context."""
-        return None
-
-    def validate(
-        self, entity: Entity, row: dict[str, Any], existing: Mapping[str, Any] | None, context: Any
-    ) -> Rejection | None:
-        """The system's rules for one merged record."""
-        return None
-
-    def on_create(self, entity: Entity, row: dict[str, Any]) -> None:
-        """Fill system values of a new record (numbers, values from the company), after the
-        fields' defaults."""
-
-    def after_write(self, entity: Entity, rows: Sequence[dict[str, Any]]) -> None:
-        """Side effects of written records (party records in F&O)."""
+    def rules(self, entity: Entity) -> EntityRules[Any]:
+        """The rules of an entity; ConfigError when none are registered: the sandbox never
+        writes an entity by another's rules."""
+        found = self._rules.get(entity.name)
+        if found is None:
+            raise ConfigError(
+                f"{self.name} has no rules for entity {entity.entity_set!r} ({entity.name}), "
+                "so the sandbox does not write it.",
+                fix=f"register rules for it before opening the sandbox: "
+                f"p2c.sandbox.register_rules({self.model.name!r}, {entity.entity_set!r}, "
+                "YourRules) with an EntityRules class (EntityRules itself checks nothing more "
+                "than the fields); see docs/extending.md",
+            )
+        return found
 
     # upsert ----------------------------------------------------------------------------------
 
@@ -129,44 +133,25 @@ class KeyedSystem:
         self, entity_set: str, records: Sequence[Mapping[str, Any]], dry_run: bool
     ) -> list[Outcome]:
         entity = self.entity(entity_set)
+        rules = self.rules(entity)
         outcomes: list[Outcome | None] = [None] * len(records)
-        taken: list[tuple[int, Shape, tuple[Any, ...], dict[str, Any]]] = []
-        for index, record in enumerate(records):
-            shape = entity.shape(tuple(record))
-            try:
-                if shape is None:
-                    raise ValueError
-                key, row = shape.intake(record)
-            except ValueError:
-                taken_slowly = _take_slowly(entity, record)
-                if isinstance(taken_slowly, Rejection):
-                    outcomes[index] = Outcome(
-                        _key(entity, record),
-                        WriteStatus.FAILED,
-                        taken_slowly.field,
-                        taken_slowly.message,
-                    )
-                    continue
-                key, row = taken_slowly
-                shape = entity.shape(tuple(row))
-                assert shape is not None  # every name is a field: the slow path checked
-            taken.append((index, shape, key, row))
+        taken = _take(entity, records, outcomes)
         # To the microsecond: readers of the hub's changes can tell writes apart.
         stamp = utc_now().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         with self.store.transaction():
             stored = self._existing(entity, {key for _, _, key, _ in taken})
-            context = self.prepare_batch(entity, [row for *_, row in taken])
+            context = rules.prepare_batch([row for *_, row in taken])
             changed: dict[tuple[Any, ...], dict[str, Any]] = {}
-            validate, modified = self.validate, entity.modified_field
+            validate, on_create, modified = rules.validate, rules.on_create, entity.modified_field
             for index, shape, key, row in taken:
                 before = changed.get(key) or stored.get(key)
                 if before is None:
                     merged = row
                     shape.fill_defaults(merged)
-                    self.on_create(entity, merged)
+                    on_create(merged)
                 else:
                     merged = {**before, **row}
-                rejection = validate(entity, merged, before, context)
+                rejection = validate(merged, before, context)
                 if rejection is not None:
                     outcomes[index] = Outcome(
                         key, WriteStatus.FAILED, rejection.field, rejection.message
@@ -188,7 +173,9 @@ class KeyedSystem:
                     merged[modified] = stamp
                 changed[key] = merged
             if changed:
-                self._write(entity, list(changed.values()))
+                rows = list(changed.values())
+                self._write(entity, rows)
+                rules.after_write(rows)
             done = [o for o in outcomes if o is not None]
             if dry_run:
                 raise _RolledBack(done)
@@ -207,7 +194,6 @@ class KeyedSystem:
             f'INSERT OR REPLACE INTO "{entity.name}" ({names}) VALUES ({marks})',
             _values(rows, columns),
         )
-        self.after_write(entity, rows)
 
     def _existing(
         self, entity: Entity, wanted: set[tuple[Any, ...]]
@@ -240,6 +226,34 @@ class _RolledBack(Exception):
 
     def __init__(self, outcomes: list[Outcome]) -> None:
         self.outcomes = outcomes
+
+
+_Taken = tuple[int, Shape, tuple[Any, ...], dict[str, Any]]
+
+
+def _take(
+    entity: Entity, records: Sequence[Mapping[str, Any]], outcomes: list[Outcome | None]
+) -> list[_Taken]:
+    """(position, shape, key, stored row) of each record whose fields pass their checks; a
+    failed outcome at the position of each that does not."""
+    taken: list[_Taken] = []
+    for index, record in enumerate(records):
+        shape = entity.shape(tuple(record))
+        try:
+            if shape is None:
+                raise ValueError
+            key, row = shape.intake(record)
+        except ValueError:
+            taken_slowly = _take_slowly(entity, record)
+            if isinstance(taken_slowly, Rejection):
+                field, message = taken_slowly.field, taken_slowly.message
+                outcomes[index] = Outcome(_key(entity, record), WriteStatus.FAILED, field, message)
+                continue
+            key, row = taken_slowly
+            shape = entity.shape(tuple(row))
+            assert shape is not None  # every name is a field: the slow path checked
+        taken.append((index, shape, key, row))
+    return taken
 
 
 def _take_slowly(

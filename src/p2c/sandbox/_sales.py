@@ -16,7 +16,6 @@ from p2c.dynamics import (
     ACTIVITY_SETS,
     P2C_SOLUTION,
     SALES,
-    SALES_ENTITIES,
     Entity,
     format_number,
     utc_now,
@@ -57,10 +56,12 @@ class SalesSandbox:
     """
 
     def __init__(self, path: Path, *, create: bool = False) -> None:
-        self.store = Store(path, SALES_ENTITIES, create=create)
+        # The model as it is when the sandbox opens: an entity added to it has its table.
+        entities = SALES.entities
+        self.store = Store(path, entities, create=create)
         self.changes = ChangeLog(self.store)
         self.solution = P2CSolution(self.store)
-        self._sets = {e.entity_set: e.name for e in SALES_ENTITIES}
+        self._sets = {e.entity_set: e.name for e in entities}
         self._created_ids: dict[str, list[str]] = {}
 
     def close(self) -> None:

@@ -87,11 +87,9 @@ def _id(rng: random.Random) -> str:
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
 
-def sample_document(contacts: int = 40, *, seed: int = 7) -> dict[str, list[dict[str, Any]]]:
-    """A load document with ``contacts`` contacts and accounts and activity to match."""
-    rng = random.Random(seed)
+def _accounts(rng: random.Random, count: int) -> list[dict[str, Any]]:
     accounts = []
-    for n in range(max(1, contacts // 10)):
+    for n in range(count):
         city, state, postal, country = PLACES[n % len(PLACES)]
         accounts.append(
             {
@@ -106,6 +104,13 @@ def sample_document(contacts: int = 40, *, seed: int = 7) -> dict[str, list[dict
                 "address1_country": country,
             }
         )
+    return accounts
+
+
+def sample_document(contacts: int = 40, *, seed: int = 7) -> dict[str, list[dict[str, Any]]]:
+    """A load document with ``contacts`` contacts and accounts and activity to match."""
+    rng = random.Random(seed)
+    accounts = _accounts(rng, max(1, contacts // 10))
     people: list[dict[str, Any]] = []
     for n in range(contacts):
         first, last = FIRST[n % len(FIRST)], LAST[(n // len(FIRST)) % len(LAST)]

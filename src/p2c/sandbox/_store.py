@@ -34,8 +34,9 @@ class Store:
 
     Args:
         path: Database file; created with its tables when ``create`` is true.
-        entities: The entities whose tables the database holds.
-        create: Make the file and tables if missing.
+        entities: The entities whose tables the database holds; a table that is missing
+            is made when the store opens (only new tables: an existing one is not altered).
+        create: Make the file if missing.
     """
 
     def __init__(self, path: Path, entities: Iterable[Entity], *, create: bool = False) -> None:
@@ -54,12 +55,16 @@ class Store:
         self.db.execute("PRAGMA wal_autocheckpoint=16384")
         self.db.set_busy_timeout(30_000)
         self.entities = {e.name: e for e in entities}
-        if create:
+        listed = self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        tables = {row[0] for row in listed}
+        # Every open: an entity added to the model since the file was made gets its table.
+        missing = [e for e in self.entities.values() if create or e.name not in tables]
+        if missing:
             with self.transaction():
                 self.db.execute(
                     "CREATE TABLE IF NOT EXISTS sandbox_setting (name TEXT PRIMARY KEY, value TEXT)"
                 )
-                for entity in self.entities.values():
+                for entity in missing:
                     for statement in entity.ddl():
                         self.db.execute(statement)
 
