@@ -26,16 +26,38 @@ from typing import Any
 
 from p2c.engine._records import Cursor
 from p2c.odata import Compare, Filter, Logical
-from p2c.templates import Leg
+from p2c.templates import Copy, Leg, Transform
 
 
 class CursorProblem(Exception):
     """A stored cursor that cannot be trusted (unreadable, or in the future)."""
 
 
+# Every transform setting with its value when not given: the digest is taken over this flat
+# form, the form of transforms before they had one class per kind, so that the cursors and
+# value digests in existing state databases stay valid.
+_FLAT_TRANSFORM = {
+    "from": None,
+    "default": None,
+    "value_map": None,
+    "fn": None,
+    "args": None,
+    "separator": " ",
+    "length": None,
+}
+
+
+def _flat(transform: Transform) -> Any:
+    if isinstance(transform, Copy):
+        return transform.source
+    return {**_FLAT_TRANSFORM, **transform.model_dump(mode="json", by_alias=True)}
+
+
 def definition_digest(leg: Leg, *extra: str) -> str:
     """What a leg's records depend on: entities, filter and map (and the inactive policy)."""
-    text = json.dumps([leg.model_dump(mode="json", by_alias=True), *extra], sort_keys=True)
+    data = leg.model_dump(mode="json", by_alias=True)
+    data["map"] = {field: _flat(transform) for field, transform in leg.map.items()}
+    text = json.dumps([data, *extra], sort_keys=True)
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
