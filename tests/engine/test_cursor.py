@@ -2,10 +2,145 @@
 
 from __future__ import annotations
 
+import itertools
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
 import pytest
 
-from p2c.engine._cursor import definition_digest
+from p2c.engine import Cursor
+from p2c.engine._cursor import CursorProblem, Incremental, definition_digest
+from p2c.odata import evaluate, to_odata
 from p2c.templates import Leg, builtin_templates
+
+STARTED = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
+
+
+def incremental(
+    key: tuple[str, ...] = ("id",), watermark: str | None = "modifiedon", lag: float = 5
+) -> Incremental:
+    return Incremental(watermark, key, "def-1", lag=timedelta(seconds=lag), started=STARTED)
+
+
+def test_a_new_cursor_reads_everything_and_stores_nothing_yet() -> None:
+    cursor = incremental()
+    assert cursor.resume(None) is None
+    assert cursor.where() is None
+    assert cursor.state() == Cursor("", "", "def-1", None)
+    assert cursor.state("token-7") == Cursor("", "", "def-1", "token-7")
+
+
+def test_a_stored_cursor_of_another_definition_is_not_resumed() -> None:
+    cursor = incremental()
+    note = cursor.resume(Cursor("2025-03-01T10:00:00Z", '["b"]', "def-0", "token-1"))
+    assert note == "the task's mapping or filter changed since the last run: read everything"
+    assert cursor.where() is None and cursor.delta is None
+
+
+def test_a_resumed_cursor_reads_after_its_position_ties_broken_by_key() -> None:
+    cursor = incremental()
+    assert cursor.resume(Cursor("2025-03-01T10:00:00Z", '["b"]', "def-1", "token-1")) is None
+    assert cursor.delta == "token-1"
+    where = cursor.where()
+    assert where is not None
+    assert to_odata(where) == (
+        "(modifiedon ge 2025-03-01T10:00:00Z and (modifiedon gt 2025-03-01T10:00:00Z or id gt 'b'))"
+    )
+    earlier, same = "2025-03-01T09:59:59Z", "2025-03-01T10:00:00Z"
+    passed = {
+        (m, k)
+        for m, k in itertools.product([earlier, same, "2025-03-01T10:00:01Z"], "abc")
+        if evaluate(where, {"modifiedon": m, "id": k})
+    }
+    assert passed == {
+        (same, "c"),
+        ("2025-03-01T10:00:01Z", "a"),
+        ("2025-03-01T10:00:01Z", "b"),
+        ("2025-03-01T10:00:01Z", "c"),
+    }
+
+
+def test_a_composite_key_is_compared_field_by_field() -> None:
+    cursor = incremental(key=("area", "number"))
+    cursor.resume(Cursor("2025-03-01T10:00:00Z", '["usmf", 5]', "def-1"))
+    where = cursor.where()
+    assert where is not None
+    same = "2025-03-01T10:00:00Z"
+    passed = {
+        (a, n)
+        for a, n in itertools.product(["dat", "usmf", "usrt"], [4, 5, 6])
+        if evaluate(where, {"modifiedon": same, "area": a, "number": n})
+    }
+    assert passed == {("usmf", 6), ("usrt", 4), ("usrt", 5), ("usrt", 6)}
+
+
+def _page(*changes: tuple[Any, str]) -> list[dict[str, Any]]:
+    return [{"modifiedon": moment, "id": key} for moment, key in changes]
+
+
+def test_a_page_moves_the_cursor_to_its_last_settled_record() -> None:
+    cursor = incremental(lag=5)
+    # Settled up to 11:59:55. A timestamp to the second stands for the whole second.
+    page = _page(
+        ("2025-03-01T11:59:50Z", "a"),
+        ("2025-03-01T11:59:54Z", "b"),
+        ("2025-03-01T11:59:55Z", "c"),  # 11:59:55.999 may still come: not settled
+        (None, "d"),
+    )
+    assert cursor.advance(page) == Cursor("2025-03-01T11:59:54Z", '["b"]', "def-1", None)
+    assert (cursor.last_value, cursor.last_key) == ("2025-03-01T11:59:54Z", '["b"]')
+    # Fractions of a second are taken as they are.
+    exact = _page(("2025-03-01T11:59:54.999999+00:00", "e"))
+    assert cursor.advance(exact) == Cursor("2025-03-01T11:59:54.999999+00:00", '["e"]', "def-1")
+    # Nothing settled: the cursor stays where it is.
+    assert cursor.advance(_page(("2025-03-01T11:59:58Z", "f"))) is None
+    assert cursor.last_key == '["e"]'
+    assert cursor.state("t") == Cursor("2025-03-01T11:59:54.999999+00:00", '["e"]', "def-1", "t")
+
+
+def test_a_timestamp_without_zone_is_utc() -> None:
+    cursor = incremental(lag=0)
+    # Settled up to 12:00:00 exactly; the whole second 11:59:59 UTC is before it.
+    assert cursor.advance(_page(("2025-03-01T11:59:59", "a"))) is not None
+    assert cursor.last_value == "2025-03-01T11:59:59"
+
+
+def test_without_a_watermark_column_only_change_tracking_narrows_reads() -> None:
+    cursor = incremental(watermark=None)
+    cursor.resume(Cursor("", "", "def-1", "token-3"))
+    assert cursor.delta == "token-3"
+    assert cursor.where() is None
+    assert cursor.advance(_page(("2025-03-01T10:00:00Z", "a"))) is None
+
+
+@pytest.mark.parametrize(
+    ("watermark", "last_key", "problem"),
+    [
+        ("2999-01-01T00:00:00Z", '["a"]', "is in the future"),
+        ("not a time", '["a"]', "is unreadable"),
+        ("2025-03-01T10:00:00Z", "{", "is unreadable"),
+        ("2025-03-01T10:00:00Z", '["a", "b"]', "does not fit the source"),
+        ("2025-03-01T10:00:00Z", '"a"', "does not fit the source"),
+    ],
+)
+def test_a_cursor_that_cannot_be_trusted_is_dropped(
+    watermark: str, last_key: str, problem: str
+) -> None:
+    cursor = incremental()
+    cursor.resume(Cursor(watermark, last_key, "def-1", "token-1"))
+    with pytest.raises(CursorProblem, match=problem):
+        cursor.where()
+    # Read from the beginning; the first settled page replaces the stored position.
+    assert cursor.where() is None
+    assert cursor.state("token-2") == Cursor("", "", "def-1", "token-2")
+
+
+def test_a_source_clock_a_little_ahead_is_trusted() -> None:
+    cursor = incremental()
+    ahead = (STARTED + timedelta(minutes=30)).isoformat()
+    cursor.resume(Cursor(ahead, '["a"]', "def-1"))
+    assert cursor.where() is not None
+
 
 # Digests of the built-in legs as the state databases of earlier versions hold them: a
 # cursor or a value digest keyed by another digest would make the next run read and compare

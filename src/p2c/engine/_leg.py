@@ -9,20 +9,13 @@ from __future__ import annotations
 __all__ = ["LegRun", "RunOptions"]
 
 import hashlib
-import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from p2c.connectors import Destination, ReadRequest, Record, SandboxConnection, Source
-from p2c.engine._cursor import (
-    CursorProblem,
-    after,
-    check,
-    definition_digest,
-    last_settled,
-)
+from p2c.engine._cursor import CursorProblem, Incremental, definition_digest
 from p2c.engine._mapping import compile_map
 from p2c.engine._organization import OrganizationResolver
 from p2c.engine._records import Cursor, ErrorRow, LegId, TaskCounts
@@ -202,53 +195,46 @@ class LegRun:
     # the passes ---------------------------------------------------------------------------------
 
     def _incremental(self, source: Source, destination: Destination) -> None:
-        started = datetime.now(UTC)
         entity = self.leg.source.entity
-        cursor = None if self.options.full else self.state.cursor(self.id)
-        if cursor is not None and cursor.definition != self.definition:
-            self.outcome.notes.append(
-                "the task's mapping or filter changed since the last run: read everything"
-            )
-            cursor = None
+        cursor = Incremental(
+            self.watermark,
+            self.source_key,
+            self.definition,
+            lag=timedelta(seconds=self.workspace.config.state.settle_seconds),
+            started=datetime.now(UTC),
+        )
+        note = cursor.resume(None if self.options.full else self.state.cursor(self.id))
+        if note:
+            self.outcome.notes.append(note)
         skip_unchanged = not self.options.full and self.state.has_lineage(self.id)
         # Nothing of this leg was ever written: every record is new to p2c.
         self.never_written = not self.options.full and not skip_unchanged
-        if cursor is not None and cursor.delta is not None:
+        if cursor.delta is not None:
             changes = source.changes(entity, cursor.delta)
             if changes is not None:
                 keys = ["/".join(str(v) for v in key) for key in changes.keys]
                 self._read_keys(source, destination, keys, skip_unchanged)
-                self._save_delta(cursor, changes.token)
+                self._save_delta(cursor.state(changes.token))
                 return
         # Change tracking, where the source offers it, starts from the token of now: what
         # changes while this pass reads is in the next run's delta.
         tracking = source.changes(entity, None)
         where: Filter | None = None
-        if cursor is not None and self.watermark and cursor.watermark:
-            try:
-                key = check(cursor, self.source_key, started)
-                where = after(self.watermark, self.source_key, cursor.watermark, key)
-            except CursorProblem as problem:
-                self.outcome.notes.append(
-                    f"{problem}; read everything instead and replaced the cursor "
-                    "(nothing is lost: unchanged records are not written again)"
-                )
-        settled = started - timedelta(seconds=self.workspace.config.state.settle_seconds)
+        try:
+            where = cursor.where()
+        except CursorProblem as problem:
+            self.outcome.notes.append(
+                f"{problem}; read everything instead and replaced the cursor "
+                "(nothing is lost: unchanged records are not written again)"
+            )
         for page in source.read(self._request(where, ordered=True)):
-            position = None
-            if self.watermark:
-                position = last_settled(page, self.watermark, self.source_key, settled)
-            self._process(page, destination, skip_unchanged, position)
+            self._process(page, destination, skip_unchanged, cursor.advance(page))
         if tracking is not None:
-            self._save_delta(self.state.cursor(self.id), tracking.token)
+            self._save_delta(cursor.state(tracking.token))
 
-    def _save_delta(self, cursor: Cursor | None, token: str) -> None:
-        if self.options.dry_run:
-            return
-        watermark, last_key = (cursor.watermark, cursor.last_key) if cursor else ("", "")
-        self.state.save_cursor(
-            self.run_id, self.id, Cursor(watermark, last_key, self.definition, token)
-        )
+    def _save_delta(self, cursor: Cursor) -> None:
+        if not self.options.dry_run:
+            self.state.save_cursor(self.run_id, self.id, cursor)
 
     def _read_keys(
         self, source: Source, destination: Destination, keys: Sequence[str], skip: bool
@@ -290,7 +276,7 @@ class LegRun:
         page: list[Record],
         destination: Destination,
         skip_unchanged: bool,
-        position: tuple[str, list[Any]] | None,
+        cursor: Cursor | None,
     ) -> None:
         counts = self.outcome.counts
         counts.read += len(page)
@@ -337,9 +323,6 @@ class LegRun:
         errors.extend(failures)
         counts.failed += len(errors)
         if not self.options.dry_run:
-            cursor = None
-            if position is not None:
-                cursor = Cursor(position[0], json.dumps(position[1]), self.definition)
             self.state.commit_batch(
                 self.run_id,
                 self.task_run_id,
