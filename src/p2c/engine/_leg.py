@@ -15,6 +15,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from p2c.connectors import Destination, ReadRequest, Record, SandboxConnection, Source
+from p2c.dynamics import system_model
+from p2c.engine._activity import Deactivation
 from p2c.engine._cursor import CursorProblem, Incremental, definition_digest
 from p2c.engine._mapping import compile_map
 from p2c.engine._organization import OrganizationResolver
@@ -26,10 +28,6 @@ from p2c.workspace import InactivePolicy, Project, Workspace
 
 Progress = Callable[[str, int], None]  # (label, records just processed)
 
-# The column that says which organization a source record belongs to.
-_ORGANIZATION_COLUMN = {"sales": "owningbusinessunit.name", "cds": "Organization_OrganizationId"}
-# Where a source keeps a record's state, and the value that means inactive.
-_STATE = {"sales": ("statecode", 1), "cds": ("StateCode", "Inactive")}
 _KEYS_PER_READ = 200  # source keys per read by key: 200 `eq`s stay a URL of about 12 KB
 _EXAMPLES = 3
 
@@ -155,17 +153,21 @@ class LegRun:
 
     def _prepare(self, source: Source) -> None:
         leg = self.leg
+        # What differs per entity (its organization field, what inactive means) is the model's.
+        source_entity = system_model(leg.source.system).entity(leg.source.entity)
+        destination_entity = system_model(leg.destination.system).entity(leg.destination.entity)
         connections = self.workspace.connection_set(self.project.connection_set)
         self.organization = OrganizationResolver(
-            connections, self.project, leg, _ORGANIZATION_COLUMN.get(leg.source.system)
+            connections, self.project, leg, source_entity, destination_entity
         )
         self.compiled = compile_map(leg.map, self.organization.constant)
         self.source_key = source.record_key(leg.source.entity)
         self.watermark = source.watermark(leg.source.entity)
-        self.state_column: tuple[str, Any] | None = None
-        if self.policy == "deactivate" and leg.destination.entity == "CDSContactPersons":
-            self.state_column = _STATE[leg.source.system]
-        extra = [c for c in (self.watermark, self.state_column and self.state_column[0]) if c]
+        self.deactivation: Deactivation | None = None
+        if self.policy == "deactivate":
+            self.deactivation = Deactivation.between(source_entity, destination_entity, leg.map)
+        activity = self.deactivation.column if self.deactivation else None
+        extra = [c for c in (self.watermark, activity) if c]
         # With one organization mapping every record gets it: no need to read the column.
         organization_column = None if self.organization.single else self.organization.column
         plain = [c for c in [organization_column] if c and "." not in c]
@@ -290,6 +292,7 @@ class LegRun:
         # With one organization mapping its fields are compiled into the map.
         resolve = None if self.organization.single else self.organization.values
         definition = self.definition.encode()[:64]
+        deactivation = self.deactivation
         for record, record_key in zip(page, keys, strict=True):
             if resolve is None:
                 mapped = apply(record)
@@ -303,9 +306,8 @@ class LegRun:
                     continue
                 mapped = apply(record)
                 mapped.update(fixed)
-            if self.state_column is not None:
-                column, inactive = self.state_column
-                mapped["IsInactive"] = "Yes" if record.get(column) == inactive else "No"
+            if deactivation is not None:
+                deactivation.apply(record, mapped)
             digest = _digest(mapped, definition)
             stored = known.get(record_key)
             if stored is not None and stored[1] == digest:
