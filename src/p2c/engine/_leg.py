@@ -32,6 +32,17 @@ _KEYS_PER_READ = 200  # source keys per read by key: 200 `eq`s stay a URL of abo
 _EXAMPLES = 3
 
 
+@dataclass
+class _Batch:
+    """A page's mapped records to write, with their source keys and value digests, and the
+    records that failed before writing."""
+
+    records: list[Record] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)
+    digests: list[str] = field(default_factory=list)
+    errors: list[ErrorRow] = field(default_factory=list)
+
+
 class ThresholdExceeded(Exception):
     """More records failed than the task allows."""
 
@@ -273,21 +284,12 @@ class LegRun:
     def _key(self, record: Record) -> str:
         return "/".join([str(record[k]) for k in self.source_key])
 
-    def _process(
-        self,
-        page: list[Record],
-        destination: Destination,
-        skip_unchanged: bool,
-        cursor: Cursor | None,
-    ) -> None:
+    def _map_page(
+        self, page: list[Record], keys: list[str], known: dict[str, tuple[str, str | None]]
+    ) -> _Batch:
+        """Map a page; leave out what is skipped, unchanged since written, or unmapped."""
+        batch = _Batch()
         counts = self.outcome.counts
-        counts.read += len(page)
-        keys = [self._key(r) for r in page]
-        known = self.state.digests(self.id, keys) if skip_unchanged else {}
-        batch: list[Record] = []
-        batch_keys: list[str] = []
-        digests: list[str] = []
-        errors: list[ErrorRow] = []
         apply = self.compiled.apply
         # With one organization mapping its fields are compiled into the map.
         resolve = None if self.organization.single else self.organization.values
@@ -302,7 +304,7 @@ class LegRun:
                     counts.skipped += 1
                     continue
                 if isinstance(fixed, ErrorRow):
-                    errors.append(ErrorRow(record_key, None, fixed.field, fixed.message))
+                    batch.errors.append(ErrorRow(record_key, None, fixed.field, fixed.message))
                     continue
                 mapped = apply(record)
                 mapped.update(fixed)
@@ -313,15 +315,30 @@ class LegRun:
             if stored is not None and stored[1] == digest:
                 counts.unchanged += 1
                 continue
-            batch.append(mapped)
-            batch_keys.append(record_key)
-            digests.append(digest)
+            batch.records.append(mapped)
+            batch.keys.append(record_key)
+            batch.digests.append(digest)
+        return batch
+
+    def _process(
+        self,
+        page: list[Record],
+        destination: Destination,
+        skip_unchanged: bool,
+        cursor: Cursor | None,
+    ) -> None:
+        counts = self.outcome.counts
+        counts.read += len(page)
+        keys = [self._key(r) for r in page]
+        known = self.state.digests(self.id, keys) if skip_unchanged else {}
+        batch = self._map_page(page, keys, known)
+        batch_keys, errors = batch.keys, batch.errors
         new: list[bool] | None = None
         if skip_unchanged:
             new = [k not in known for k in batch_keys]
         elif self.never_written:
-            new = [True] * len(batch)
-        written, failures = self._write(destination, batch, batch_keys, digests, new)
+            new = [True] * len(batch.records)
+        written, failures = self._write(destination, batch.records, batch_keys, batch.digests, new)
         errors.extend(failures)
         counts.failed += len(errors)
         if not self.options.dry_run:
