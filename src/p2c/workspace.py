@@ -52,6 +52,16 @@ class OrganizationMapping(_Model):
     legal_entity: str
     cds_organization: str = "ORG001"
 
+    def value_for(self, system: System) -> str:
+        """The organization as the records of ``system`` name it: the business unit in Sales,
+        the legal entity in F&O, the organization id in the CDS hub."""
+        names: dict[System, str] = {
+            "sales": self.business_unit,
+            "finops": self.legal_entity,
+            "cds": self.cds_organization,
+        }
+        return names[system]
+
 
 class ConnectionSet(_Model):
     """Two connections (three via CDS), with the organization mappings between them."""

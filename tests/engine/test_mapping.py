@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 
 from p2c.engine import compile_map
-from p2c.templates import FieldMap
+from p2c.templates import Transform, parse_transform
 
 
-def fm(**spec: Any) -> FieldMap:
-    return FieldMap.model_validate(spec)
+def fm(**spec: Any) -> Transform:
+    return parse_transform(spec)
 
 
 def test_plain_copies_and_constants_in_map_order() -> None:

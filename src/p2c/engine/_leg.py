@@ -9,20 +9,15 @@ from __future__ import annotations
 __all__ = ["LegRun", "RunOptions"]
 
 import hashlib
-import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from p2c.connectors import Destination, ReadRequest, Record, SandboxConnection, Source
-from p2c.engine._cursor import (
-    CursorProblem,
-    after,
-    check,
-    definition_digest,
-    last_settled,
-)
+from p2c.dynamics import system_model
+from p2c.engine._activity import Deactivation
+from p2c.engine._cursor import CursorProblem, Incremental, definition_digest
 from p2c.engine._mapping import compile_map
 from p2c.engine._organization import OrganizationResolver
 from p2c.engine._records import Cursor, ErrorRow, LegId, TaskCounts
@@ -33,12 +28,19 @@ from p2c.workspace import InactivePolicy, Project, Workspace
 
 Progress = Callable[[str, int], None]  # (label, records just processed)
 
-# The column that says which organization a source record belongs to.
-_ORGANIZATION_COLUMN = {"sales": "owningbusinessunit.name", "cds": "Organization_OrganizationId"}
-# Where a source keeps a record's state, and the value that means inactive.
-_STATE = {"sales": ("statecode", 1), "cds": ("StateCode", "Inactive")}
 _KEYS_PER_READ = 200  # source keys per read by key: 200 `eq`s stay a URL of about 12 KB
 _EXAMPLES = 3
+
+
+@dataclass
+class _Batch:
+    """A page's mapped records to write, with their source keys and value digests, and the
+    records that failed before writing."""
+
+    records: list[Record] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)
+    digests: list[str] = field(default_factory=list)
+    errors: list[ErrorRow] = field(default_factory=list)
 
 
 class ThresholdExceeded(Exception):
@@ -162,17 +164,21 @@ class LegRun:
 
     def _prepare(self, source: Source) -> None:
         leg = self.leg
+        # What differs per entity (its organization field, what inactive means) is the model's.
+        source_entity = system_model(leg.source.system).entity(leg.source.entity)
+        destination_entity = system_model(leg.destination.system).entity(leg.destination.entity)
         connections = self.workspace.connection_set(self.project.connection_set)
         self.organization = OrganizationResolver(
-            connections, self.project, leg, _ORGANIZATION_COLUMN.get(leg.source.system)
+            connections, self.project, leg, source_entity, destination_entity
         )
         self.compiled = compile_map(leg.map, self.organization.constant)
         self.source_key = source.record_key(leg.source.entity)
         self.watermark = source.watermark(leg.source.entity)
-        self.state_column: tuple[str, Any] | None = None
-        if self.policy == "deactivate" and leg.destination.entity == "CDSContactPersons":
-            self.state_column = _STATE[leg.source.system]
-        extra = [c for c in (self.watermark, self.state_column and self.state_column[0]) if c]
+        self.deactivation: Deactivation | None = None
+        if self.policy == "deactivate":
+            self.deactivation = Deactivation.between(source_entity, destination_entity, leg.map)
+        activity = self.deactivation.column if self.deactivation else None
+        extra = [c for c in (self.watermark, activity) if c]
         # With one organization mapping every record gets it: no need to read the column.
         organization_column = None if self.organization.single else self.organization.column
         plain = [c for c in [organization_column] if c and "." not in c]
@@ -202,53 +208,46 @@ class LegRun:
     # the passes ---------------------------------------------------------------------------------
 
     def _incremental(self, source: Source, destination: Destination) -> None:
-        started = datetime.now(UTC)
         entity = self.leg.source.entity
-        cursor = None if self.options.full else self.state.cursor(self.id)
-        if cursor is not None and cursor.definition != self.definition:
-            self.outcome.notes.append(
-                "the task's mapping or filter changed since the last run: read everything"
-            )
-            cursor = None
+        cursor = Incremental(
+            self.watermark,
+            self.source_key,
+            self.definition,
+            lag=timedelta(seconds=self.workspace.config.state.settle_seconds),
+            started=datetime.now(UTC),
+        )
+        note = cursor.resume(None if self.options.full else self.state.cursor(self.id))
+        if note:
+            self.outcome.notes.append(note)
         skip_unchanged = not self.options.full and self.state.has_lineage(self.id)
         # Nothing of this leg was ever written: every record is new to p2c.
         self.never_written = not self.options.full and not skip_unchanged
-        if cursor is not None and cursor.delta is not None:
+        if cursor.delta is not None:
             changes = source.changes(entity, cursor.delta)
             if changes is not None:
                 keys = ["/".join(str(v) for v in key) for key in changes.keys]
                 self._read_keys(source, destination, keys, skip_unchanged)
-                self._save_delta(cursor, changes.token)
+                self._save_delta(cursor.state(changes.token))
                 return
         # Change tracking, where the source offers it, starts from the token of now: what
         # changes while this pass reads is in the next run's delta.
         tracking = source.changes(entity, None)
         where: Filter | None = None
-        if cursor is not None and self.watermark and cursor.watermark:
-            try:
-                key = check(cursor, self.source_key, started)
-                where = after(self.watermark, self.source_key, cursor.watermark, key)
-            except CursorProblem as problem:
-                self.outcome.notes.append(
-                    f"{problem}; read everything instead and replaced the cursor "
-                    "(nothing is lost: unchanged records are not written again)"
-                )
-        settled = started - timedelta(seconds=self.workspace.config.state.settle_seconds)
+        try:
+            where = cursor.where()
+        except CursorProblem as problem:
+            self.outcome.notes.append(
+                f"{problem}; read everything instead and replaced the cursor "
+                "(nothing is lost: unchanged records are not written again)"
+            )
         for page in source.read(self._request(where, ordered=True)):
-            position = None
-            if self.watermark:
-                position = last_settled(page, self.watermark, self.source_key, settled)
-            self._process(page, destination, skip_unchanged, position)
+            self._process(page, destination, skip_unchanged, cursor.advance(page))
         if tracking is not None:
-            self._save_delta(self.state.cursor(self.id), tracking.token)
+            self._save_delta(cursor.state(tracking.token))
 
-    def _save_delta(self, cursor: Cursor | None, token: str) -> None:
-        if self.options.dry_run:
-            return
-        watermark, last_key = (cursor.watermark, cursor.last_key) if cursor else ("", "")
-        self.state.save_cursor(
-            self.run_id, self.id, Cursor(watermark, last_key, self.definition, token)
-        )
+    def _save_delta(self, cursor: Cursor) -> None:
+        if not self.options.dry_run:
+            self.state.save_cursor(self.run_id, self.id, cursor)
 
     def _read_keys(
         self, source: Source, destination: Destination, keys: Sequence[str], skip: bool
@@ -285,25 +284,17 @@ class LegRun:
     def _key(self, record: Record) -> str:
         return "/".join([str(record[k]) for k in self.source_key])
 
-    def _process(
-        self,
-        page: list[Record],
-        destination: Destination,
-        skip_unchanged: bool,
-        position: tuple[str, list[Any]] | None,
-    ) -> None:
+    def _map_page(
+        self, page: list[Record], keys: list[str], known: dict[str, tuple[str, str | None]]
+    ) -> _Batch:
+        """Map a page; leave out what is skipped, unchanged since written, or unmapped."""
+        batch = _Batch()
         counts = self.outcome.counts
-        counts.read += len(page)
-        keys = [self._key(r) for r in page]
-        known = self.state.digests(self.id, keys) if skip_unchanged else {}
-        batch: list[Record] = []
-        batch_keys: list[str] = []
-        digests: list[str] = []
-        errors: list[ErrorRow] = []
         apply = self.compiled.apply
         # With one organization mapping its fields are compiled into the map.
         resolve = None if self.organization.single else self.organization.values
         definition = self.definition.encode()[:64]
+        deactivation = self.deactivation
         for record, record_key in zip(page, keys, strict=True):
             if resolve is None:
                 mapped = apply(record)
@@ -313,33 +304,44 @@ class LegRun:
                     counts.skipped += 1
                     continue
                 if isinstance(fixed, ErrorRow):
-                    errors.append(ErrorRow(record_key, None, fixed.field, fixed.message))
+                    batch.errors.append(ErrorRow(record_key, None, fixed.field, fixed.message))
                     continue
                 mapped = apply(record)
                 mapped.update(fixed)
-            if self.state_column is not None:
-                column, inactive = self.state_column
-                mapped["IsInactive"] = "Yes" if record.get(column) == inactive else "No"
+            if deactivation is not None:
+                deactivation.apply(record, mapped)
             digest = _digest(mapped, definition)
             stored = known.get(record_key)
             if stored is not None and stored[1] == digest:
                 counts.unchanged += 1
                 continue
-            batch.append(mapped)
-            batch_keys.append(record_key)
-            digests.append(digest)
+            batch.records.append(mapped)
+            batch.keys.append(record_key)
+            batch.digests.append(digest)
+        return batch
+
+    def _process(
+        self,
+        page: list[Record],
+        destination: Destination,
+        skip_unchanged: bool,
+        cursor: Cursor | None,
+    ) -> None:
+        counts = self.outcome.counts
+        counts.read += len(page)
+        keys = [self._key(r) for r in page]
+        known = self.state.digests(self.id, keys) if skip_unchanged else {}
+        batch = self._map_page(page, keys, known)
+        batch_keys, errors = batch.keys, batch.errors
         new: list[bool] | None = None
         if skip_unchanged:
             new = [k not in known for k in batch_keys]
         elif self.never_written:
-            new = [True] * len(batch)
-        written, failures = self._write(destination, batch, batch_keys, digests, new)
+            new = [True] * len(batch.records)
+        written, failures = self._write(destination, batch.records, batch_keys, batch.digests, new)
         errors.extend(failures)
         counts.failed += len(errors)
         if not self.options.dry_run:
-            cursor = None
-            if position is not None:
-                cursor = Cursor(position[0], json.dumps(position[1]), self.definition)
             self.state.commit_batch(
                 self.run_id,
                 self.task_run_id,

@@ -12,9 +12,9 @@ __all__ = ["CompiledMap", "compile_map"]
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, assert_never
 
-from p2c.templates import FieldMap, Transform
+from p2c.templates import Copy, Default, Fn, Transform, ValueMap
 
 Record = dict[str, Any]
 
@@ -42,27 +42,30 @@ def _map_key(value: Any) -> str:
     return str(value)
 
 
-def _helper(spec: FieldMap) -> Callable[[Mapping[str, Any]], Any]:
-    """One transform as a function of the source record: fn, then value map, then default."""
-    source, default, separator, length = spec.source, spec.default, spec.separator, spec.length
-    args = tuple(spec.args or ())
+_TEXT: dict[str, Callable[[str, Fn], str]] = {
+    "upper": lambda text, _: text.upper(),
+    "lower": lambda text, _: text.lower(),
+    "trim": lambda text, _: text.strip(),
+    "truncate": lambda text, spec: text[: spec.length],
+}
+
+
+def _function(spec: Fn) -> Callable[[Mapping[str, Any]], Any]:
+    """A named function as a function of the source record, then value map, then default."""
+    default, separator, args = spec.default, spec.separator, tuple(spec.args or ())
     value_map = {str(k): v for k, v in (spec.value_map or {}).items()}
-    fn = spec.fn
+    concat = spec.fn == "concat"
+    source = spec.source or ""
+    text = _TEXT.get(spec.fn)
 
     def value_of(record: Mapping[str, Any]) -> Any:
-        if fn == "concat":
+        if concat:
             value: Any = separator.join(str(record[a]) for a in args if not _empty(record[a]))
         else:
-            value = record[source] if source else None
-            if isinstance(value, str):
-                if fn == "upper":
-                    value = value.upper()
-                elif fn == "lower":
-                    value = value.lower()
-                elif fn == "trim":
-                    value = value.strip()
-                elif fn == "truncate":
-                    value = value[:length]
+            value = record[source]
+            # Only text is changed: a number or a boolean passes as it is.
+            if text is not None and isinstance(value, str):
+                value = text(value, spec)
         if value_map:
             key = _map_key(value)
             value = value_map.get(key, None if key == "" else value)
@@ -71,9 +74,10 @@ def _helper(spec: FieldMap) -> Callable[[Mapping[str, Any]], Any]:
     return value_of
 
 
-def _value_mapped(source: str, spec: FieldMap) -> Callable[[Mapping[str, Any]], Any]:
-    """A value map without a function: the common case of ``_helper``, with less work."""
-    table = {str(k): v for k, v in (spec.value_map or {}).items()}
+def _value_mapped(spec: ValueMap) -> Callable[[Mapping[str, Any]], Any]:
+    """A value map: the common case of `_function`'s tail, with less work per value."""
+    source = spec.source
+    table = {str(k): v for k, v in spec.value_map.items()}
     blank, default = table.get(""), spec.default
 
     def value_of(record: Mapping[str, Any]) -> Any:
@@ -87,33 +91,37 @@ def _value_mapped(source: str, spec: FieldMap) -> Callable[[Mapping[str, Any]], 
     return value_of
 
 
+def _expression(spec: Transform, index: int, namespace: dict[str, Any]) -> str:
+    """The generated expression of one transform; what it needs goes into ``namespace``."""
+    if isinstance(spec, Copy):
+        return f"r[{spec.source!r}]"
+    if isinstance(spec, Default):
+        namespace[f"c{index}"] = spec.default
+        if spec.source is None:
+            return f"c{index}"
+        return f"(c{index} if (v := r[{spec.source!r}]) is None or v == '' else v)"
+    if isinstance(spec, ValueMap):
+        namespace[f"h{index}"] = _value_mapped(spec)
+        return f"h{index}(r)"
+    if isinstance(spec, Fn):
+        namespace[f"h{index}"] = _function(spec)
+        return f"h{index}(r)"
+    assert_never(spec)
+
+
 def compile_map(
-    mapping: Mapping[str, Transform], constants: Mapping[str, Any] | None = None
+    mapping: Mapping[str, Transform | str], constants: Mapping[str, Any] | None = None
 ) -> CompiledMap:
-    """Compile a leg's map (destination field -> transform), plus fields with the same
-    value in every record (the legal entity of a single organization mapping) last."""
+    """Compile a leg's map (destination field -> transform; a plain string is a `Copy`),
+    plus fields with the same value in every record (the legal entity of a single
+    organization mapping) last."""
     namespace: dict[str, Any] = {}
     items: list[str] = []
     sources: list[str] = []
     for index, (destination, spec) in enumerate(mapping.items()):
-        if isinstance(spec, str):
-            sources.append(spec)
-            items.append(f"{destination!r}: r[{spec!r}]")
-            continue
-        sources.extend(spec.source_fields())
-        if spec.source is None and spec.fn is None and spec.value_map is None:
-            namespace[f"c{index}"] = spec.default
-            items.append(f"{destination!r}: c{index}")
-        elif spec.source is not None and spec.fn is None and not spec.value_map:
-            namespace[f"c{index}"] = spec.default
-            empty = f"(v := r[{spec.source!r}]) is None or v == ''"
-            items.append(f"{destination!r}: (c{index} if {empty} else v)")
-        elif spec.source is not None and spec.fn is None:
-            namespace[f"h{index}"] = _value_mapped(spec.source, spec)
-            items.append(f"{destination!r}: h{index}(r)")
-        else:
-            namespace[f"h{index}"] = _helper(spec)
-            items.append(f"{destination!r}: h{index}(r)")
+        transform = Copy.model_validate(spec) if isinstance(spec, str) else spec
+        sources.extend(transform.source_fields())
+        items.append(f"{destination!r}: {_expression(transform, index, namespace)}")
     for index, (destination, value) in enumerate((constants or {}).items(), len(mapping)):
         namespace[f"c{index}"] = value
         items.append(f"{destination!r}: c{index}")

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 __all__ = [
+    "Copy",
+    "Default",
     "Destination",
-    "FieldMap",
+    "Fn",
     "Leg",
     "Source",
     "Task",
     "Template",
     "Transform",
+    "ValueMap",
     "builtin_templates",
     "get_template",
+    "parse_transform",
     "template_names",
+    "transform_kind",
 ]
 
 from functools import cache
@@ -22,7 +27,20 @@ from typing import Literal
 import yaml
 
 from p2c._errors import NotFoundError
-from p2c.templates._model import Destination, FieldMap, Leg, Source, Task, Template, Transform
+from p2c.templates._model import (
+    Copy,
+    Default,
+    Destination,
+    Fn,
+    Leg,
+    Source,
+    Task,
+    Template,
+    Transform,
+    ValueMap,
+    parse_transform,
+    transform_kind,
+)
 
 _FOLDER = Path(__file__).parent
 

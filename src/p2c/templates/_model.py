@@ -2,21 +2,49 @@
 
 A template has tasks; a task has one mapping leg (direct) or two ("Source > CDS" and
 "CDS > Destination"). A leg reads a source entity through a filter and writes a destination
-entity by its key, with a map of destination field -> transform:
+entity by its key, with a map of destination field -> transform, one class per kind:
 
-- ``CustomerAccount: msdynce_contactnumber`` copies a source field or lookup path;
-- ``{default: "10"}`` is a constant, ``{from: x, default: y}`` falls back to ``y`` when empty;
-- ``{from: x, value_map: {"": USA, Sweden: SWE}}`` maps values, the blank key for empty ones;
-- ``{fn: concat|upper|lower|trim|truncate, ...}`` are the named functions.
+- ``CustomerAccount: msdynce_contactnumber`` is a `Copy` of a source field or lookup path;
+- ``{default: "10"}`` is a `Default` constant; ``{from: x, default: y}`` falls back to ``y``
+  when ``x`` is empty;
+- ``{from: x, value_map: {"": USA, Sweden: SWE}}`` is a `ValueMap`, the blank key for empty
+  values;
+- ``{fn: concat|upper|lower|trim|truncate, ...}`` is an `Fn`, a named function.
+
+YAML has no ``type:`` key for transforms: the kind is recognised from the keys present
+(`transform_kind`), and each kind names what does not belong to it.
 """
 
 from __future__ import annotations
 
-__all__ = ["Destination", "FieldMap", "Leg", "Source", "System", "Task", "Template", "Transform"]
+__all__ = [
+    "Copy",
+    "Default",
+    "Destination",
+    "Fn",
+    "Leg",
+    "Source",
+    "System",
+    "Task",
+    "Template",
+    "Transform",
+    "ValueMap",
+    "parse_transform",
+    "transform_kind",
+]
 
-from typing import Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    TypeAdapter,
+    model_serializer,
+    model_validator,
+)
 
 System = Literal["sales", "cds", "finops"]
 
@@ -25,35 +53,180 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
-class FieldMap(_Model):
-    """A transform of one destination field (Data Integrator: Default, ValueMap, Fn)."""
+# Keys that belong to one kind only: named when they turn up in another, instead of pydantic's
+# "extra inputs are not permitted".
+_BELONGS_TO = {
+    "args": "fn: concat",
+    "separator": "fn: concat",
+    "length": "fn: truncate",
+}
 
+
+class _Transform(_Model):
+    """What every kind of transform has: the source fields it reads."""
+
+    kind: ClassVar[str]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_foreign_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            own = {f.alias or name for name, f in cls.model_fields.items()} | set(cls.model_fields)
+            for key in data:
+                if key in _BELONGS_TO and key not in own:
+                    raise ValueError(f"{key} goes with {_BELONGS_TO[key]}, not with {cls.kind}")
+        return data
+
+    def source_fields(self) -> list[str]:
+        """The source fields and lookup paths the transform reads, in order."""
+        raise NotImplementedError
+
+
+class Copy(_Transform):
+    """``Field: column``: the source field or lookup path as it is (a plain string in YAML)."""
+
+    kind: ClassVar[str] = "Copy"
+    source: str = Field(alias="from")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_text(cls, data: Any) -> Any:
+        return {"from": data} if isinstance(data, str) else data
+
+    @model_serializer(mode="plain")
+    def _as_text(self) -> str:
+        # Written back as it is written: a plain string.
+        return self.source
+
+    def source_fields(self) -> list[str]:
+        return [self.source]
+
+
+class Default(_Transform):
+    """Data Integrator's Default: ``{default: X}`` is the constant X; ``{from: column,
+    default: X}`` is the column, or X when it is empty (null or "")."""
+
+    kind: ClassVar[str] = "Default"
     source: str | None = Field(None, alias="from")
     default: Any = None
-    value_map: dict[str, Any] | None = None
-    fn: Literal["concat", "upper", "lower", "trim", "truncate"] | None = None
-    args: list[str] | None = None
-    separator: str = " "
-    length: int | None = Field(None, ge=1)
 
     @model_validator(mode="after")
-    def _check(self) -> FieldMap:
-        if self.fn == "concat" and not self.args:
-            raise ValueError("fn concat needs args: [field, field, ...]")
-        if self.fn == "truncate" and self.length is None:
-            raise ValueError("fn truncate needs length")
-        if self.fn not in (None, "concat") and self.source is None:
-            raise ValueError(f"fn {self.fn} needs from: <field>")
-        if self.source is None and self.fn is None and self.default is None:
-            raise ValueError("give from, default or fn")
+    def _check(self) -> Default:
+        if self.source is None and self.default is None:
+            raise ValueError("default needs a value, or give from: <field>")
         return self
 
     def source_fields(self) -> list[str]:
-        fields = [self.source] if self.source else []
-        return fields + list(self.args or [])
+        return [self.source] if self.source else []
 
 
-Transform = str | FieldMap
+class ValueMap(_Transform):
+    """Data Integrator's ValueMap: the column's value looked up in ``value_map`` (the blank key
+    is the value for an empty source; a value the map does not name passes through), then
+    ``default`` when the result is empty."""
+
+    kind: ClassVar[str] = "ValueMap"
+    source: str = Field(alias="from")
+    value_map: dict[str, Any]
+    default: Any = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _needs_source(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "from" not in data and "source" not in data:
+            raise ValueError("value_map needs from: <field>")
+        return data
+
+    def source_fields(self) -> list[str]:
+        return [self.source]
+
+
+FunctionName = Literal["concat", "upper", "lower", "trim", "truncate"]
+
+
+class Fn(_Transform):
+    """Data Integrator's Fn, a named function, then ``value_map`` and ``default`` as in
+    `ValueMap`: ``concat`` joins the non-empty ``args`` with ``separator``; ``upper``,
+    ``lower``, ``trim`` and ``truncate`` (to ``length``) change the text of ``from``."""
+
+    kind: ClassVar[str] = "Fn"
+    fn: FunctionName
+    source: str | None = Field(None, alias="from")
+    args: list[str] | None = None
+    separator: str = " "
+    length: int | None = Field(None, ge=1)
+    value_map: dict[str, Any] | None = None
+    default: Any = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Fn:
+        given = self.model_fields_set
+        if self.fn == "concat":
+            if not self.args:
+                raise ValueError("fn concat needs args: [field, field, ...]")
+            if self.source is not None:
+                raise ValueError("fn concat joins args and takes no from; put the field in args")
+        else:
+            if self.source is None:
+                raise ValueError(f"fn {self.fn} needs from: <field>")
+            if self.args is not None:
+                raise ValueError(f"fn {self.fn} takes from: <field>, not args")
+            if "separator" in given:
+                raise ValueError("separator goes with fn: concat")
+        if self.fn == "truncate" and self.length is None:
+            raise ValueError("fn truncate needs length")
+        if self.fn != "truncate" and self.length is not None:
+            raise ValueError("length goes with fn: truncate")
+        return self
+
+    def source_fields(self) -> list[str]:
+        return ([self.source] if self.source else []) + list(self.args or [])
+
+
+def transform_kind(value: Any) -> str | None:
+    """The kind of a transform as written: a string is a `Copy`; a mapping with ``fn`` an
+    `Fn`, else with ``value_map`` a `ValueMap`, else with ``from`` or ``default`` a
+    `Default`. None when it is none of them."""
+    if isinstance(value, str):
+        return Copy.kind
+    if isinstance(value, _Transform):
+        return value.kind
+    if isinstance(value, dict):
+        if "fn" in value:
+            return Fn.kind
+        if "value_map" in value:
+            return ValueMap.kind
+        if value.keys() & {"from", "source", "default"}:
+            return Default.kind
+    return None
+
+
+# One destination field's transform: the kind is picked by `transform_kind`, so an error
+# names the keys of that kind only, not of every kind that did not fit.
+Transform = Annotated[
+    Annotated[Copy, Tag(Copy.kind)]
+    | Annotated[Default, Tag(Default.kind)]
+    | Annotated[ValueMap, Tag(ValueMap.kind)]
+    | Annotated[Fn, Tag(Fn.kind)],
+    Discriminator(
+        transform_kind,
+        custom_error_type="transform",
+        custom_error_message=(
+            "a transform is a source field, or a mapping with from, default, value_map or fn"
+        ),
+    ),
+]
+
+_TRANSFORM: TypeAdapter[Transform] = TypeAdapter(Transform)
+
+
+def parse_transform(value: Any) -> Transform:
+    """A transform from its YAML form (``"column"``, ``{default: X}``, ``{fn: ...}``).
+
+    Raises:
+        pydantic.ValidationError: the value is no transform, or its keys contradict.
+    """
+    return _TRANSFORM.validate_python(value)
 
 
 class Source(_Model):
