@@ -12,7 +12,8 @@ import pytest
 
 from p2c import ConnectionFailed
 from p2c.connectors import FinOpsConnection, FinOpsDestination
-from p2c.connectors._http import ApiSession, Call, _retry_after
+from p2c.connectors._http import ApiSession, Call
+from p2c.connectors._policy import retry_after
 from p2c.connectors._wire import parse_batch_response
 
 SECRET = "s3cr3t-value-never-shown"
@@ -147,10 +148,10 @@ def test_records_still_throttled_when_retries_run_out_come_back_retryable(
 
 
 def test_retry_after_as_seconds_or_http_date() -> None:
-    assert _retry_after({"retry-after": "3"}) == 3.0
-    assert _retry_after({"retry-after": "0.5"}) == 0.5
-    assert _retry_after({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0.0  # past
-    assert _retry_after({}) is None
+    assert retry_after({"retry-after": "3"}) == 3.0
+    assert retry_after({"retry-after": "0.5"}) == 0.5
+    assert retry_after({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0.0  # past
+    assert retry_after({}) is None
 
 
 def test_batch_answers_are_read_in_order_through_change_sets() -> None:
