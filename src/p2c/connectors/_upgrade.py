@@ -10,15 +10,12 @@ again changes nothing.
 
 from __future__ import annotations
 
-__all__ = ["upgrade_sales", "upgrade_through_web_api"]
+__all__ = ["upgrade_through_web_api"]
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from p2c._errors import NotFoundError, PrerequisiteError, RecordRejected
-from p2c.connectors._config import Connection, DataverseConnection
-from p2c.connectors._dataverse import dataverse_session
 from p2c.connectors._http import ApiSession, Call, error_message
 from p2c.connectors._odata import read_pages, with_query
 from p2c.dynamics import ACTIVITY_SETS, P2C_SOLUTION, format_number
@@ -168,22 +165,3 @@ def upgrade_through_web_api(session: ApiSession) -> UpgradeReport:
             )
     _write(session, calls, "contact flags")
     return UpgradeReport(False, contact_numbers, account_numbers, active_count, flags)
-
-
-def upgrade_sales(connection: Connection, root: Path, name: str | None = None) -> UpgradeReport:
-    """The upgrade script on the Sales of a connection: in-process on the sandbox (which
-    also installs the solution there), through the Web API on Dataverse."""
-    from p2c.connectors._open import _check, _sandbox, connection_label
-
-    _check(connection, "sales")
-    if isinstance(connection, DataverseConnection):
-        session = dataverse_session(connection, root, connection_label(connection, "sales", name))
-        try:
-            return upgrade_through_web_api(session)
-        finally:
-            session.close()
-    sales = _sandbox(connection, "sales", root)  # type: ignore[arg-type]
-    try:
-        return sales.upgrade()  # type: ignore[union-attr]
-    finally:
-        sales.close()
