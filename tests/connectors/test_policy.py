@@ -11,7 +11,7 @@ import httpx
 import pytest
 from fake_cloud import session
 
-from p2c import ConnectionFailed
+from p2c import ConfigError, ConnectionFailed
 from p2c.connectors import FinOpsDestination
 from p2c.connectors._http import Call
 from p2c.connectors._policy import Action, Retries, Verdict, classify, classify_error
@@ -186,3 +186,20 @@ def test_an_existence_read_that_stays_unavailable_leaves_records_retryable(
     (result,) = FinOpsDestination(api_session).upsert("CustomersV2", KEY, [record])
     assert (result.status, result.retryable) == ("failed", True)
     assert "could not be read" in (result.message or "")
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [(407, ConnectionFailed), (301, ConnectionFailed), (501, ConnectionFailed), (400, ConfigError)],
+)
+def test_a_read_that_fails_names_the_kind_of_problem(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, status: int, error: type[Exception]
+) -> None:
+    """A read has no record to fail: a request p2c got wrong is a configuration error, the
+    rest are connection problems (exit status 5)."""
+    api_session, _ = session(
+        tmp_path, monkeypatch, lambda r: httpx.Response(status, json={"error": {"message": "x"}})
+    )
+    with pytest.raises(error) as caught:
+        api_session.get_json("LegalEntities")
+    assert type(caught.value) is error

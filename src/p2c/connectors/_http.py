@@ -260,7 +260,8 @@ class ApiSession:
                 f"{where}: not found (404): {message}",
                 fix="check the url in p2c.yaml and the entity name",
             )
-        if 400 <= answer.status < 500:
+        if classify(answer.status, refreshed=True).action is Action.FAIL_RECORD:
+            # Refused as a request (no record to blame): what p2c asked for is wrong.
             return ConfigError(f"{where}: {message}", fix="check the mapping and the filter")
         return ConnectionFailed(f"{where}: HTTP {answer.status}: {message}")
 
