@@ -116,20 +116,12 @@ class SandboxType(ConnectionType[SandboxConnection]):
         self, connection: SandboxConnection, system: System, root: Path, label: str
     ) -> Source:
         path = self.sandbox_path(connection, root)
-        store: Store = (
-            SalesSandbox(path)
-            if system == "sales"
-            else FinOpsSandbox(path)
-            if system == "finops"
-            else CDSHub(path)
-        )
-        return SandboxSource(store)
+        return SandboxSource(SalesSandbox(path) if system == "sales" else _keyed(system, path))
 
     def destination(
         self, connection: SandboxConnection, system: System, root: Path, label: str
     ) -> Destination:
-        path = self.sandbox_path(connection, root)
-        return SandboxDestination(FinOpsSandbox(path) if system == "finops" else CDSHub(path))
+        return SandboxDestination(_keyed(system, self.sandbox_path(connection, root)))
 
     def check(self, connection: SandboxConnection, system: System, root: Path, label: str) -> str:
         path = self.sandbox_path(connection, root)
@@ -160,6 +152,11 @@ class SandboxType(ConnectionType[SandboxConnection]):
             return sales.upgrade()
         finally:
             sales.close()
+
+
+def _keyed(system: System, path: Path) -> FinOpsSandbox | CDSHub:
+    """The sandbox system written by key: F&O or the CDS hub."""
+    return FinOpsSandbox(path) if system == "finops" else CDSHub(path)
 
 
 SANDBOX = SandboxType()
