@@ -249,13 +249,14 @@ class Workspace:
 
     def _sandbox_path(self, connection_set: str, system: System) -> Path:
         connection = self.connection(connection_set, system)
-        if not isinstance(connection, SandboxConnection):
+        path = connection.kind.sandbox_path(connection, self.root)
+        if path is None:
             raise ConfigError(
                 f"The {system} connection of {connection_set!r} is {connection.type}, "
                 "not the sandbox.",
                 fix="sandbox commands work on a connection set of type sandbox",
             )
-        return (self.root / connection.path).resolve()
+        return path
 
     def sales(self, connection_set: str = "sandbox") -> SalesSandbox:
         return SalesSandbox(self._sandbox_path(connection_set, "sales"))

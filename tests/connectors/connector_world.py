@@ -45,7 +45,8 @@ def use_connection_set(root: Path, name: str, connections: dict[str, Any]) -> No
 
 @dataclass
 class World:
-    """A workspace and the connectors of one kind on it."""
+    """A workspace and the connectors of one connection type on it (``kind``, its name);
+    ``running`` is the emulator when the type reaches the workspace over HTTPS."""
 
     root: Path
     kind: str
@@ -69,7 +70,7 @@ class World:
 
     @property
     def http(self) -> bool:
-        return self.kind != "sandbox"
+        return self.running is not None
 
     def export(self, system: str, entity: str) -> list[dict[str, Any]]:
         store = {"sales": self.ws.sales, "finops": self.ws.finops, "cds": self.ws.cds}[system]()

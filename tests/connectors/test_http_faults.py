@@ -4,78 +4,17 @@ Retry-After), on httpx's MockTransport in front of the real session code."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
+from fake_cloud import SECRET, session
 
 from p2c import ConnectionFailed
-from p2c.connectors import FinOpsConnection, FinOpsDestination
-from p2c.connectors._http import ApiSession, Call, _retry_after
+from p2c.connectors import FinOpsDestination
+from p2c.connectors._http import Call
+from p2c.connectors._policy import retry_after
 from p2c.connectors._wire import parse_batch_response
-
-SECRET = "s3cr3t-value-never-shown"
-Handler = Callable[[httpx.Request], httpx.Response]
-
-
-class FakeCloud:
-    """Entra ID (discovery and token endpoints) plus an API answered by ``api``."""
-
-    def __init__(self, api: Handler) -> None:
-        self.api = api
-        self.tokens = 0
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        path = request.url.path
-        base = f"https://{request.url.host}"
-        if path.endswith("/.well-known/openid-configuration"):
-            return httpx.Response(
-                200,
-                json={
-                    "issuer": f"{base}/tenant/v2.0",
-                    "authorization_endpoint": f"{base}/tenant/oauth2/v2.0/authorize",
-                    "token_endpoint": f"{base}/tenant/oauth2/v2.0/token",
-                },
-            )
-        if path.endswith("/oauth2/v2.0/token"):
-            assert SECRET in request.content.decode()
-            self.tokens += 1
-            return httpx.Response(
-                200,
-                json={
-                    "token_type": "Bearer",
-                    "expires_in": 3599,
-                    "access_token": f"t{self.tokens}",
-                },
-            )
-        return self.api(request)
-
-
-def session(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, api: Handler, **settings: object
-) -> tuple[ApiSession, FakeCloud]:
-    monkeypatch.setenv("P2C_TEST_SECRET", SECRET)
-    connection = FinOpsConnection(
-        type="finops",
-        url="https://fo.example/",
-        tenant="tenant",
-        client_id="client",
-        client_secret_env="P2C_TEST_SECRET",
-        authority_host="https://login.example",
-        **settings,  # type: ignore[arg-type]
-    )
-    cloud = FakeCloud(api)
-    return (
-        ApiSession(
-            connection,
-            tmp_path,
-            "test/finops",
-            "https://fo.example/data/",
-            httpx.MockTransport(cloud),
-        ),
-        cloud,
-    )
 
 
 def test_a_refused_token_is_refreshed_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -147,10 +86,10 @@ def test_records_still_throttled_when_retries_run_out_come_back_retryable(
 
 
 def test_retry_after_as_seconds_or_http_date() -> None:
-    assert _retry_after({"retry-after": "3"}) == 3.0
-    assert _retry_after({"retry-after": "0.5"}) == 0.5
-    assert _retry_after({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0.0  # past
-    assert _retry_after({}) is None
+    assert retry_after({"retry-after": "3"}) == 3.0
+    assert retry_after({"retry-after": "0.5"}) == 0.5
+    assert retry_after({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0.0  # past
+    assert retry_after({}) is None
 
 
 def test_batch_answers_are_read_in_order_through_change_sets() -> None:

@@ -1,30 +1,49 @@
-"""Connectors: how p2c reads and writes each system."""
+"""Connectors: how p2c reads and writes each system.
+
+Each connection type of p2c.yaml (``sandbox``, ``dataverse``, ``finops``) is one entry of the
+registry (``CONNECTION_TYPES``): its settings model, the systems it serves, how it opens,
+checks and dry-runs. ``connection.kind`` is a connection's entry.
+"""
 
 from p2c.connectors._base import Changes, Destination, Outcome, ReadRequest, Record, Source
-from p2c.connectors._check import ConnectionCheck, check_connection
 from p2c.connectors._config import (
-    Connection,
+    ConnectionSettings,
     DataverseConnection,
     FinOpsConnection,
     SandboxConnection,
 )
 from p2c.connectors._dataverse import DataverseDestination, DataverseSource
 from p2c.connectors._finops import FinOpsDestination, FinOpsSource
-from p2c.connectors._open import System, connection_label, open_destination, open_source
+from p2c.connectors._kind import ConnectionCheck, ConnectionType, DryRun, System
+from p2c.connectors._odata import HttpDestination
+from p2c.connectors._registry import (
+    CONNECTION_TYPES,
+    Connection,
+    check_connection,
+    connection_label,
+    connection_type,
+    open_destination,
+    open_source,
+    upgrade_sales,
+)
 from p2c.connectors._sandbox import SandboxDestination, SandboxSource
-from p2c.connectors._upgrade import upgrade_sales
 
 __all__ = [
+    "CONNECTION_TYPES",
     "Changes",
     "Connection",
     "ConnectionCheck",
+    "ConnectionSettings",
+    "ConnectionType",
     "DataverseConnection",
     "DataverseDestination",
     "DataverseSource",
     "Destination",
+    "DryRun",
     "FinOpsConnection",
     "FinOpsDestination",
     "FinOpsSource",
+    "HttpDestination",
     "Outcome",
     "ReadRequest",
     "Record",
@@ -35,6 +54,7 @@ __all__ = [
     "System",
     "check_connection",
     "connection_label",
+    "connection_type",
     "open_destination",
     "open_source",
     "upgrade_sales",

@@ -2,12 +2,20 @@
 
 The secret is read from the environment variable or file that p2c.yaml names, kept as a
 ``SecretStr`` and handed only to MSAL; it never reaches a message, a log or a repr. Tokens
-are cached until shortly before they expire and refreshed once when an API answers 401.
+are cached until shortly before they expire. :class:`BearerToken` puts the token on each API
+request as an ``httpx.Auth``: when the policy says a 401 calls for a new token, it refreshes
+once and sends the request again.
 """
 
 from __future__ import annotations
 
-__all__ = ["TokenProvider", "describe_sign_in_failure", "ssl_context"]
+__all__ = [
+    "BearerToken",
+    "TokenProvider",
+    "describe_sign_in_failure",
+    "ssl_context",
+    "unreachable",
+]
 
 import hashlib
 import os
@@ -15,6 +23,7 @@ import re
 import ssl
 import threading
 import time
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +33,7 @@ from pydantic import SecretStr
 
 from p2c._errors import ConnectionFailed
 from p2c.connectors._config import _HttpConnection
+from p2c.connectors._policy import Action, classify
 
 # Refresh a token this long before it expires, so that a request never carries a stale one.
 _EARLY_REFRESH = 300.0
@@ -228,6 +238,26 @@ class TokenProvider:
         lifetime = float(result.get("expires_in") or 3600)
         self._token = str(result["access_token"])
         self._expires = time.monotonic() + max(lifetime - _EARLY_REFRESH, lifetime / 2)
+
+
+class BearerToken(httpx.Auth):
+    """The access token on every API request; a 401 refreshes it once and resends (a token
+    revoked, or expired earlier than it said). A second 401 goes back to the caller, for
+    whom it means the environment does not accept the application.
+
+    Not the client's default auth: MSAL signs in through the same client, without a token.
+    """
+
+    def __init__(self, tokens: TokenProvider) -> None:
+        self.tokens = tokens
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        token = self.tokens.token()
+        request.headers["Authorization"] = f"Bearer {token}"
+        response = yield request
+        if classify(response.status_code, response.headers).action is Action.REFRESH_TOKEN:
+            request.headers["Authorization"] = f"Bearer {self.tokens.refresh(token)}"
+            yield request
 
 
 def unreachable(label: str, url: str, exc: Exception) -> ConnectionFailed:

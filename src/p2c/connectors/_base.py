@@ -2,7 +2,7 @@
 
 A connector knows its system and nothing of templates; the engine knows templates and
 nothing of HTTP or SQL. Each has one or two abstract methods, as singer-sdk's streams and
-sinks do.
+sinks do. Both are context managers: ``with open_source(...) as source:`` closes it.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ __all__ = ["Changes", "Destination", "Outcome", "ReadRequest", "Record", "Source
 import abc
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 from p2c._errors import ConfigError
 from p2c.dynamics import Outcome
@@ -43,7 +44,25 @@ class Changes:
     token: str
 
 
-class Source(abc.ABC):
+class _Closing:
+    """``with connector:`` closes it at the end of the block."""
+
+    def close(self) -> None:
+        """Release connections."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class Source(_Closing, abc.ABC):
     """A system records are read from."""
 
     @abc.abstractmethod
@@ -65,11 +84,8 @@ class Source(abc.ABC):
         track changes of ``entity``: the engine then reads by ``watermark``."""
         return None
 
-    def close(self) -> None:  # noqa: B027 - an optional hook
-        """Release connections."""
 
-
-class Destination(abc.ABC):
+class Destination(_Closing, abc.ABC):
     """A system records are upserted into by key."""
 
     @abc.abstractmethod
@@ -92,6 +108,3 @@ class Destination(abc.ABC):
             f"{type(self).__name__} cannot preview writes, so a dry run cannot use it.",
             fix="run the dry run against a sandbox copy of the destination",
         )
-
-    def close(self) -> None:  # noqa: B027 - an optional hook
-        """Release connections."""

@@ -1,33 +1,54 @@
 """Connection settings as a typed tree with a ``type`` discriminator (dlt style).
 
-Each connection type names the connector that speaks to it: ``sandbox`` (the embedded
-default, a SQLite file), ``dataverse`` (Dynamics 365 Sales through the Web API) and
-``finops`` (Finance and Operations OData; also the CDS hub of the emulator). The HTTP types
-sign in to Entra ID with client credentials; the secret itself never lives in p2c.yaml, only
-the name of the environment variable or file that holds it.
+Each connection type has its settings model here: ``sandbox`` (the embedded default, a
+SQLite file), ``dataverse`` (Dynamics 365 Sales through the Web API) and ``finops`` (Finance
+and Operations OData; also the CDS hub of the emulator). Which model a ``type`` names, and
+what p2c does with it, is the registry's (``_registry.py``). The HTTP types sign in to Entra
+ID with client credentials; the secret itself never lives in p2c.yaml, only the name of the
+environment variable or file that holds it.
 """
 
 from __future__ import annotations
 
-__all__ = ["Connection", "DataverseConnection", "FinOpsConnection", "SandboxConnection"]
+__all__ = ["ConnectionSettings", "DataverseConnection", "FinOpsConnection", "SandboxConnection"]
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+if TYPE_CHECKING:
+    from p2c.connectors._kind import ConnectionType
 
 
-class _Model(BaseModel):
+class ConnectionSettings(BaseModel):
+    """The settings of one connection; each type's model derives from it.
+
+    ``type`` names the connection type; ``kind`` is its registry entry, which says what p2c
+    can do with the connection.
+    """
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    type: str
 
-class SandboxConnection(_Model):
+    @property
+    def kind(self) -> ConnectionType[Self]:
+        """The registry entry of this connection's type."""
+        # The registry imports the connectors, which import these models: look it up late.
+        from p2c.connectors._registry import connection_type
+
+        entry: ConnectionType[Any] = connection_type(self.type)
+        return entry
+
+
+class SandboxConnection(ConnectionSettings):
     """A system of the local sandbox: a SQLite file, relative to the workspace."""
 
     type: Literal["sandbox"] = "sandbox"
     path: str
 
 
-class _HttpConnection(_Model):
+class _HttpConnection(ConnectionSettings):
     """An environment reached over HTTPS with an Entra ID application (client credentials).
 
     Args:
@@ -96,18 +117,3 @@ class FinOpsConnection(_HttpConnection):
 
     type: Literal["finops"]
     page_size: int = Field(5000, ge=1, le=10000)
-
-
-def _connection_type(value: Any) -> Any:
-    """The ``type`` of a connection; a connection without one is the sandbox (the default)."""
-    if isinstance(value, dict):
-        return value.get("type", "sandbox")
-    return getattr(value, "type", None)
-
-
-Connection = Annotated[
-    Annotated[SandboxConnection, Tag("sandbox")]
-    | Annotated[DataverseConnection, Tag("dataverse")]
-    | Annotated[FinOpsConnection, Tag("finops")],
-    Discriminator(_connection_type),
-]

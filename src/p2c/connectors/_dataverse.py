@@ -8,7 +8,7 @@ navigation property, ``parentcustomerid_account`` for a polymorphic lookup).
 
 from __future__ import annotations
 
-__all__ = ["DataverseDestination", "DataverseSource", "dataverse_session"]
+__all__ = ["DATAVERSE", "DataverseDestination", "DataverseSource", "DataverseType"]
 
 import dataclasses
 import uuid
@@ -17,19 +17,18 @@ from pathlib import Path
 from typing import Any
 
 from p2c._errors import ConfigError
-from p2c.connectors._base import Changes, ReadRequest, Record, Source
+from p2c.connectors._base import Changes, Destination, ReadRequest, Record, Source
 from p2c.connectors._config import DataverseConnection
 from p2c.connectors._http import ApiSession, Call
+from p2c.connectors._kind import System
 from p2c.connectors._odata import HttpDestination, Key, key_segment, read_pages, with_query
+from p2c.connectors._remote import HttpConnectionType
+from p2c.connectors._upgrade import upgrade_through_web_api
 from p2c.dynamics import SALES, Entity, FieldType
 from p2c.odata import Compare, Filter, Logical, Not, to_odata
+from p2c.sandbox import UpgradeReport
 
 API_PATH = "/api/data/v9.2/"
-
-
-def dataverse_session(connection: DataverseConnection, root: Path, label: str) -> ApiSession:
-    """A session on the Web API root of the environment."""
-    return ApiSession(connection, root, label, connection.environment_url + API_PATH)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -221,3 +220,40 @@ class DataverseDestination(HttpDestination):
 
     def update_call(self, entity: str, names: Sequence[str], key: Key, changes: Record) -> Call:
         return Call("PATCH", self._segment(entity, names, key), changes, {"If-Match": "*"})
+
+
+class DataverseType(HttpConnectionType[DataverseConnection]):
+    """``type: dataverse``: Dynamics 365 Sales through the Web API."""
+
+    name = "dataverse"
+    config = DataverseConnection
+    systems = ("sales",)
+    writes = ("sales",)
+    # One contact, not WhoAmI: it proves the sign-in and that the application user's
+    # roles let it read contacts.
+    probes = {"sales": "contacts?$select=contactid&$top=1"}
+
+    def session(self, connection: DataverseConnection, root: Path, label: str) -> ApiSession:
+        return ApiSession(connection, root, label, connection.environment_url + API_PATH)
+
+    def source(
+        self, connection: DataverseConnection, system: System, root: Path, label: str
+    ) -> Source:
+        return DataverseSource(self.session(connection, root, label))
+
+    def destination(
+        self, connection: DataverseConnection, system: System, root: Path, label: str
+    ) -> Destination:
+        return DataverseDestination(self.session(connection, root, label))
+
+    def upgrade_sales(
+        self, connection: DataverseConnection, root: Path, label: str
+    ) -> UpgradeReport:
+        session = self.session(connection, root, label)
+        try:
+            return upgrade_through_web_api(session)
+        finally:
+            session.close()
+
+
+DATAVERSE = DataverseType()

@@ -9,7 +9,7 @@ ones by the full key (``CustomersV2(dataAreaId='usmf',CustomerAccount='…')``).
 
 from __future__ import annotations
 
-__all__ = ["FinOpsDestination", "FinOpsSource", "finops_session"]
+__all__ = ["FINOPS", "FinOpsDestination", "FinOpsSource", "FinOpsType"]
 
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Sequence
@@ -17,21 +17,18 @@ from pathlib import Path
 from typing import Any
 
 from p2c._errors import ConfigError, NotFoundError
-from p2c.connectors._base import ReadRequest, Record, Source
+from p2c.connectors._base import Destination, ReadRequest, Record, Source
 from p2c.connectors._config import FinOpsConnection
 from p2c.connectors._http import ApiSession, Call
+from p2c.connectors._kind import System
 from p2c.connectors._odata import HttpDestination, Key, key_segment, read_pages, with_query
+from p2c.connectors._remote import HttpConnectionType
 from p2c.dynamics import CDS_ENTITIES, FINOPS_ENTITIES
 from p2c.odata import to_odata
 
 # Keys of the entities p2c knows; others are read from $metadata.
 _KNOWN_KEYS = {e.entity_set.lower(): e.key for e in (*FINOPS_ENTITIES, *CDS_ENTITIES)}
 _MODIFIED = {e.entity_set.lower(): e.modified_field for e in CDS_ENTITIES if e.modified_field}
-
-
-def finops_session(connection: FinOpsConnection, root: Path, label: str) -> ApiSession:
-    """A session on the OData root of the environment."""
-    return ApiSession(connection, root, label, connection.environment_url + "/data/")
 
 
 class _Metadata:
@@ -157,3 +154,32 @@ class FinOpsDestination(HttpDestination):
 
     def update_call(self, entity: str, names: Sequence[str], key: Key, changes: Record) -> Call:
         return Call("PATCH", self._url(entity, names, key), changes)
+
+
+class FinOpsType(HttpConnectionType[FinOpsConnection]):
+    """``type: finops``: Finance and Operations through OData (also the CDS hub, which the
+    emulator serves in the same shape)."""
+
+    name = "finops"
+    config = FinOpsConnection
+    systems = ("finops", "cds")
+    writes = ("finops", "cds")
+    probes = {"finops": "LegalEntities?$top=1", "cds": "Organization?$top=1"}
+
+    def session(self, connection: FinOpsConnection, root: Path, label: str) -> ApiSession:
+        return ApiSession(connection, root, label, connection.environment_url + "/data/")
+
+    def source(
+        self, connection: FinOpsConnection, system: System, root: Path, label: str
+    ) -> Source:
+        session = self.session(connection, root, label)
+        return FinOpsSource(session, cross_company=system == "finops")
+
+    def destination(
+        self, connection: FinOpsConnection, system: System, root: Path, label: str
+    ) -> Destination:
+        session = self.session(connection, root, label)
+        return FinOpsDestination(session, cross_company=system == "finops")
+
+
+FINOPS = FinOpsType()

@@ -2,35 +2,33 @@
 
 The engine is synchronous and hands a destination one page at a time; the session sends the
 page's requests from a small thread pool. How many run at once starts from the server's
-``x-ms-dop-hint`` (capped by ``max_concurrency``). A 429 or 503 pauses every thread of the
-session until ``Retry-After`` has passed, since the limit is per user and one thread's
-throttle is the others' too. Timeouts, resets, 502 and 504 are retried with exponential
-backoff and jitter. A request that is still failing when its retries are spent comes back
-as an :class:`Answer` marked ``exhausted``, so its records are reported failed and retryable,
-never lost.
+``x-ms-dop-hint`` (capped by ``max_concurrency``). What an answer means is the policy's
+(``_policy.py``): a throttled request pauses every thread of the session until
+``Retry-After`` has passed, since the limit is per user and one thread's throttle is the
+others' too; transient failures are retried with exponential backoff and jitter. A request
+that is still failing when its retries are spent comes back as an :class:`Answer` marked
+``exhausted``, so its records are reported failed and retryable, never lost.
 """
 
 from __future__ import annotations
 
 __all__ = ["Answer", "ApiSession", "Call", "error_message", "totals"]
 
-import email.utils
 import json
-import random
 import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from p2c._errors import ConnectionFailed, NotFoundError
-from p2c.connectors._auth import TokenProvider, ssl_context, unreachable
+from p2c._errors import ConfigError, ConnectionFailed, NotFoundError
+from p2c.connectors._auth import BearerToken, TokenProvider, ssl_context, unreachable
 from p2c.connectors._config import _HttpConnection
+from p2c.connectors._policy import Action, Retries, Verdict, classify, classify_error
 from p2c.connectors._wire import (
     Answer,
     Call,
@@ -40,12 +38,6 @@ from p2c.connectors._wire import (
     parse_batch_response,
     text_of,
 )
-
-_THROTTLED = (429, 503)
-_TRANSIENT = (500, 502, 504)
-_BACKOFF_BASE, _BACKOFF_CAP = 0.25, 30.0
-# A 500 is as often a real error as a passing one: retry it a little only.
-_RETRIES_500 = 2
 
 
 class _Gate:
@@ -104,24 +96,6 @@ def totals() -> dict[str, int]:
         return dict(_TOTALS)
 
 
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        moment = email.utils.parsedate_to_datetime(value)
-        if moment is None:
-            return None
-        return max(0.0, (moment - datetime.now(UTC)).total_seconds())
-
-
-def _backoff(attempt: int) -> float:
-    """Exponential backoff with full jitter."""
-    return random.uniform(0, min(_BACKOFF_CAP, _BACKOFF_BASE * 2**attempt))
-
-
 class ApiSession:
     """Requests to one API root of one environment.
 
@@ -154,6 +128,7 @@ class ApiSession:
             ),
         )
         self.tokens = TokenProvider(connection, root, label, self.client)
+        self.auth = BearerToken(self.tokens)
         self.gate = _Gate(min(4, connection.max_concurrency))
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
@@ -176,87 +151,75 @@ class ApiSession:
     def send(
         self, call: Call, *, params: Mapping[str, str] | None = None, raw: bytes | None = None
     ) -> Answer:
-        """Send one call, retrying throttling and transient failures; never raises for HTTP
-        statuses (the caller decides what a 4xx means), only ConnectionFailed for a refused
-        token."""
-        token = self.tokens.token()
-        refreshed = False
-        attempt = throttles = 0
+        """Send one call, retrying as the policy says; never raises for HTTP statuses (the
+        caller decides what a 4xx means), only ConnectionFailed when signing in fails or the
+        session's first request cannot connect."""
         url = self.url(call.url)
         content = raw
         if content is None and call.body is not None:
             content = json.dumps(call.body).encode("utf-8")
+        headers = {
+            "Accept": "application/json",
+            "OData-MaxVersion": "4.0",
+            "OData-Version": "4.0",
+            **({"Content-Type": "application/json"} if call.body is not None else {}),
+            **call.headers,
+        }
+        retries = Retries(self.connection.max_retries)
         while True:
-            headers = {
-                "Authorization": f"Bearer {token}",
-                "Accept": "application/json",
-                "OData-MaxVersion": "4.0",
-                "OData-Version": "4.0",
-                **({"Content-Type": "application/json"} if call.body is not None else {}),
-                **call.headers,
-            }
-            self.gate.enter()
-            try:
-                response = self.client.request(
-                    call.method, url, params=params, content=content, headers=headers
-                )
-                body_bytes = response.read()
-            except httpx.TransportError as exc:
-                if attempt >= self.connection.max_retries:
-                    return Answer(0, {}, None, f"{type(exc).__name__}: {exc}", True, attempt + 1)
-                if attempt == 0 and isinstance(exc, httpx.ConnectError) and self.requests == 0:
-                    # The first request of the session cannot connect: say so at once.
-                    raise unreachable(self.label, url, exc) from None
-                attempt += 1
-                self._count(retried=1)
-                time.sleep(_backoff(attempt))
-                continue
-            finally:
-                self.gate.leave()
-            self._count(requests=1)
-            status = response.status_code
-            answer_headers = {k.lower(): v for k, v in response.headers.items()}
-            hint = answer_headers.get("x-ms-dop-hint")
-            if hint and hint.isdigit():
-                self.gate.resize(max(1, min(int(hint), self.connection.max_concurrency)))
-            if status not in _THROTTLED:
-                self.gate.passed()
-            if status == 401 and not refreshed:
-                token = self.tokens.refresh(token)
-                refreshed = True
-                continue
-            transient = (
-                status in _THROTTLED
-                or status in (502, 504)
-                or (status == 500 and attempt < _RETRIES_500)
-            )
-            if not transient:
-                return Answer(status, answer_headers, json_or_none(body_bytes), text_of(body_bytes))
-            if status == 429:
+            answer = self._attempt(call.method, url, params, content, headers, retries)
+            verdict = classify(answer.status, answer.headers, refreshed=True)
+            answer.attempts = retries.attempts
+            if not verdict.retry:
+                return answer
+            if answer.status == 429:
                 self._count(throttled=1)
-            limit = (
-                self.connection.max_retries * 4 + 8
-                if status in _THROTTLED
-                else self.connection.max_retries
-            )
-            if (throttles if status in _THROTTLED else attempt) >= limit:
-                return Answer(
-                    status,
-                    answer_headers,
-                    json_or_none(body_bytes),
-                    text_of(body_bytes),
-                    True,
-                    attempt + throttles + 1,
-                )
-            wait = _retry_after(answer_headers)
-            if status in _THROTTLED:
-                throttles += 1
-                wait = wait if wait is not None else _backoff(throttles)
-                self.gate.pause(wait)
-            else:
-                attempt += 1
-                time.sleep(wait if wait is not None else _backoff(attempt))
+            if not retries.take(verdict):
+                answer.exhausted = True
+                return answer
             self._count(retried=1)
+            self._wait(verdict, retries)
+
+    def _attempt(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, str] | None,
+        content: bytes | None,
+        headers: Mapping[str, str],
+        retries: Retries,
+    ) -> Answer:
+        """One request through the gate; status 0 when no answer came."""
+        self.gate.enter()
+        try:
+            response = self.client.request(
+                method, url, params=params, content=content, headers=headers, auth=self.auth
+            )
+            body = response.read()
+        except httpx.TransportError as exc:
+            first = self.requests == 0 and retries.failed == 0
+            if classify_error(exc, first_request=first).action is Action.FAIL_RUN:
+                raise unreachable(self.label, url, exc) from None
+            return Answer(0, {}, None, f"{type(exc).__name__}: {exc}")
+        finally:
+            self.gate.leave()
+        self._count(requests=1)
+        answer_headers = {k.lower(): v for k, v in response.headers.items()}
+        hint = answer_headers.get("x-ms-dop-hint")
+        if hint and hint.isdigit():
+            self.gate.resize(max(1, min(int(hint), self.connection.max_concurrency)))
+        if classify(response.status_code, answer_headers).action is not Action.RETRY_AFTER:
+            self.gate.passed()
+        return Answer(response.status_code, answer_headers, json_or_none(body), text_of(body))
+
+    def _wait(self, verdict: Verdict, retries: Retries) -> None:
+        """Throttled: every thread of the session waits (the limit is per user). Failed: only
+        this request waits."""
+        wait = retries.wait(verdict)
+        if verdict.action is Action.RETRY_AFTER:
+            self.gate.pause(wait)
+        else:
+            time.sleep(wait)
 
     def get_json(
         self,
@@ -273,8 +236,6 @@ class ApiSession:
 
     def failure(self, answer: Answer, what: str) -> Exception:
         """The P2CError for an answer that is not a success."""
-        from p2c._errors import ConfigError
-
         message = error_message(answer)
         where = f"{self.label}: {what}"
         if answer.exhausted:
@@ -299,7 +260,8 @@ class ApiSession:
                 f"{where}: not found (404): {message}",
                 fix="check the url in p2c.yaml and the entity name",
             )
-        if 400 <= answer.status < 500:
+        if classify(answer.status, refreshed=True).action is Action.FAIL_RECORD:
+            # Refused as a request (no record to blame): what p2c asked for is wrong.
             return ConfigError(f"{where}: {message}", fix="check the mapping and the filter")
         return ConnectionFailed(f"{where}: HTTP {answer.status}: {message}")
 
@@ -317,35 +279,33 @@ class ApiSession:
 
     def send_all(self, calls: Sequence[Call], batch_size: int | None = None) -> list[Answer]:
         """Send calls in parallel, ``batch_size`` per ``$batch`` (1: one request each); one
-        answer per call, in order. Parts of a batch that come back throttled or failing are
-        sent again, alone or in a later batch, until their retries are spent."""
+        answer per call, in order. Parts of a batch the policy retries are sent again in a
+        later batch, each until its own retries are spent."""
         size = batch_size or self.connection.batch_size
         if not calls:
             return []
+        if size == 1:
+            singles = [[i] for i in range(len(calls))]
+            return [a for [a] in self._map(lambda g: [self.send(calls[g[0]])], singles)]
         answers: list[Answer | None] = [None] * len(calls)
-        tries = [0] * len(calls)
+        retries = [Retries(self.connection.max_retries) for _ in calls]
         pending = list(range(len(calls)))
         while pending:
             groups = [pending[i : i + size] for i in range(0, len(pending), size)]
-            send: Callable[[list[int]], list[Answer]] = (
-                (lambda g: [self.send(calls[g[0]])])
-                if size == 1
-                else (lambda g: self._send_batch([calls[i] for i in g]))
-            )
-            results = self._map(send, groups)
+            results = self._map(lambda g: self._send_batch([calls[i] for i in g]), groups)
             pending = []
             wait = 0.0
             for group, group_answers in zip(groups, results, strict=True):
                 for index, answer in zip(group, group_answers, strict=True):
                     answers[index] = answer
-                    retry = answer.status in _THROTTLED or answer.status in (502, 504)
-                    if size > 1 and retry and not answer.exhausted:
-                        tries[index] += 1
-                        if tries[index] <= self.connection.max_retries:
-                            pending.append(index)
-                            wait = max(wait, _retry_after(answer.headers) or _backoff(tries[index]))
-                        else:
-                            answer.exhausted = True
+                    verdict = classify(answer.status, answer.headers, refreshed=True)
+                    if answer.exhausted or not verdict.retry:
+                        continue
+                    if retries[index].take(verdict):
+                        pending.append(index)
+                        wait = max(wait, retries[index].wait(verdict))
+                    else:
+                        answer.exhausted = True
             if pending:
                 self._count(retried=len(pending))
                 self.gate.pause(wait)

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 __all__ = ["HttpDestination", "key_segment", "keys_filter", "literal", "read_pages", "with_query"]
 
+import abc
 import re
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import Any, final
 
 from p2c.connectors._base import Destination, Record
 from p2c.connectors._http import Answer, ApiSession, Call, error_message
+from p2c.connectors._policy import Action, classify
 from p2c.dynamics import Outcome, WriteStatus
 from p2c.odata import Compare, Filter, Logical, to_odata
 
@@ -168,40 +170,56 @@ def _same(before: Any, after: Any) -> bool:
 
 
 class HttpDestination(Destination):
-    """Upsert by key over OData: read existing, then create, update or leave unchanged.
+    """Upsert by key over OData: read what is stored, then create, update or leave unchanged.
 
-    Subclasses say how a key becomes a URL and how a create and an update are sent.
+    The template methods (``upsert``, ``preview``, ``rejection``, ``close``) are final, as
+    singer-sdk's ``RecordSink.process_batch`` is: every HTTP destination reads, compares,
+    batches, retries and reports outcomes the same way. A subclass implements the two
+    abstract hooks, how a create and an update are sent, and overrides the optional hooks
+    where its service differs (entity set names, key case, query options, filters).
+
+    Args:
+        session: The HTTPS session of the environment.
     """
 
     def __init__(self, session: ApiSession) -> None:
         self.session = session
 
-    # hooks -----------------------------------------------------------------------------------
+    # abstract hooks ------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def create_call(self, entity: str, names: Sequence[str], key: Key, record: Record) -> Call:
+        """The request that creates ``record`` (and fails if its key is taken)."""
+
+    @abc.abstractmethod
+    def update_call(self, entity: str, names: Sequence[str], key: Key, changes: Record) -> Call:
+        """The request that writes ``changes`` to the stored record with ``key``."""
+
+    # optional hooks ------------------------------------------------------------------------
 
     def entity_set(self, entity: str) -> str:
+        """The entity set ``entity`` is read from."""
         return entity
 
     def normalize_key(self, names: Sequence[str], key: Key) -> Key:
+        """A key as the service answers it (F&O: ``dataAreaId`` in lower case)."""
         return key
 
     def read_params(self) -> dict[str, str]:
+        """Query options of every read (F&O: ``cross-company``)."""
         return {}
 
-    def create_call(self, entity: str, names: Sequence[str], key: Key, record: Record) -> Call:
-        raise NotImplementedError
-
-    def update_call(self, entity: str, names: Sequence[str], key: Key, changes: Record) -> Call:
-        raise NotImplementedError
-
     def render_filter(self, entity: str, tree: Filter) -> str:
+        """``$filter`` text for ``tree`` (Dataverse renders lookups its own way)."""
         return to_odata(tree)
 
     def comparable(self, name: str) -> bool:
         """Whether a field can be read back and compared (not an ``@odata.bind``)."""
         return "@" not in name
 
-    # upsert ------------------------------------------------------------------------------------
+    # template methods ----------------------------------------------------------------------
 
+    @final
     def upsert(
         self,
         entity: str,
@@ -222,6 +240,38 @@ class HttpDestination(Destination):
             results[i] = result
         return [r for r in results if r is not None]
 
+    @final
+    def preview(self, entity: str, key: Sequence[str], records: list[Record]) -> list[Outcome]:
+        """Read what is stored and compare; send no write (the server's validation of the
+        new values does not run, so a preview cannot predict a rejection)."""
+        return self._write(entity, key, records, dry_run=True)
+
+    @final
+    def rejection(self, entity: str, key: Key, record: Record, answer: Answer) -> Outcome:
+        """The outcome of a write the server did not accept, as the policy classifies it:
+        retryable when the retries ran out on a transient failure; the run fails on a
+        problem no record can fix (permission, the token)."""
+        message = error_message(answer)
+        verdict = classify(answer.status, answer.headers, refreshed=True)
+        if answer.exhausted or verdict.retry:
+            return Outcome(
+                key,
+                WriteStatus.FAILED,
+                None,
+                f"not written: still failing after {answer.attempts} attempts "
+                f"(HTTP {answer.status or 'no answer'}: {message}); run again to retry",
+                True,
+            )
+        if verdict.action is Action.FAIL_RUN:
+            raise self.session.failure(answer, f"writing {entity}")
+        return Outcome(key, WriteStatus.FAILED, field_of(message, record), message)
+
+    @final
+    def close(self) -> None:
+        self.session.close()
+
+    # the steps -------------------------------------------------------------------------------
+
     def _create_first(
         self,
         entity: str,
@@ -240,21 +290,15 @@ class HttpDestination(Destination):
             if normalized not in seen:  # a key twice in one batch: the second waits
                 seen.add(normalized)
                 chosen.append(index)
-        calls = []
-        for i in chosen:
-            key = self.normalize_key(names, tuple(records[i].get(n) for n in names))
-            calls.append(self.create_call(entity, names, key, records[i]))
+        keys = {
+            i: self.normalize_key(names, tuple(records[i].get(n) for n in names)) for i in chosen
+        }
+        calls = [self.create_call(entity, names, keys[i], records[i]) for i in chosen]
         for i, answer in zip(chosen, self.session.send_all(calls), strict=True):
-            key = self.normalize_key(names, tuple(records[i].get(n) for n in names))
             if answer.ok:
-                results[i] = Outcome(key, WriteStatus.CREATED)
+                results[i] = Outcome(keys[i], WriteStatus.CREATED)
             elif not _already_exists(answer):
-                results[i] = self.rejection(key, records[i], answer)
-
-    def preview(self, entity: str, key: Sequence[str], records: list[Record]) -> list[Outcome]:
-        """Read what is stored and compare; send no write (the server's validation of the
-        new values does not run, so a preview cannot predict a rejection)."""
-        return self._write(entity, key, records, dry_run=True)
+                results[i] = self.rejection(entity, keys[i], records[i], answer)
 
     def _write(
         self, entity: str, key: Sequence[str], records: list[Record], *, dry_run: bool
@@ -312,17 +356,42 @@ class HttpDestination(Destination):
                     True,
                 )
             return
-        calls: list[Call] = []
-        planned: list[tuple[int, WriteStatus]] = []
-        for i in indices:
-            record, key = records[i], keys[i]
-            before = existing.get(key)
+        planned = self._plan(entity, names, records, keys, existing, results, dry_run)
+        answers = self.session.send_all([call for _, _, call in planned])
+        taken: list[int] = []
+        for (i, status, _), answer in zip(planned, answers, strict=True):
+            if answer.ok:
+                results[i] = Outcome(keys[i], status)
+            elif status is WriteStatus.CREATED and _already_exists(answer) and not retried:
+                # Created meanwhile, or by our own create whose answer was lost and was
+                # sent again: read it and update it like any other.
+                taken.append(i)
+            else:
+                results[i] = self.rejection(entity, keys[i], records[i], answer)
+        if taken:
+            self._upsert_round(entity, names, records, taken, results, dry_run, retried=True)
+
+    def _plan(
+        self,
+        entity: str,
+        names: tuple[str, ...],
+        records: list[Record],
+        keys: dict[int, Key],
+        existing: dict[Key, Record],
+        results: list[Outcome | None],
+        dry_run: bool,
+    ) -> list[tuple[int, WriteStatus, Call]]:
+        """The writes of a round, compared with what is stored; what needs no write (or a
+        dry run's) goes straight into ``results``."""
+        planned: list[tuple[int, WriteStatus, Call]] = []
+        for i, key in keys.items():
+            record, before = records[i], existing.get(key)
             if before is None:
                 if dry_run:
                     results[i] = Outcome(key, WriteStatus.CREATED)
-                    continue
-                calls.append(self.create_call(entity, names, key, record))
-                planned.append((i, WriteStatus.CREATED))
+                else:
+                    call = self.create_call(entity, names, key, record)
+                    planned.append((i, WriteStatus.CREATED, call))
                 continue
             changes = {
                 f: v
@@ -331,50 +400,23 @@ class HttpDestination(Destination):
             }
             if not changes:
                 results[i] = Outcome(key, WriteStatus.UNCHANGED)
-                continue
-            if dry_run:
+            elif dry_run:
                 shown = {f: (before.get(f), v) for f, v in changes.items()}
                 results[i] = Outcome(key, WriteStatus.UPDATED, changes=shown)
-                continue
-            calls.append(self.update_call(entity, names, key, changes))
-            planned.append((i, WriteStatus.UPDATED))
-        answers = self.session.send_all(calls)
-        taken: list[int] = []
-        for (i, status), answer in zip(planned, answers, strict=True):
-            key = keys[i]
-            if answer.ok:
-                results[i] = Outcome(key, status)
-            elif status == "created" and _already_exists(answer) and not retried:
-                # Created meanwhile, or by our own create whose answer was lost and was
-                # sent again: read it and update it like any other.
-                taken.append(i)
             else:
-                results[i] = self.rejection(key, records[i], answer)
-        if taken:
-            self._upsert_round(entity, names, records, taken, results, dry_run, retried=True)
-
-    def rejection(self, key: Key, record: Record, answer: Answer) -> Outcome:
-        message = error_message(answer)
-        retryable = answer.exhausted or answer.status in (0, 429, 500, 502, 503, 504)
-        if retryable:
-            return Outcome(
-                key,
-                WriteStatus.FAILED,
-                None,
-                f"not written: still failing after {answer.attempts} attempts "
-                f"(HTTP {answer.status or 'no answer'}: {message}); run again to retry",
-                True,
-            )
-        return Outcome(key, WriteStatus.FAILED, field_of(message, record), message)
+                call = self.update_call(entity, names, key, changes)
+                planned.append((i, WriteStatus.UPDATED, call))
+        return planned
 
     def _existing(
         self, entity: str, names: tuple[str, ...], keys: list[Key], fields: list[str]
     ) -> dict[Key, Record] | None:
+        """The stored records with these keys; None when the read failed on something a
+        later run may get past (throttled, unavailable)."""
         batched = self.session.connection.batch_size > 1
         filters = keys_filters(
             names, keys, _FILTER_LENGTH[batched], lambda tree: self.render_filter(entity, tree)
         )
-        found: dict[Key, Record] = {}
         select: list[str] | None = fields
         while True:
             params = self.read_params()
@@ -395,11 +437,14 @@ class HttpDestination(Destination):
                 # of the record with that field fail on its own.
                 select = None
                 continue
-            if bad:
-                if all(a.exhausted or a.status in (0, 429, 502, 503, 504) for a in bad):
-                    return None
-                raise self.session.failure(bad[0], f"reading {entity} by key")
             break
+        if bad:
+            verdicts = [classify(a.status, a.headers, refreshed=True) for a in bad]
+            if all(a.exhausted or v.retry for a, v in zip(bad, verdicts, strict=True)):
+                return None
+            # A read has no record to fail: whatever else went wrong fails the run.
+            raise self.session.failure(bad[0], f"reading {entity} by key")
+        found: dict[Key, Record] = {}
         for answer in answers:
             body = answer.body
             while isinstance(body, dict):
@@ -408,9 +453,6 @@ class HttpDestination(Destination):
                 link = body.get("@odata.nextLink")
                 body = self.session.get_json(link) if link else None
         return found
-
-    def close(self) -> None:
-        self.session.close()
 
 
 def _already_exists(answer: Answer) -> bool:

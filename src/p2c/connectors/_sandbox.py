@@ -1,22 +1,32 @@
-"""Connectors to the in-process sandbox: the embedded default."""
+"""Connectors to the in-process sandbox, the embedded default, and its connection type.
+
+A ``sandbox`` connection is a SQLite file per system, called in-process; a dry run writes to
+a scratch copy of it, so the sandbox's own rules say what would be rejected.
+"""
 
 from __future__ import annotations
 
-__all__ = ["SandboxDestination", "SandboxSource"]
+__all__ = ["SANDBOX", "SandboxDestination", "SandboxSource", "SandboxType"]
 
+import sqlite3
 from collections.abc import Iterator, Sequence
+from contextlib import closing
+from pathlib import Path
 
+from p2c._errors import ConfigError
 from p2c.connectors._base import Changes, Destination, Outcome, ReadRequest, Record, Source
+from p2c.connectors._config import SandboxConnection
+from p2c.connectors._kind import ConnectionType, DryRun, System
 from p2c.dynamics import SALES
-from p2c.sandbox import CDSHub, FinOpsSandbox, SalesSandbox
+from p2c.sandbox import CDSHub, FinOpsSandbox, SalesSandbox, UpgradeReport
 
-System = SalesSandbox | FinOpsSandbox | CDSHub
+Store = SalesSandbox | FinOpsSandbox | CDSHub
 
 
 class SandboxSource(Source):
     """Reads a sandbox system with the filter and lookups pushed down into SQL."""
 
-    def __init__(self, system: System) -> None:
+    def __init__(self, system: Store) -> None:
         self.system = system
 
     def read(self, request: ReadRequest) -> Iterator[list[Record]]:
@@ -85,3 +95,68 @@ class SandboxDestination(Destination):
 
     def close(self) -> None:
         self.system.close()
+
+
+class SandboxType(ConnectionType[SandboxConnection]):
+    """``type: sandbox``: Sales, F&O or the CDS hub of the local sandbox, in-process."""
+
+    name = "sandbox"
+    config = SandboxConnection
+    systems = ("sales", "finops", "cds")
+    writes = ("finops", "cds")
+    dry_run = DryRun.SCRATCH_COPY
+
+    def where(self, connection: SandboxConnection) -> str:
+        return connection.path
+
+    def sandbox_path(self, connection: SandboxConnection, root: Path) -> Path:
+        return (root / connection.path).resolve()
+
+    def source(
+        self, connection: SandboxConnection, system: System, root: Path, label: str
+    ) -> Source:
+        path = self.sandbox_path(connection, root)
+        return SandboxSource(SalesSandbox(path) if system == "sales" else _keyed(system, path))
+
+    def destination(
+        self, connection: SandboxConnection, system: System, root: Path, label: str
+    ) -> Destination:
+        return SandboxDestination(_keyed(system, self.sandbox_path(connection, root)))
+
+    def check(self, connection: SandboxConnection, system: System, root: Path, label: str) -> str:
+        path = self.sandbox_path(connection, root)
+        if not path.is_file():
+            raise ConfigError(
+                f"the sandbox file {path} does not exist",
+                fix="run `p2c init` or correct path in p2c.yaml",
+            )
+        return "sandbox file present"
+
+    def scratch_copy(
+        self, connection: SandboxConnection, root: Path, folder: Path
+    ) -> SandboxConnection:
+        original = self.sandbox_path(connection, root)
+        copy = folder / original.name
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        # The online backup API: a consistent copy of a live database, WAL included.
+        with (
+            closing(sqlite3.connect(original)) as src,
+            closing(sqlite3.connect(copy)) as dst,
+        ):
+            src.backup(dst)
+        return SandboxConnection(path=str(copy))
+
+    def upgrade_sales(self, connection: SandboxConnection, root: Path, label: str) -> UpgradeReport:
+        sales = SalesSandbox(self.sandbox_path(connection, root))
+        try:
+            return sales.upgrade()
+        finally:
+            sales.close()
+
+
+def _keyed(system: System, path: Path) -> FinOpsSandbox | CDSHub:
+    """The sandbox system written by key: F&O or the CDS hub."""
+    return FinOpsSandbox(path) if system == "finops" else CDSHub(path)
+
+
+SANDBOX = SandboxType()

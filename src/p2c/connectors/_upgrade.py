@@ -10,15 +10,12 @@ again changes nothing.
 
 from __future__ import annotations
 
-__all__ = ["upgrade_sales", "upgrade_through_web_api"]
+__all__ = ["upgrade_through_web_api"]
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from p2c._errors import NotFoundError, PrerequisiteError, RecordRejected
-from p2c.connectors._config import Connection, DataverseConnection
-from p2c.connectors._dataverse import dataverse_session
 from p2c.connectors._http import ApiSession, Call, error_message
 from p2c.connectors._odata import read_pages, with_query
 from p2c.dynamics import ACTIVITY_SETS, P2C_SOLUTION, format_number
@@ -104,6 +101,26 @@ def upgrade_through_web_api(session: ApiSession) -> UpgradeReport:
         PrerequisiteError: the Prospect-to-cash solution is not installed there.
         RecordRejected: some records could not be written (run it again).
     """
+    _require_solution(session)
+    sequences = {
+        r["msdynce_entityname"]: r
+        for r in _all(
+            session,
+            "msdynce_p2cautonumbers",
+            {
+                "$select": "msdynce_p2cautonumberid,msdynce_entityname,msdynce_prefix,"
+                "msdynce_numbersequence,msdynce_suffixlength"
+            },
+        )
+    }
+    contact_numbers = _number(session, sequences, "contact", "contacts", "msdynce_contactnumber")
+    account_numbers = _number(session, sequences, "account", "accounts", "accountnumber")
+    calls, active_count, flags = _flag_changes(session, _active_contacts(session))
+    _write(session, calls, "contact flags")
+    return UpgradeReport(False, contact_numbers, account_numbers, active_count, flags)
+
+
+def _require_solution(session: ApiSession) -> None:
     solutions = session.get_json(
         with_query(
             "solutions",
@@ -119,19 +136,10 @@ def upgrade_through_web_api(session: ApiSession) -> UpgradeReport:
             fix="install 'Prospect to cash integration' from the Power Platform admin center "
             "(Dynamics 365 apps), then run `p2c sales upgrade` again",
         )
-    sequences = {
-        r["msdynce_entityname"]: r
-        for r in _all(
-            session,
-            "msdynce_p2cautonumbers",
-            {
-                "$select": "msdynce_p2cautonumberid,msdynce_entityname,msdynce_prefix,"
-                "msdynce_numbersequence,msdynce_suffixlength"
-            },
-        )
-    }
-    contact_numbers = _number(session, sequences, "contact", "contacts", "msdynce_contactnumber")
-    account_numbers = _number(session, sequences, "account", "accounts", "accountnumber")
+
+
+def _active_contacts(session: ApiSession) -> set[str]:
+    """The ids of contacts that a quote, order or invoice names as its customer."""
     active: set[str] = set()
     for entity_set in ACTIVITY_SETS:
         for record in _all(
@@ -141,6 +149,12 @@ def upgrade_through_web_api(session: ApiSession) -> UpgradeReport:
         ):
             if record.get("_customerid_value" + _LOOKUP_TYPE) == "contact":
                 active.add(str(record["_customerid_value"]).lower())
+    return active
+
+
+def _flag_changes(session: ApiSession, active: set[str]) -> tuple[list[Call], int, int]:
+    """The writes that set Is Active Customer and Is Company An Account where they differ,
+    with how many contacts become active customers and how many company flags change."""
     calls: list[Call] = []
     active_count = flags = 0
     for contact in _all(
@@ -166,24 +180,4 @@ def upgrade_through_web_api(session: ApiSession) -> UpgradeReport:
             calls.append(
                 Call("PATCH", f"contacts({contact['contactid']})", changes, {"If-Match": "*"})
             )
-    _write(session, calls, "contact flags")
-    return UpgradeReport(False, contact_numbers, account_numbers, active_count, flags)
-
-
-def upgrade_sales(connection: Connection, root: Path, name: str | None = None) -> UpgradeReport:
-    """The upgrade script on the Sales of a connection: in-process on the sandbox (which
-    also installs the solution there), through the Web API on Dataverse."""
-    from p2c.connectors._open import _check, _sandbox, connection_label
-
-    _check(connection, "sales")
-    if isinstance(connection, DataverseConnection):
-        session = dataverse_session(connection, root, connection_label(connection, "sales", name))
-        try:
-            return upgrade_through_web_api(session)
-        finally:
-            session.close()
-    sales = _sandbox(connection, "sales", root)  # type: ignore[arg-type]
-    try:
-        return sales.upgrade()  # type: ignore[union-attr]
-    finally:
-        sales.close()
+    return calls, active_count, flags

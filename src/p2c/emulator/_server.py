@@ -18,7 +18,6 @@ import yaml
 from cryptography import x509
 
 from p2c._errors import ConfigError
-from p2c.connectors import SandboxConnection
 from p2c.dynamics import CDS, FINOPS
 from p2c.emulator._app import EmulatorApp, Service
 from p2c.emulator._dataverse import DataverseFace
@@ -124,13 +123,14 @@ def _sandbox_path(ws: Workspace, connection_set: str, system: str) -> Path | Non
     connection = getattr(connections, system)
     if connection is None:
         return None
-    if not isinstance(connection, SandboxConnection):
+    path: Path | None = connection.kind.sandbox_path(connection, ws.root)
+    if path is None:
         raise ConfigError(
             f"The {system} connection of {connection_set!r} is {connection.type}; the emulator "
             "serves the sandbox.",
             fix="pass --connection-set with a connection set of type sandbox",
         )
-    return (ws.root / connection.path).resolve()
+    return path
 
 
 def app_certificates(folder: Path) -> list[x509.Certificate]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from p2c.connectors import Destination, ReadRequest, Record, SandboxConnection, Source
+from p2c.connectors import Destination, DryRun, ReadRequest, Record, Source
 from p2c.dynamics import system_model
 from p2c.engine._activity import Deactivation
 from p2c.engine._cursor import CursorProblem, Incremental, definition_digest
@@ -128,7 +128,7 @@ class LegRun:
         # A dry run writes to a scratch copy of a sandbox destination, and asks any other
         # destination to preview.
         destination = workspace.connection(project.connection_set, leg.destination.system)
-        self.preview = options.dry_run and not isinstance(destination, SandboxConnection)
+        self.preview = options.dry_run and destination.kind.dry_run is DryRun.PREVIEW
         self.outcome = LegOutcome()
         self.never_written = False
         self.label = f"{project.name} / {task}" + (f" / {leg.name}" if leg.name else "")

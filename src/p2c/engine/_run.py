@@ -9,16 +9,14 @@ from __future__ import annotations
 
 __all__ = ["Engine", "RunResult", "TaskResult"]
 
-import sqlite3
 import tempfile
 from collections.abc import Callable, Sequence
-from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from p2c._errors import ExitCode, NotFoundError, P2CError
-from p2c.connectors import SandboxConnection
+from p2c.connectors import DryRun
 from p2c.engine._leg import LegRun, RunOptions
 from p2c.engine._lock import ProjectLocks
 from p2c.engine._plan import PlannedProject, plan
@@ -241,18 +239,9 @@ def _scratch_copy(workspace: Workspace, folder: Path) -> Workspace:
         changed = {}
         for system in ("finops", "cds"):
             connection = getattr(connections, system)
-            if isinstance(connection, SandboxConnection):
-                original = (workspace.root / connection.path).resolve()
-                copy = folder / name / f"{system}.db"
-                copy.parent.mkdir(parents=True, exist_ok=True)
-                _backup(original, copy)
-                changed[system] = SandboxConnection(path=str(copy))
+            if connection is not None and connection.kind.dry_run is DryRun.SCRATCH_COPY:
+                scratch = folder / name / system
+                changed[system] = connection.kind.scratch_copy(connection, workspace.root, scratch)
         sets[name] = connections.model_copy(update=changed)
     config = workspace.config.model_copy(update={"connection_sets": sets})
     return Workspace(workspace.root, config)
-
-
-def _backup(source: Path, target: Path) -> None:
-    """Copy a live SQLite database consistently (the online backup API, WAL included)."""
-    with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(target)) as dst:
-        src.backup(dst)
