@@ -18,7 +18,9 @@ from p2c.dynamics import SALES, SALES_ENTITIES, Entity
 from p2c.emulator import _dataverse_query as query
 from p2c.emulator._batch import BatchRunner, Face
 from p2c.emulator._dataverse_query import no_property
+from p2c.emulator._definitions_api import DEFINITION_SETS, definitions_reply
 from p2c.emulator._delta import TRACKING, delta_link, delta_reply, start_token
+from p2c.emulator._entity_definitions import Definitions
 from p2c.emulator._http import ApiError, Call, Reply, json_reply
 from p2c.emulator._metadata import dataverse_csdl
 from p2c.emulator._options import page_size, parse_key, parse_resource
@@ -86,6 +88,8 @@ class DataverseFace(Face):
             return self._metadata()
         if path in ("WhoAmI", "WhoAmI()"):
             return self._who_am_i(call)
+        if path.split("(", 1)[0].split("/", 1)[0] in DEFINITION_SETS:
+            return definitions_reply(call, self._definitions())
         resource = parse_resource(path)
         if resource.name == "solutions" and resource.key is None and resource.tail is None:
             self._only(call, "GET")
@@ -131,6 +135,10 @@ class DataverseFace(Face):
 
     def _visible(self, entity: Entity) -> set[str]:
         return self.pool.get().visible_columns(entity)
+
+    def _definitions(self) -> Definitions:
+        sales = self.pool.get()
+        return Definitions(self._served(), self._visible, sales.changes.enabled)
 
     def _served(self) -> list[Entity]:
         installed = self.pool.get().solution.installed
