@@ -16,9 +16,10 @@ from typing import Any
 from p2c._errors import ConfigError, InputError, NotFoundError, P2CError
 from p2c.dynamics import SALES, SALES_ENTITIES, Entity
 from p2c.emulator import _dataverse_query as query
+from p2c.emulator import _dataverse_writes as writes
 from p2c.emulator._batch import BatchRunner, Face
 from p2c.emulator._dataverse_query import no_property
-from p2c.emulator._definitions_api import DEFINITION_SETS, definitions_reply
+from p2c.emulator._definitions_api import CUSTOMIZATIONS, DEFINITION_SETS, definitions_reply
 from p2c.emulator._delta import TRACKING, delta_link, delta_reply, start_token
 from p2c.emulator._entity_definitions import Definitions
 from p2c.emulator._http import ApiError, Call, Reply, json_reply
@@ -88,8 +89,10 @@ class DataverseFace(Face):
             return self._metadata()
         if path in ("WhoAmI", "WhoAmI()"):
             return self._who_am_i(call)
-        if path.split("(", 1)[0].split("/", 1)[0] in DEFINITION_SETS:
+        if path in CUSTOMIZATIONS or path.split("(", 1)[0].split("/", 1)[0] in DEFINITION_SETS:
             return definitions_reply(call, self._definitions())
+        if path == "BulkDelete":
+            return writes.bulk_delete(self, call)
         resource = parse_resource(path)
         if resource.name == "solutions" and resource.key is None and resource.tail is None:
             self._only(call, "GET")
@@ -99,6 +102,8 @@ class DataverseFace(Face):
             if resource.tail == "$count":
                 self._only(call, "GET")
                 return self._count(call, entity)
+            if resource.tail in writes.MULTIPLE:
+                return writes.multiple(self, call, entity, writes.MULTIPLE[resource.tail])
             if resource.tail is not None:
                 raise ApiError(
                     404, f"Resource not found for the segment '{resource.tail}'.", "0x8006088a"
@@ -119,6 +124,8 @@ class DataverseFace(Face):
             return self._retrieve(call, entity, key)
         if call.method == "PATCH":
             return self._upsert(call, entity, key)
+        if call.method == "DELETE":
+            return writes.delete(self, call, entity, key)
         raise ApiError(
             405, f"The method {call.method} is not supported by the emulator.", "0x80060888"
         )
@@ -332,6 +339,7 @@ class DataverseFace(Face):
                     raise ApiError(
                         412, "A record with matching key values already exists.", "0x80060892"
                     )
+                writes.check_etag(self, call, entity, record_id)
                 sales.update(entity.entity_set, record_id, body)
                 created = False
             else:
@@ -357,6 +365,25 @@ class DataverseFace(Face):
             record,
             {**headers, "Preference-Applied": "return=representation"},
         )
+
+    # for the writes ----------------------------------------------------------------------------
+
+    def select_rows(
+        self, entity: Entity, columns: list[str], where: Filter | None, **bounds: Any
+    ) -> list[Record]:
+        return self._select(entity, columns, where, **bounds)
+
+    def check_alternate_key(self, entity: Entity, key: dict[str, Any]) -> None:
+        self._alternate_key(entity, key)
+
+    def guid(self, text: Any) -> str:
+        return _guid(text)
+
+    def missing(self, entity: Entity, key: Any) -> ApiError:
+        return _missing(entity, key)
+
+    def served(self) -> list[Entity]:
+        return self._served()
 
 
 # helpers ---------------------------------------------------------------------------------------

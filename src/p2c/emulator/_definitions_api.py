@@ -13,7 +13,7 @@ for such a user.
 
 from __future__ import annotations
 
-__all__ = ["DEFINITION_SETS", "definitions_reply"]
+__all__ = ["CUSTOMIZATIONS", "DEFINITION_SETS", "definitions_reply"]
 
 import re
 from collections.abc import Callable
@@ -34,6 +34,17 @@ from p2c.emulator._options import parse_expand, parse_filter_text, parse_key, sp
 from p2c.odata import evaluate, fields_of
 
 DEFINITION_SETS = ("EntityDefinitions", "RelationshipDefinitions", "GlobalOptionSetDefinitions")
+# Unbound actions that customize the system: refused for the emulator's application user.
+CUSTOMIZATIONS = (
+    "CreateEntities",
+    "CreateCustomerRelationships",
+    "InsertOptionValue",
+    "UpdateOptionValue",
+    "DeleteOptionValue",
+    "InsertStatusValue",
+    "PublishXml",
+    "PublishAllXml",
+)
 _ENUM = re.compile(r"Microsoft\.Dynamics\.CRM\.[A-Za-z]+'((?:[^']|'')*)'")
 _SEGMENT = re.compile(r"^(?P<name>[A-Za-z_.]+)(?:\((?P<key>.*)\))?$")
 _QUERY_OPTIONS = {"$select", "$filter", "$expand"}
@@ -75,7 +86,7 @@ Expander = Callable[[Record, dict[str, str]], Any]
 
 def definitions_reply(call: Call, defs: Definitions) -> Reply:
     """The answer to a request under a metadata entity set."""
-    if call.method != "GET":
+    if call.method != "GET" or call.path in CUSTOMIZATIONS:
         privilege = _PRIVILEGES.get(call.method, "prvDeleteEntity")
         raise ApiError(
             403,

@@ -18,6 +18,7 @@ __all__ = [
     "cascade_delete",
     "label",
     "metadata_id",
+    "primary_name",
 ]
 
 import uuid
@@ -271,7 +272,7 @@ class Definitions:
             "LogicalCollectionName": entity.entity_set,
             "CollectionSchemaName": schema + "s",
             "PrimaryIdAttribute": entity.key[0],
-            "PrimaryNameAttribute": _primary_name(entity),
+            "PrimaryNameAttribute": primary_name(entity),
             "ObjectTypeCode": _TYPE_CODES.get(name, 10000 + sorted(self.by_name).index(name)),
             "DisplayName": label(display, name),
             "DisplayCollectionName": label(display + "s", name, "collection"),
@@ -326,7 +327,7 @@ class Definitions:
             "DisplayName": label(f.display, entity.name, f.name),
             "Description": label("", entity.name, f.name, "description"),
             "IsPrimaryId": primary_id,
-            "IsPrimaryName": f.name == _primary_name(entity),
+            "IsPrimaryName": f.name == primary_name(entity),
             "IsCustomAttribute": f.solution is not None,
             "IsManaged": True,
             "IsLogical": False,
@@ -503,7 +504,8 @@ class Definitions:
         }
 
 
-def _primary_name(entity: Entity) -> str | None:
+def primary_name(entity: Entity) -> str | None:
+    """The primary name column of a table (``fullname`` of a contact)."""
     return _PRIMARY_NAMES.get(entity.name, "name" if "name" in entity.by_name else None)
 
 
