@@ -27,6 +27,7 @@ from p2c.emulator._metadata import dataverse_csdl
 from p2c.emulator._options import page_size, parse_key, parse_resource
 from p2c.emulator._paging import follow, read_rows, window
 from p2c.emulator._pool import SystemPool
+from p2c.emulator._query_functions import check_options
 from p2c.emulator._settings import EmulatorSettings
 from p2c.emulator._solutions import solutions_reply
 from p2c.odata import Compare, Filter, Logical
@@ -182,6 +183,7 @@ class DataverseFace(Face):
         )
 
     def _list(self, call: Call, entity: Entity) -> Reply:
+        check_options(call)
         columns, shape, context = query.plan(call, entity, self._visible)
         if "$deltatoken" in call.query:
             return delta_reply(
@@ -212,6 +214,7 @@ class DataverseFace(Face):
                 where=where,
                 visible=self._visible(entity),
                 resolve=SALES.entity,
+                fold_case=True,
             )
             payload["@odata.count"] = min(total, _COUNT_LIMIT)
             payload["@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"] = total > _COUNT_LIMIT
@@ -243,10 +246,12 @@ class DataverseFace(Face):
             resolve=SALES.entity,
             error_code="0x80060888",
             order=order,
+            fold_case=True,
             **bounds,
         )
 
     def _count(self, call: Call, entity: Entity) -> Reply:
+        check_options(call, {"$filter"})
         sales = self.pool.get()
         total = count(
             sales.store,
@@ -254,6 +259,7 @@ class DataverseFace(Face):
             where=query.where(call, entity, self._visible),
             visible=self._visible(entity),
             resolve=SALES.entity,
+            fold_case=True,
         )
         return Reply(
             200,
@@ -272,6 +278,7 @@ class DataverseFace(Face):
         return Compare("eq", entity.key[0], _guid(key))
 
     def _retrieve(self, call: Call, entity: Entity, key: Any) -> Reply:
+        check_options(call, {"$select", "$expand"})
         columns, shape, context = query.plan(call, entity, self._visible)
         rows = self._select(entity, columns, self._key_filter(entity, key), limit=1)
         if not rows:

@@ -20,6 +20,7 @@ from p2c.emulator._options import (
     parse_orderby,
     parse_select,
 )
+from p2c.emulator._query_functions import rewrite_functions
 from p2c.odata import Filter
 from p2c.sandbox import navigation_properties
 
@@ -177,7 +178,7 @@ def where(call: Call, entity: Entity, visible_of: Callable[[Entity], set[str]]) 
         f = _property(entity, visible, name)
         return f.name, _filter_value(f, value)
 
-    return map_filter(parse_filter_text(text), rename)
+    return map_filter(parse_filter_text(rewrite_functions(text)), rename)
 
 
 def order(
