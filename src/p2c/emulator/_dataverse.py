@@ -22,6 +22,7 @@ from p2c.emulator._dataverse_query import no_property
 from p2c.emulator._definitions_api import CUSTOMIZATIONS, DEFINITION_SETS, definitions_reply
 from p2c.emulator._delta import TRACKING, delta_link, delta_reply, start_token
 from p2c.emulator._entity_definitions import Definitions
+from p2c.emulator._fetchxml import fetch_reply
 from p2c.emulator._http import ApiError, Call, Reply, json_reply
 from p2c.emulator._metadata import dataverse_csdl
 from p2c.emulator._options import page_size, parse_key, parse_resource
@@ -183,6 +184,8 @@ class DataverseFace(Face):
         )
 
     def _list(self, call: Call, entity: Entity) -> Reply:
+        if "fetchXml" in call.query:
+            return fetch_reply(self, call, entity)
         check_options(call)
         columns, shape, context = query.plan(call, entity, self._visible)
         if "$deltatoken" in call.query:
