@@ -199,7 +199,7 @@ def test_batch_with_a_change_set(client: DataverseClient) -> None:
     with batch.changeset() as change_set:
         ref = change_set.records.create("contact", {"lastname": "Batch2"})
         change_set.records.update("contact", ref, {"jobtitle": "Linked"})
-    batch.records.get("contact", CON, select=["lastname"])
+    batch.records.retrieve("contact", CON, select=["lastname"])
     result = batch.execute()
     assert not result.has_errors, [r.error_message for r in result.failed]
     made = client.records.list(
