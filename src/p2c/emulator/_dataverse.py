@@ -17,6 +17,7 @@ from p2c._errors import ConfigError, InputError, NotFoundError, P2CError
 from p2c.dynamics import SALES, SALES_ENTITIES, Entity
 from p2c.emulator import _dataverse_query as query
 from p2c.emulator import _dataverse_writes as writes
+from p2c.emulator._apply import apply_reply
 from p2c.emulator._batch import BatchRunner, Face
 from p2c.emulator._dataverse_query import no_property
 from p2c.emulator._definitions_api import CUSTOMIZATIONS, DEFINITION_SETS, definitions_reply
@@ -31,6 +32,7 @@ from p2c.emulator._pool import SystemPool
 from p2c.emulator._query_functions import check_options
 from p2c.emulator._settings import EmulatorSettings
 from p2c.emulator._solutions import solutions_reply
+from p2c.emulator._startup import FUNCTIONS, MESSAGE_SETS, function_reply, messages_reply
 from p2c.odata import Compare, Filter, Logical
 from p2c.sandbox import SalesSandbox, count
 
@@ -95,6 +97,10 @@ class DataverseFace(Face):
             return definitions_reply(call, self._definitions())
         if path == "BulkDelete":
             return writes.bulk_delete(self, call)
+        if path.removesuffix("()") in FUNCTIONS:
+            return function_reply(call, path.removesuffix("()"))
+        if path in MESSAGE_SETS:
+            return messages_reply(call, path, self._served())
         resource = parse_resource(path)
         if resource.name == "solutions" and resource.key is None and resource.tail is None:
             self._only(call, "GET")
@@ -186,6 +192,8 @@ class DataverseFace(Face):
     def _list(self, call: Call, entity: Entity) -> Reply:
         if "fetchXml" in call.query:
             return fetch_reply(self, call, entity)
+        if "$apply" in call.query:
+            return apply_reply(self, call, entity)
         check_options(call)
         columns, shape, context = query.plan(call, entity, self._visible)
         if "$deltatoken" in call.query:
@@ -382,6 +390,12 @@ class DataverseFace(Face):
         self, entity: Entity, columns: list[str], where: Filter | None, **bounds: Any
     ) -> list[Record]:
         return self._select(entity, columns, where, **bounds)
+
+    def where_of(self, entity: Entity, text: str | None) -> Filter | None:
+        """A ``$filter`` text as the filter tree of a read."""
+        if not text:
+            return None
+        return query.where(Call("GET", "", {"$filter": text}, {}, b"", ""), entity, self._visible)
 
     def check_alternate_key(self, entity: Entity, key: dict[str, Any]) -> None:
         self._alternate_key(entity, key)
