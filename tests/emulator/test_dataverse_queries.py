@@ -21,6 +21,8 @@ def _values(api: Api, path: str, headers: dict[str, str] | None = None, **params
 
 
 def test_formatted_values_and_lookup_annotations(reader: Api) -> None:
+    answer = reader.get("sales", f"contacts({CON})", headers=ALL)
+    assert answer.headers["Preference-Applied"] == 'odata.include-annotations="*"'
     [ann] = _values(
         reader,
         "contacts",

@@ -17,6 +17,7 @@ __all__ = [
     "LOGICAL",
     "NAVIGATION",
     "Annotations",
+    "apply_preference",
     "etag",
     "formatted",
     "preferences",
@@ -78,6 +79,16 @@ class Annotations:
     @property
     def any(self) -> bool:
         return bool(self.include)
+
+
+def apply_preference(request: dict[str, str], headers: dict[str, str]) -> dict[str, str]:
+    """``headers`` with ``Preference-Applied`` naming the annotations the request asked for."""
+    notes = Annotations.of(request)
+    if notes.any:
+        applied = f'odata.include-annotations="{notes.text}"'
+        before = headers.get("Preference-Applied")
+        headers["Preference-Applied"] = f"{before}, {applied}" if before else applied
+    return headers
 
 
 def _matches(pattern: str, term: str) -> bool:

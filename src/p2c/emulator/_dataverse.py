@@ -17,6 +17,7 @@ from p2c._errors import ConfigError, InputError, NotFoundError, P2CError
 from p2c.dynamics import SALES, SALES_ENTITIES, Entity
 from p2c.emulator import _dataverse_query as query
 from p2c.emulator import _dataverse_writes as writes
+from p2c.emulator._annotations import apply_preference
 from p2c.emulator._apply import apply_reply
 from p2c.emulator._batch import BatchRunner, Face
 from p2c.emulator._dataverse_query import no_property
@@ -238,7 +239,7 @@ class DataverseFace(Face):
             headers["Preference-Applied"] = ", ".join(
                 [*filter(None, [headers.get("Preference-Applied")]), TRACKING]
             )
-        return json_reply(200, payload, headers)
+        return json_reply(200, payload, apply_preference(call.headers, headers))
 
     def _select(
         self,
@@ -296,7 +297,7 @@ class DataverseFace(Face):
             raise _missing(entity, key)
         record = {"@odata.context": f"{call.root}$metadata#{entity.entity_set}({context})/$entity"}
         record.update(shape(rows[0]))
-        return json_reply(200, record)
+        return json_reply(200, record, apply_preference(call.headers, {}))
 
     def _alternate_key(self, entity: Entity, key: dict[str, Any]) -> None:
         names = sorted(key)
