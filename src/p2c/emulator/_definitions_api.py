@@ -20,15 +20,14 @@ from collections.abc import Callable
 from typing import Any
 
 from p2c.dynamics import Entity
-from p2c.emulator._entity_definitions import (
+from p2c.emulator._definition_shapes import (
     ATTRIBUTE_BASE,
     ENTITY_PROPERTIES,
-    NS,
-    Definitions,
     derived_properties,
     derived_type,
     derived_types,
 )
+from p2c.emulator._entity_definitions import NS, Definitions
 from p2c.emulator._http import ApiError, Call, Reply, json_reply
 from p2c.emulator._options import parse_expand, parse_filter_text, parse_key, split_top_level
 from p2c.odata import evaluate, fields_of

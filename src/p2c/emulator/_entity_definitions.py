@@ -11,8 +11,6 @@ names of columns, object type codes, cascade rules) are marked INFERRED in docs/
 from __future__ import annotations
 
 __all__ = [
-    "ATTRIBUTE_BASE",
-    "ENTITY_PROPERTIES",
     "Definitions",
     "attribute_type",
     "cascade_delete",
@@ -27,122 +25,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from p2c.dynamics import Entity, Field, FieldType
+from p2c.emulator._definition_shapes import (
+    OBJECT_TYPE_CODES,
+    PRIMARY_NAMES,
+    RELATIONSHIP_NAMES,
+    SCHEMA_NAMES,
+    derived_type,
+)
 
 NS = "Microsoft.Dynamics.CRM"
 LANGUAGE = 1033
 Record = dict[str, Any]
 
-# Object type codes of the Dataverse table reference; a custom table gets one over 10000.
-_TYPE_CODES = {
-    "account": 1,
-    "contact": 2,
-    "businessunit": 10,
-    "transactioncurrency": 9105,
-    "quote": 1084,
-    "salesorder": 1088,
-    "invoice": 1090,
-}
-_SCHEMA_NAMES = {
-    "account": "Account",
-    "contact": "Contact",
-    "businessunit": "BusinessUnit",
-    "transactioncurrency": "TransactionCurrency",
-    "quote": "Quote",
-    "salesorder": "SalesOrder",
-    "invoice": "Invoice",
-    "msdynce_p2cautonumber": "msdynce_P2CAutoNumber",
-}
-_PRIMARY_NAMES = {
-    "contact": "fullname",
-    "transactioncurrency": "currencyname",
-    "msdynce_p2cautonumber": "msdynce_name",
-}
-# Relationship schema names of the Dataverse table reference: (referencing entity, lookup,
-# referenced entity) -> name. Others are named <referenced>_<referencing>_<lookup>.
-_RELATIONSHIPS = {
-    ("contact", "parentcustomerid", "account"): "contact_customer_accounts",
-    ("contact", "parentcustomerid", "contact"): "contact_customer_contacts",
-    ("account", "primarycontactid", "contact"): "account_primary_contact",
-    ("account", "parentaccountid", "account"): "account_parent_account",
-    ("quote", "customerid", "account"): "quote_customer_accounts",
-    ("quote", "customerid", "contact"): "quote_customer_contacts",
-    ("salesorder", "customerid", "account"): "order_customer_accounts",
-    ("salesorder", "customerid", "contact"): "order_customer_contacts",
-    ("invoice", "customerid", "account"): "invoice_customer_accounts",
-    ("invoice", "customerid", "contact"): "invoice_customer_contacts",
-    ("salesorder", "quoteid", "quote"): "quote_orders",
-    ("invoice", "salesorderid", "salesorder"): "order_invoices",
-    ("businessunit", "parentbusinessunitid", "businessunit"): "business_unit_parent_business_unit",
-}
 
-ENTITY_PROPERTIES = (
-    "MetadataId",
-    "LogicalName",
-    "SchemaName",
-    "EntitySetName",
-    "LogicalCollectionName",
-    "CollectionSchemaName",
-    "PrimaryIdAttribute",
-    "PrimaryNameAttribute",
-    "ObjectTypeCode",
-    "DisplayName",
-    "DisplayCollectionName",
-    "Description",
-    "IsCustomEntity",
-    "IsManaged",
-    "IsPrivate",
-    "IsActivity",
-    "IsIntersect",
-    "IsLogicalEntity",
-    "IsValidForAdvancedFind",
-    "OwnershipType",
-    "ChangeTrackingEnabled",
-    "HasActivities",
-    "HasNotes",
-    "TableType",
-    "IntroducedVersion",
-    "EntityColor",
-)
-ATTRIBUTE_BASE = (
-    "MetadataId",
-    "LogicalName",
-    "SchemaName",
-    "EntityLogicalName",
-    "AttributeType",
-    "AttributeTypeName",
-    "AttributeOf",
-    "ColumnNumber",
-    "DisplayName",
-    "Description",
-    "IsPrimaryId",
-    "IsPrimaryName",
-    "IsCustomAttribute",
-    "IsManaged",
-    "IsLogical",
-    "IsValidForCreate",
-    "IsValidForUpdate",
-    "IsValidForRead",
-    "IsValidODataAttribute",
-    "RequiredLevel",
-    "IntroducedVersion",
-    "SourceType",
-)
-# Derived attribute types: AttributeType -> (metadata type, its own properties).
-_DERIVED: dict[str, tuple[str, tuple[str, ...]]] = {
-    "String": ("StringAttributeMetadata", ("MaxLength", "Format", "FormatName", "DatabaseLength")),
-    "Memo": ("MemoAttributeMetadata", ("MaxLength", "Format", "DatabaseLength")),
-    "Integer": ("IntegerAttributeMetadata", ("MinValue", "MaxValue", "Format")),
-    "Money": ("MoneyAttributeMetadata", ("MinValue", "MaxValue", "Precision", "PrecisionSource")),
-    "Boolean": ("BooleanAttributeMetadata", ("DefaultValue", "OptionSet")),
-    "DateTime": ("DateTimeAttributeMetadata", ("Format", "DateTimeBehavior")),
-    "Picklist": ("PicklistAttributeMetadata", ("DefaultFormValue", "OptionSet")),
-    "State": ("StateAttributeMetadata", ("DefaultFormValue", "OptionSet")),
-    "Status": ("StatusAttributeMetadata", ("DefaultFormValue", "OptionSet")),
-    "Lookup": ("LookupAttributeMetadata", ("Targets", "Format")),
-    "Customer": ("LookupAttributeMetadata", ("Targets", "Format")),
-    "Uniqueidentifier": ("UniqueIdentifierAttributeMetadata", ()),
-    "EntityName": ("EntityNameAttributeMetadata", ("DefaultFormValue", "OptionSet")),
-}
 _INT_RANGE = (-2147483648, 2147483647)
 _MONEY_RANGE = (-922337203685477, 922337203685477)
 
@@ -191,18 +86,6 @@ def attribute_type(entity: Entity, f: Field) -> str:
         FieldType.GUID: "Uniqueidentifier",
         FieldType.DATETIME: "DateTime",
     }[kind]
-
-
-def derived_type(attribute_kind: str) -> str:
-    return _DERIVED[attribute_kind][0]
-
-
-def derived_properties(attribute_kind: str) -> tuple[str, ...]:
-    return _DERIVED[attribute_kind][1]
-
-
-def derived_types() -> set[str]:
-    return {t for t, _ in _DERIVED.values()}
 
 
 def cascade_delete(referencing: Entity, f: Field) -> str:
@@ -263,7 +146,7 @@ class Definitions:
             ownership = "UserOwned"
         else:
             ownership = "BusinessOwned" if name == "businessunit" else "OrganizationOwned"
-        schema = _SCHEMA_NAMES.get(name, _schema(name))
+        schema = SCHEMA_NAMES.get(name, _schema(name))
         return {
             "MetadataId": metadata_id("entity", name),
             "LogicalName": name,
@@ -273,7 +156,7 @@ class Definitions:
             "CollectionSchemaName": schema + "s",
             "PrimaryIdAttribute": entity.key[0],
             "PrimaryNameAttribute": primary_name(entity),
-            "ObjectTypeCode": _TYPE_CODES.get(name, 10000 + sorted(self.by_name).index(name)),
+            "ObjectTypeCode": OBJECT_TYPE_CODES.get(name, 10000 + sorted(self.by_name).index(name)),
             "DisplayName": label(display, name),
             "DisplayCollectionName": label(display + "s", name, "collection"),
             "Description": label("", name, "description"),
@@ -464,7 +347,7 @@ class Definitions:
                 for target in f.targets:
                     if target not in self.by_name:
                         continue
-                    name = _RELATIONSHIPS.get(
+                    name = RELATIONSHIP_NAMES.get(
                         (entity.name, f.name, target), f"{target}_{entity.name}_{f.name}"
                     )
                     nav = f"{f.name}_{target}" if f.polymorphic else f.name
@@ -506,7 +389,7 @@ class Definitions:
 
 def primary_name(entity: Entity) -> str | None:
     """The primary name column of a table (``fullname`` of a contact)."""
-    return _PRIMARY_NAMES.get(entity.name, "name" if "name" in entity.by_name else None)
+    return PRIMARY_NAMES.get(entity.name, "name" if "name" in entity.by_name else None)
 
 
 def _option(value: int, text: str, *ident: str) -> Record:
