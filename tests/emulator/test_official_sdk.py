@@ -268,15 +268,38 @@ def test_table_metadata(client: DataverseClient) -> None:
     assert client.tables.get_relationship("contact_customer_accounts") is not None
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the SDK's older helpers, still public
+def test_typed_columns_and_metadata_helpers(client: DataverseClient) -> None:
+    typed = client.tables.list_columns("contact", typed=True)
+    lastname = {c["LogicalName"]: c for c in typed}["lastname"]
+    assert lastname["MaxLength"] == 50
+    column = client.tables.get_column("contact", "gendercode", typed=True)
+    assert column is not None and column["AttributeType"] == "Picklist"
+    expands = client.query.odata_expands("contact")
+    assert "parentcustomerid_account" in {e["nav_property"] for e in expands}
+    bind = client.query.odata_bind("contact", "account", ACC)
+    assert bind == {"parentcustomerid_account@odata.bind": f"/accounts({ACC})"}
+    assert "lastname" in client.query.odata_select("contact")
+    assert "lastname" in {c["name"] for c in client.query.sql_columns("contact")}
+    frame = client.dataframe.get("contact", select=["lastname"], filter="lastname eq 'Lee'")
+    assert list(frame["lastname"]) == ["Lee"]
+
+
 def test_customizing_the_schema_is_refused_for_the_application_user(
     client: DataverseClient,
 ) -> None:
     with pytest.raises(HttpError) as refused:
         client.tables.create("new_Thing", {"new_Size": "string"})
     assert refused.value.status_code == 403
-    with pytest.raises(HttpError) as refused:
-        client.tables.add_columns("contact", {"new_Extra": "string"})
-    assert refused.value.status_code == 403
+    for customize in (
+        lambda: client.tables.add_columns("contact", {"new_Extra": "string"}),
+        lambda: client.tables.create_alternate_key("contact", "new_Key", ["emailaddress1"]),
+        lambda: client.tables.remove_columns("contact", "emailaddress1"),
+        lambda: client.tables.delete("contact"),
+    ):
+        with pytest.raises(HttpError) as refused:
+            customize()
+        assert refused.value.status_code == 403
 
 
 def test_deprecated_get_still_works(client: DataverseClient) -> None:

@@ -21,7 +21,12 @@ from p2c.emulator._annotations import apply_preference
 from p2c.emulator._apply import apply_reply
 from p2c.emulator._batch import BatchRunner, Face
 from p2c.emulator._dataverse_query import no_property
-from p2c.emulator._definitions_api import CUSTOMIZATIONS, DEFINITION_SETS, definitions_reply
+from p2c.emulator._definitions_api import (
+    CUSTOMIZATIONS,
+    DEFINITION_SETS,
+    definitions_reply,
+    metadata_changes_reply,
+)
 from p2c.emulator._delta import TRACKING, delta_link, delta_reply, start_token
 from p2c.emulator._entity_definitions import Definitions
 from p2c.emulator._fetchxml import fetch_reply
@@ -96,6 +101,8 @@ class DataverseFace(Face):
             return self._who_am_i(call)
         if path in CUSTOMIZATIONS or path.split("(", 1)[0].split("/", 1)[0] in DEFINITION_SETS:
             return definitions_reply(call, self._definitions())
+        if path.startswith("RetrieveMetadataChanges("):
+            return metadata_changes_reply(call, self._definitions())
         if path == "BulkDelete":
             return writes.bulk_delete(self, call)
         if path.removesuffix("()") in FUNCTIONS:

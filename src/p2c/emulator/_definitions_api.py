@@ -13,8 +13,9 @@ for such a user.
 
 from __future__ import annotations
 
-__all__ = ["CUSTOMIZATIONS", "DEFINITION_SETS", "definitions_reply"]
+__all__ = ["CUSTOMIZATIONS", "DEFINITION_SETS", "definitions_reply", "metadata_changes_reply"]
 
+import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -409,3 +410,69 @@ def _no_property(name: str, type_name: str) -> ApiError:
     return ApiError(
         400, f"Could not find a property named '{name}' on type '{type_name}'.", "0x80060888"
     )
+
+
+# RetrieveMetadataChanges ---------------------------------------------------------------------
+
+
+def metadata_changes_reply(call: Call, defs: Definitions) -> Reply:
+    """``RetrieveMetadataChanges(Query=@p1)``: tables by ``Equals``/``In`` conditions on their
+    properties, each with the properties and attributes asked for. Every call answers every
+    definition (INFERRED: the emulator's definitions never change, so a ClientVersionStamp
+    brings nothing new but is not refused)."""
+    text = call.query.get("@p1")
+    try:
+        query = json.loads(text) if text else None
+    except ValueError:
+        query = None
+    if not isinstance(query, dict):
+        raise ApiError(
+            400, "RetrieveMetadataChanges needs Query=@p1 with an EntityQueryExpression."
+        )
+    entities = [e for e in defs.entities if _meets(defs.entity(e), query.get("Criteria"))]
+    wanted = (query.get("Properties") or {}).get("PropertyNames")
+    attribute_query = query.get("AttributeQuery") or {}
+    attribute_names = (attribute_query.get("Properties") or {}).get("PropertyNames")
+    found = []
+    for entity in entities:
+        record = defs.entity(entity)
+        shaped = {k: v for k, v in record.items() if wanted is None or k in wanted}
+        shaped["MetadataId"] = record["MetadataId"]
+        if wanted is None or "Attributes" in wanted:
+            shaped["Attributes"] = [
+                {
+                    k: v
+                    for k, v in a.items()
+                    if attribute_names is None or k in attribute_names or k == "@odata.type"
+                }
+                for a in defs.attributes(entity)
+                if _meets(a, attribute_query.get("Criteria"))
+            ]
+        found.append(shaped)
+    context = f"{call.root}$metadata#Microsoft.Dynamics.CRM.RetrieveMetadataChangesResponse"
+    return json_reply(
+        200,
+        {"@odata.context": context, "EntityMetadata": found, "ServerVersionStamp": "p2c!1"},
+    )
+
+
+def _meets(record: Record, criteria: Any) -> bool:
+    if not criteria:
+        return True
+    results = []
+    for condition in criteria.get("Conditions") or []:
+        operator = condition.get("ConditionOperator")
+        value = (condition.get("Value") or {}).get("Value")
+        actual = record.get(condition.get("PropertyName"))
+        if operator == "Equals":
+            results.append(actual == value)
+        elif operator == "NotEquals":
+            results.append(actual != value)
+        elif operator == "In":
+            results.append(actual in (value or []))
+        else:
+            raise ApiError(
+                400, f"The condition operator {operator} is not supported by the emulator."
+            )
+    joined = all if criteria.get("FilterOperator", "And") == "And" else any
+    return joined(results) if results else True
