@@ -282,7 +282,7 @@ class SalesSandbox:
                     record=str(key),
                 )
             problems: list[P2CError] = []
-            for other in SALES_ENTITIES:
+            for other in SALES.entities:
                 for f in other.fields:
                     if entity.name in f.targets:
                         self._unlink(other, f, entity.name, record_id, problems)
