@@ -185,6 +185,7 @@ def test_pages_are_at_most_ten_thousand(workspace: Path, tmp_path: Path) -> None
 
 def test_the_cds_hub_in_the_f_and_o_shape(api: Api) -> None:
     organizations = api.get("cds", "Organization").json()["value"]
+    assert organizations[0].pop("@odata.etag").startswith('W/"')
     assert organizations == [{"OrganizationId": "ORG001", "Name": "Contoso"}]
     account = {
         "Organization_OrganizationId": "ORG001",

@@ -82,6 +82,9 @@ class Field:
         default: Value stored when a create omits the field.
         fold_case: Stored in lower case: the system compares it case-insensitively (F&O's
             company id).
+        option_labels: Display labels of ``options``, in the same order (a yes/no column:
+            the labels of false and true); the API's formatted values and option set
+            metadata show them.
     """
 
     name: str
@@ -95,6 +98,7 @@ class Field:
     read_only: bool = False
     default: Any = None
     fold_case: bool = False
+    option_labels: tuple[str, ...] = ()
 
     @property
     def display(self) -> str:
@@ -111,6 +115,16 @@ class Field:
     def coerce(self, value: Any) -> Any:
         """Check a JSON value and return its stored form; raise ValueError with the reason."""
         return _coercer(self)(value)
+
+    def option_label(self, value: Any) -> str | None:
+        """The display label of an option value (a yes/no column's false or true), or None."""
+        if self.type is FieldType.BOOL:
+            labels = self.option_labels or ("No", "Yes")
+            return None if value is None else labels[1 if value else 0]
+        for option, label in zip(self.options, self.option_labels, strict=False):
+            if option == value:
+                return label
+        return None
 
     def present(self, value: Any) -> Any:
         """The JSON form of a stored value."""

@@ -30,6 +30,22 @@ S, INT, M, B = FieldType.STRING, FieldType.INT, FieldType.MONEY, FieldType.BOOL
 G, D, P, L = FieldType.GUID, FieldType.DATETIME, FieldType.PICKLIST, FieldType.LOOKUP
 
 
+# Account's Relationship Type (customertypecode) options 1-12, as in the Dataverse table reference.
+_RELATIONSHIP_TYPES = (
+    "Competitor",
+    "Consultant",
+    "Customer",
+    "Investor",
+    "Partner",
+    "Influencer",
+    "Press",
+    "Prospect",
+    "Reseller",
+    "Supplier",
+    "Vendor",
+    "Other",
+)
+
 # Every table with an owner: its business unit says which organization a record belongs to,
 # and statecode 1 is inactive.
 _BUSINESS_UNIT = "owningbusinessunit.name"
@@ -39,8 +55,21 @@ _STATE = Activity("statecode", 0, 1)
 def _system(entity: str) -> tuple[Field, ...]:
     """Columns every Sales table has: state, owner business unit, audit times."""
     return (
-        Field("statecode", P, options=(0, 1), default=0, label="Status"),
-        Field("statuscode", P, default=1, label="Status Reason"),
+        Field(
+            "statecode",
+            P,
+            options=(0, 1),
+            default=0,
+            label="Status",
+            option_labels=("Active", "Inactive"),
+        ),
+        Field(
+            "statuscode",
+            P,
+            default=1,
+            label="Status Reason",
+            option_labels=("Active", "Inactive"),
+        ),
         Field("owningbusinessunit", L, targets=("businessunit",), label="Owning Business Unit"),
         Field("createdon", D, read_only=True, label="Created On"),
         Field("modifiedon", D, read_only=True, label="Modified On"),
@@ -149,7 +178,13 @@ SALES_ENTITIES: tuple[Entity, ...] = (
             Field("parentaccountid", L, targets=("account",), label="Parent Account"),
             Field("transactioncurrencyid", L, targets=("transactioncurrency",), label="Currency"),
             Field("creditlimit", M, label="Credit Limit"),
-            Field("customertypecode", P, options=tuple(range(1, 13)), label="Relationship Type"),
+            Field(
+                "customertypecode",
+                P,
+                options=tuple(range(1, 13)),
+                label="Relationship Type",
+                option_labels=_RELATIONSHIP_TYPES,
+            ),
             *_system("account"),
         ),
         key=("accountid",),
@@ -175,10 +210,30 @@ SALES_ENTITIES: tuple[Entity, ...] = (
             Field("fax", S, 50, label="Fax"),
             Field("websiteurl", S, 200, label="Website"),
             Field("description", S, 2000, label="Description"),
-            Field("gendercode", P, options=(1, 2), label="Gender"),
-            Field("familystatuscode", P, options=(1, 2, 3, 4), label="Marital Status"),
-            Field("accountrolecode", P, options=(1, 2, 3), label="Role"),
-            Field("donotemail", B, default=0, label="Do not allow Emails"),
+            Field(
+                "gendercode", P, options=(1, 2), label="Gender", option_labels=("Male", "Female")
+            ),
+            Field(
+                "familystatuscode",
+                P,
+                options=(1, 2, 3, 4),
+                label="Marital Status",
+                option_labels=("Single", "Married", "Divorced", "Widowed"),
+            ),
+            Field(
+                "accountrolecode",
+                P,
+                options=(1, 2, 3),
+                label="Role",
+                option_labels=("Decision Maker", "Employee", "Influencer"),
+            ),
+            Field(
+                "donotemail",
+                B,
+                default=0,
+                label="Do not allow Emails",
+                option_labels=("Allow", "Do Not Allow"),
+            ),
             Field("spousesname", S, 100, label="Spouse/Partner Name"),
             Field("governmentid", S, 50, label="Government"),
             *_address("address1"),

@@ -46,6 +46,15 @@ class Service:
     root_path: str
     face: Face
     protection: ServiceProtection
+    # Other roots served by the same face: older API versions, F&O's metadata service.
+    more_roots: tuple[str, ...] = ()
+
+    def root_of(self, path: str) -> str | None:
+        """The root a request path is under, or None."""
+        for root in (self.root_path, *self.more_roots):
+            if (path + "/").startswith(root):
+                return root
+        return None
 
 
 class EmulatorApp:
@@ -144,8 +153,9 @@ class EmulatorApp:
         path: str,
         base: str,
     ) -> Reply:
-        root = base + service.root_path
-        if not (path + "/").startswith(service.root_path):
+        root_path = service.root_of(path)
+        root = base + (root_path or service.root_path)
+        if root_path is None:
             return service.face.render(
                 ApiError(404, f"Resource not found for the segment '{path}'.", "0x8006088a")
             )
@@ -166,7 +176,7 @@ class EmulatorApp:
                 return self._decorate(service, _fault(service, admission.fault), admission)
             call = Call(
                 method=scope["method"],
-                path=unquote(path[len(service.root_path) :]),
+                path=unquote(path[len(root_path) :]),
                 query=dict(
                     parse_qsl(
                         scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True

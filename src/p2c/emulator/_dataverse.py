@@ -16,16 +16,29 @@ from typing import Any
 from p2c._errors import ConfigError, InputError, NotFoundError, P2CError
 from p2c.dynamics import SALES, SALES_ENTITIES, Entity
 from p2c.emulator import _dataverse_query as query
+from p2c.emulator import _dataverse_writes as writes
+from p2c.emulator._annotations import apply_preference
+from p2c.emulator._apply import apply_reply
 from p2c.emulator._batch import BatchRunner, Face
 from p2c.emulator._dataverse_query import no_property
+from p2c.emulator._definitions_api import (
+    CUSTOMIZATIONS,
+    DEFINITION_SETS,
+    definitions_reply,
+    metadata_changes_reply,
+)
 from p2c.emulator._delta import TRACKING, delta_link, delta_reply, start_token
+from p2c.emulator._entity_definitions import Definitions
+from p2c.emulator._fetchxml import fetch_reply
 from p2c.emulator._http import ApiError, Call, Reply, json_reply
 from p2c.emulator._metadata import dataverse_csdl
 from p2c.emulator._options import page_size, parse_key, parse_resource
 from p2c.emulator._paging import follow, read_rows, window
 from p2c.emulator._pool import SystemPool
+from p2c.emulator._query_functions import check_options
 from p2c.emulator._settings import EmulatorSettings
 from p2c.emulator._solutions import solutions_reply
+from p2c.emulator._startup import FUNCTIONS, MESSAGE_SETS, function_reply, messages_reply
 from p2c.odata import Compare, Filter, Logical
 from p2c.sandbox import SalesSandbox, count
 
@@ -86,6 +99,16 @@ class DataverseFace(Face):
             return self._metadata()
         if path in ("WhoAmI", "WhoAmI()"):
             return self._who_am_i(call)
+        if path in CUSTOMIZATIONS or path.split("(", 1)[0].split("/", 1)[0] in DEFINITION_SETS:
+            return definitions_reply(call, self._definitions())
+        if path.startswith("RetrieveMetadataChanges("):
+            return metadata_changes_reply(call, self._definitions())
+        if path == "BulkDelete":
+            return writes.bulk_delete(self, call)
+        if path.removesuffix("()") in FUNCTIONS:
+            return function_reply(call, path.removesuffix("()"))
+        if path in MESSAGE_SETS:
+            return messages_reply(call, path, self._served())
         resource = parse_resource(path)
         if resource.name == "solutions" and resource.key is None and resource.tail is None:
             self._only(call, "GET")
@@ -95,6 +118,8 @@ class DataverseFace(Face):
             if resource.tail == "$count":
                 self._only(call, "GET")
                 return self._count(call, entity)
+            if resource.tail in writes.MULTIPLE:
+                return writes.multiple(self, call, entity, writes.MULTIPLE[resource.tail])
             if resource.tail is not None:
                 raise ApiError(
                     404, f"Resource not found for the segment '{resource.tail}'.", "0x8006088a"
@@ -115,6 +140,8 @@ class DataverseFace(Face):
             return self._retrieve(call, entity, key)
         if call.method == "PATCH":
             return self._upsert(call, entity, key)
+        if call.method == "DELETE":
+            return writes.delete(self, call, entity, key)
         raise ApiError(
             405, f"The method {call.method} is not supported by the emulator.", "0x80060888"
         )
@@ -131,6 +158,10 @@ class DataverseFace(Face):
 
     def _visible(self, entity: Entity) -> set[str]:
         return self.pool.get().visible_columns(entity)
+
+    def _definitions(self) -> Definitions:
+        sales = self.pool.get()
+        return Definitions(self._served(), self._visible, sales.changes.enabled)
 
     def _served(self) -> list[Entity]:
         installed = self.pool.get().solution.installed
@@ -167,6 +198,11 @@ class DataverseFace(Face):
         )
 
     def _list(self, call: Call, entity: Entity) -> Reply:
+        if "fetchXml" in call.query:
+            return fetch_reply(self, call, entity)
+        if "$apply" in call.query:
+            return apply_reply(self, call, entity)
+        check_options(call)
         columns, shape, context = query.plan(call, entity, self._visible)
         if "$deltatoken" in call.query:
             return delta_reply(
@@ -197,6 +233,7 @@ class DataverseFace(Face):
                 where=where,
                 visible=self._visible(entity),
                 resolve=SALES.entity,
+                fold_case=True,
             )
             payload["@odata.count"] = min(total, _COUNT_LIMIT)
             payload["@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"] = total > _COUNT_LIMIT
@@ -209,7 +246,7 @@ class DataverseFace(Face):
             headers["Preference-Applied"] = ", ".join(
                 [*filter(None, [headers.get("Preference-Applied")]), TRACKING]
             )
-        return json_reply(200, payload, headers)
+        return json_reply(200, payload, apply_preference(call.headers, headers))
 
     def _select(
         self,
@@ -228,10 +265,12 @@ class DataverseFace(Face):
             resolve=SALES.entity,
             error_code="0x80060888",
             order=order,
+            fold_case=True,
             **bounds,
         )
 
     def _count(self, call: Call, entity: Entity) -> Reply:
+        check_options(call, {"$filter"})
         sales = self.pool.get()
         total = count(
             sales.store,
@@ -239,6 +278,7 @@ class DataverseFace(Face):
             where=query.where(call, entity, self._visible),
             visible=self._visible(entity),
             resolve=SALES.entity,
+            fold_case=True,
         )
         return Reply(
             200,
@@ -257,13 +297,14 @@ class DataverseFace(Face):
         return Compare("eq", entity.key[0], _guid(key))
 
     def _retrieve(self, call: Call, entity: Entity, key: Any) -> Reply:
+        check_options(call, {"$select", "$expand"})
         columns, shape, context = query.plan(call, entity, self._visible)
         rows = self._select(entity, columns, self._key_filter(entity, key), limit=1)
         if not rows:
             raise _missing(entity, key)
         record = {"@odata.context": f"{call.root}$metadata#{entity.entity_set}({context})/$entity"}
         record.update(shape(rows[0]))
-        return json_reply(200, record)
+        return json_reply(200, record, apply_preference(call.headers, {}))
 
     def _alternate_key(self, entity: Entity, key: dict[str, Any]) -> None:
         names = sorted(key)
@@ -324,6 +365,7 @@ class DataverseFace(Face):
                     raise ApiError(
                         412, "A record with matching key values already exists.", "0x80060892"
                     )
+                writes.check_etag(self, call, entity, record_id)
                 sales.update(entity.entity_set, record_id, body)
                 created = False
             else:
@@ -349,6 +391,31 @@ class DataverseFace(Face):
             record,
             {**headers, "Preference-Applied": "return=representation"},
         )
+
+    # for the writes ----------------------------------------------------------------------------
+
+    def select_rows(
+        self, entity: Entity, columns: list[str], where: Filter | None, **bounds: Any
+    ) -> list[Record]:
+        return self._select(entity, columns, where, **bounds)
+
+    def where_of(self, entity: Entity, text: str | None) -> Filter | None:
+        """A ``$filter`` text as the filter tree of a read."""
+        if not text:
+            return None
+        return query.where(Call("GET", "", {"$filter": text}, {}, b"", ""), entity, self._visible)
+
+    def check_alternate_key(self, entity: Entity, key: dict[str, Any]) -> None:
+        self._alternate_key(entity, key)
+
+    def guid(self, text: Any) -> str:
+        return _guid(text)
+
+    def missing(self, entity: Entity, key: Any) -> ApiError:
+        return _missing(entity, key)
+
+    def served(self) -> list[Entity]:
+        return self._served()
 
 
 # helpers ---------------------------------------------------------------------------------------

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from typing import Any
 
 from p2c.dynamics import SALES, Entity, Field, FieldType
+from p2c.emulator._annotations import FORMATTED, LOGICAL, NAVIGATION, Annotations, etag, formatted
+from p2c.emulator._entity_definitions import primary_name
 from p2c.emulator._http import ApiError, Call
 from p2c.emulator._options import (
     map_filter,
@@ -18,10 +20,17 @@ from p2c.emulator._options import (
     parse_orderby,
     parse_select,
 )
+from p2c.emulator._query_functions import rewrite_functions
 from p2c.odata import Filter
 from p2c.sandbox import navigation_properties
 
-_LOGICAL = "@Microsoft.Dynamics.CRM.lookuplogicalname"
+_FORMATTED_TYPES = (
+    FieldType.PICKLIST,
+    FieldType.BOOL,
+    FieldType.MONEY,
+    FieldType.INT,
+    FieldType.DATETIME,
+)
 Record = dict[str, Any]
 Shape = Callable[[Record], Record]
 
@@ -40,7 +49,7 @@ def plan(
 ) -> tuple[list[str], Shape, str]:
     """Columns to read, how to shape a row into a record, and the context's select list."""
     visible = visible_of(entity)
-    annotate = _wants_annotations(call)
+    notes = Annotations.of(call.headers)
     selected = parse_select(call.query.get("$select"))
     if selected is None:
         selected = [
@@ -49,18 +58,22 @@ def plan(
             if f.name in visible
         ]
     key = entity.key[0]
-    columns = [key]
-    steps: list[Callable[[Record, Record], None]] = []
+    stored = [c for c in entity.columns if c.removesuffix("type") in visible]
+    columns = [key, *stored]
+    steps: list[Callable[[Record, Record], None]] = [_etag_step(stored)]
+    symbol = _symbol_path(entity, visible)
     for name in selected:
         f = _property(entity, visible, name)
         if f.type is FieldType.LOOKUP:
-            columns.append(f.name)
-            if f.polymorphic:
-                columns.append(f.name + "type")
-            steps.append(_lookup_step(f, name, annotate))
+            names = _name_paths(f, visible_of) if notes.wants(FORMATTED) else {}
+            columns += names.values()
+            steps.append(_lookup_step(f, name, notes, names))
         else:
-            columns.append(f.name)
             steps.append(_column_step(f.name))
+            if notes.wants(FORMATTED) and f.type in _FORMATTED_TYPES:
+                if symbol and f.type is FieldType.MONEY:
+                    columns.append(symbol)
+                steps.append(_formatted_step(f, symbol))
     for nav, options in parse_expand(call.query.get("$expand")):
         target_columns, step = _expansion(entity, visible, nav, options, visible_of)
         columns += target_columns
@@ -76,6 +89,29 @@ def plan(
 
     context = ",".join(selected)
     return list(dict.fromkeys(columns)), shape, context
+
+
+def _symbol_path(entity: Entity, visible: set[str]) -> str | None:
+    """The lookup path of a record's currency symbol, for formatted money."""
+    f = entity.by_name.get("transactioncurrencyid")
+    if f is None or f.name not in visible:
+        return None
+    return "transactioncurrencyid.currencysymbol"
+
+
+def _name_paths(f: Field, visible_of: Callable[[Entity], set[str]]) -> dict[str, str]:
+    """Target -> the path of its primary name column, for a lookup's formatted value."""
+    paths: dict[str, str] = {}
+    for target in f.targets:
+        entity = SALES.find(target)
+        if entity is None:
+            continue
+        name = primary_name(entity)
+        if name is None or name not in visible_of(entity):
+            continue
+        nav = f"{f.name}_{target}" if f.polymorphic else f.name
+        paths[target] = f"{nav}.{name}"
+    return paths
 
 
 def _expansion(
@@ -142,7 +178,7 @@ def where(call: Call, entity: Entity, visible_of: Callable[[Entity], set[str]]) 
         f = _property(entity, visible, name)
         return f.name, _filter_value(f, value)
 
-    return map_filter(parse_filter_text(text), rename)
+    return map_filter(parse_filter_text(rewrite_functions(text)), rename)
 
 
 def order(
@@ -153,13 +189,6 @@ def order(
         (_property(entity, visible, name).name, desc)
         for name, desc in parse_orderby(call.query.get("$orderby"))
     ]
-
-
-def _wants_annotations(call: Call) -> bool:
-    wanted = call.prefers("odata.include-annotations")
-    return wanted is not None and (
-        wanted in ("*", "") or "lookuplogicalname" in wanted or wanted.endswith(".*")
-    )
 
 
 def _property(entity: Entity, visible: set[str], name: str) -> Field:
@@ -181,15 +210,46 @@ def _column_step(name: str) -> Callable[[Record, Record], None]:
     return step
 
 
-def _lookup_step(f: Field, prop: str, annotate: bool) -> Callable[[Record, Record], None]:
+def _etag_step(stored: list[str]) -> Callable[[Record, Record], None]:
+    def step(row: Record, record: Record) -> None:
+        record["@odata.etag"] = etag(row, stored)
+
+    return step
+
+
+def _formatted_step(f: Field, symbol: str | None) -> Callable[[Record, Record], None]:
+    name = f.name
+    annotation = f"{name}@{FORMATTED}"
+
+    def step(row: Record, record: Record) -> None:
+        text = formatted(f, row[name], row.get(symbol) if symbol else None)
+        if text is not None:
+            record[annotation] = text
+
+    return step
+
+
+def _lookup_step(
+    f: Field, prop: str, notes: Annotations, names: dict[str, str]
+) -> Callable[[Record, Record], None]:
     name, single = f.name, f.targets[0]
     kind = f.name + "type"
+    logical = notes.wants(LOGICAL)
+    navigation = notes.wants(NAVIGATION)
 
     def step(row: Record, record: Record) -> None:
         value = row[name]
         record[prop] = value
-        if annotate and value is not None:
-            record[prop + _LOGICAL] = row[kind] if f.polymorphic else single
+        if value is None:
+            return
+        target = row[kind] if f.polymorphic else single
+        if names and target in names:
+            record[f"{prop}@{FORMATTED}"] = row[names[target]]
+        if navigation:
+            nav = f"{name}_{target}" if f.polymorphic else name
+            record[f"{prop}@{NAVIGATION}"] = nav
+        if logical:
+            record[f"{prop}@{LOGICAL}"] = target
 
     return step
 

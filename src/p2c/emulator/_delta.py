@@ -5,7 +5,8 @@ answers with the records created or changed since, and the next delta link.
 As in Dataverse, a table must have change tracking enabled, and a delta query takes
 ``$select`` only (no ``$filter``, ``$orderby`` or ``$expand``). The token of a paged read is
 taken at its first page and carried in its next links, so changes made while a client pages
-are in the following delta. Deleted records are not reported (the sandbox never deletes).
+are in the following delta. A record deleted since comes as a ``$deletedEntity`` entry with
+its id and the reason ``deleted``.
 """
 
 from __future__ import annotations
@@ -78,6 +79,17 @@ def delta_reply(
             one = Compare("eq", key, record_id)
             where = one if where is None else Logical("or", where, one)
         records.extend(read(where))
+    # A logged id that no longer reads was deleted: Dataverse reports it as a deleted entity.
+    found = {r.get(key) for r in records}
+    records += [
+        {
+            "@odata.context": f"{call.root}$metadata#{entity.entity_set}/$deletedEntity",
+            "id": record_id,
+            "reason": "deleted",
+        }
+        for record_id in ids
+        if record_id not in found
+    ]
     payload = {
         "@odata.context": f"{call.root}$metadata#{entity.entity_set}/$delta",
         "value": records,

@@ -16,6 +16,7 @@ from urllib.parse import quote
 from p2c._errors import ConfigError, P2CError
 from p2c.dynamics import Entity, FieldType
 from p2c.emulator._batch import BatchRunner, Face
+from p2c.emulator._finops_metadata import ACTIONS, action_reply, metadata_service_reply, row_etag
 from p2c.emulator._http import ApiError, Call, Reply, json_reply
 from p2c.emulator._metadata import keyed_csdl
 from p2c.emulator._options import (
@@ -90,6 +91,10 @@ class KeyedFace(Face):
 
     def _route(self, call: Call) -> Reply:
         path = call.path.rstrip("/")
+        if call.root.endswith("/Metadata/"):
+            return metadata_service_reply(call, list(self.entities.values()))
+        if path in ACTIONS:
+            return action_reply(call, path, list(self.entities.values()))
         if path == "":
             return json_reply(
                 200,
@@ -127,11 +132,14 @@ class KeyedFace(Face):
                 200,
                 {
                     "@odata.context": f"{call.root}$metadata#{entity.entity_set}/$entity",
+                    "@odata.etag": row_etag(entity, row),
                     **self._shape(entity, row, parse_select(call.query.get("$select"))),
                 },
             )
         if call.method == "PATCH":
             return self._write(call)
+        if call.method == "DELETE":
+            return self._delete(call, entity, key)
         raise ApiError(405, f"The HTTP verb {call.method} is not supported by the emulator.")
 
     def _cross_company(self, call: Call) -> bool:
@@ -178,8 +186,26 @@ class KeyedFace(Face):
         )
 
     def _find(self, entity: Entity, key: dict[str, Any]) -> Record | None:
-        rows = self._rows(entity, [f.name for f in entity.fields], _equals(key), limit=1)
+        """The record with this key; F&O compares keys case-insensitively, so a key that
+        differs from the stored one in case only finds it too."""
+        names = [f.name for f in entity.fields]
+        rows = self._rows(entity, names, _equals(key), limit=1)
+        if not rows:
+            rows = self._rows(entity, names, _equals(key), limit=1, fold_case=True)
         return rows[0] if rows else None
+
+    def _delete(self, call: Call, entity: Entity, key: dict[str, Any]) -> Reply:
+        """``DELETE CustomersV2(dataAreaId='usmf',CustomerAccount='C-1')``: 204, or 404."""
+        system = self.pool.get()
+        with self.pool.write_lock, system.store.transaction():
+            row = self._find(entity, key)
+            if row is None:
+                raise _not_found(entity)
+            wanted = call.headers.get("if-match", "").strip()
+            if wanted not in ("", "*") and wanted != row_etag(entity, row):
+                raise ApiError(412, "The record was changed since it was read (ETag mismatch).")
+            system.delete(entity.entity_set, {k: row[k] for k in entity.key})
+        return Reply(204, {"OData-Version": "4.0"})
 
     def _where(self, call: Call, entity: Entity) -> Filter | None:
         tree: Filter | None = None
@@ -217,7 +243,7 @@ class KeyedFace(Face):
                 raise _no_property(entity, name)
             order.append((name, desc))
         win = window(call, self.settings.finops_page_size_max, order=order, allow_skip=True)
-        columns = list(dict.fromkeys([*selected, *entity.key]))
+        columns = list(dict.fromkeys([*entity.key, *(f.name for f in entity.fields)]))
         rows = self._rows(
             entity, columns, where, order, after=win.after, offset=win.offset, limit=win.limit + 1
         )
@@ -225,10 +251,9 @@ class KeyedFace(Face):
         payload: Record = {"@odata.context": f"{call.root}$metadata#{entity.entity_set}"}
         if call.query.get("$count") == "true":
             payload["@odata.count"] = self._total(entity, where)
-        if len(selected) == len(columns):
-            payload["value"] = rows
-        else:
-            payload["value"] = [{n: r[n] for n in selected} for r in rows]
+        payload["value"] = [
+            {"@odata.etag": row_etag(entity, r), **{n: r[n] for n in selected}} for r in rows
+        ]
         if link:
             payload["@odata.nextLink"] = link
         return json_reply(200, payload)

@@ -103,6 +103,7 @@ def read_rows(
     after: list[Any] | None = None,
     offset: int = 0,
     limit: int | None = None,
+    fold_case: bool = False,
 ) -> list[dict[str, Any]]:
     """The rows of one slice; a column or filter the entity cannot take is a 400."""
     try:
@@ -118,6 +119,7 @@ def read_rows(
             after=after,
             limit=limit,
             offset=offset,
+            fold_case=fold_case,
         )
         return [row for page in pages for row in page]
     except ConfigError as error:

@@ -40,6 +40,12 @@ HOST = "127.0.0.1"
 FOLDER = "emulator"
 CERTIFICATES = "app-certificates"
 ROOTS = {"sales": "/sales/api/data/v9.2/", "finops": "/finops/data/", "cds": "/cds/data/"}
+# Also served: the Web API's earlier versions, and F&O's metadata service.
+MORE_ROOTS = {
+    "sales": ("/sales/api/data/v9.0/", "/sales/api/data/v9.1/"),
+    "finops": ("/finops/Metadata/",),
+    "cds": ("/cds/Metadata/",),
+}
 
 
 @dataclass
@@ -175,6 +181,7 @@ def build_app(
         ROOTS["sales"],
         DataverseFace(sales_pool, settings, ROOTS["sales"]),
         protection(0),
+        MORE_ROOTS["sales"],
     )
     finops_pool: SystemPool[Any] = SystemPool(lambda: FinOpsSandbox(finops_path))
     pools.append(finops_pool)
@@ -184,6 +191,7 @@ def build_app(
         ROOTS["finops"],
         KeyedFace("finops", finops_pool, settings, ROOTS["finops"], FINOPS.entities),
         protection(1),
+        MORE_ROOTS["finops"],
     )
     if cds_path is not None:
         cds_pool: SystemPool[Any] = SystemPool(lambda: CDSHub(cds_path))
@@ -194,6 +202,7 @@ def build_app(
             ROOTS["cds"],
             KeyedFace("cds", cds_pool, settings, ROOTS["cds"], CDS.entities),
             protection(2),
+            MORE_ROOTS["cds"],
         )
     tokens = TokenService(
         TENANT,

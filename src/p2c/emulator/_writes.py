@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from p2c.dynamics import Entity
+from p2c.emulator._finops_metadata import row_etag
 from p2c.emulator._http import ApiError, Call, Reply, json_reply
 from p2c.emulator._options import parse_resource
 from p2c.sandbox import chunks
@@ -121,7 +122,8 @@ def _stored(face: KeyedFace, entity: Entity, keys: Sequence[Key]) -> dict[Key, R
         rows = ", ".join([one] * len(part))
         where = f"WHERE ({names}) IN (VALUES {rows})"
         for record in store.rows(entity, where, [v for key in part for v in key]):
-            shown = {f.name: f.present(record.get(f.name)) for f in entity.fields}
+            shown = {"@odata.etag": row_etag(entity, record)}
+            shown.update({f.name: f.present(record.get(f.name)) for f in entity.fields})
             found[tuple(record[c] for c in columns)] = shown
     return found
 

@@ -50,6 +50,12 @@ class ChangeLog:
                     )
             self.store.set_setting(f"change_tracking:{entity.name}", "on" if on else "off")
 
+    def log(self, entity: Entity, ids: list[str]) -> None:
+        """Log a change no trigger sees (a delete), in the caller's transaction."""
+        self.store.db.executemany(
+            "INSERT INTO change_log (entity, id) VALUES (?, ?)", [(entity.name, i) for i in ids]
+        )
+
     def token(self) -> str:
         """The current version: changes after it are those not seen yet."""
         return str(self.store.scalar("SELECT max(version) FROM change_log") or 0)

@@ -181,6 +181,19 @@ class KeyedSystem:
                 raise _RolledBack(done)
         return done
 
+    def delete(self, entity_set: str, key: Mapping[str, Any]) -> bool:
+        """Delete the record with this entity key; False when there is none. Its party stays
+        in the global address book (INFERRED: F&O keeps a party when a role of it goes)."""
+        entity = self.entity(entity_set)
+        where = " AND ".join(f'"{k}" = ?' for k in entity.key)
+        with self.store.transaction():
+            return (
+                self.store.change(
+                    f'DELETE FROM "{entity.name}" WHERE {where}', [key[k] for k in entity.key]
+                )
+                > 0
+            )
+
     def _write(self, entity: Entity, rows: list[dict[str, Any]]) -> None:
         # Only the columns some record sets: the others are NULL either way, and a customer
         # has some 60 columns of which a sync sets 20.

@@ -41,10 +41,12 @@ class _Query:
         entity: Entity,
         visible: set[str],
         resolve: Callable[[str], Entity],
+        fold_case: bool = False,
     ) -> None:
         self.entity = entity
         self.visible = visible
         self.resolve = resolve
+        self.fold_case = fold_case
         self.joins: list[str] = []
         self.bools: set[str] = set()
         self.aliases: dict[str, str] = {}
@@ -66,6 +68,21 @@ class _Query:
             self.bools.add(name)
         self.aliases[name] = f'base."{name}"'
         return self.aliases[name]
+
+    def filter_sql(self, name: str) -> str:
+        """A column in a filter: text compares case-insensitively when the system does."""
+        sql = self.column_sql(name)
+        return f"{sql} COLLATE NOCASE" if self.fold_case and self._is_text(name) else sql
+
+    def _is_text(self, name: str) -> bool:
+        head, _, column = name.partition(".")
+        if not column:
+            f = self.entity.by_name.get(name)
+            return f is not None and f.type is FieldType.STRING
+        lookup = self.entity.by_name.get(head) or self.navs.get(head, (None, ""))[0]
+        targets = lookup.targets if lookup is not None else ()
+        fields = [self.resolve(t).by_name.get(column) for t in targets]
+        return any(f is not None and f.type is FieldType.STRING for f in fields)
 
     def lookup_sql(self, path: str) -> str:
         entity = self.entity
@@ -115,7 +132,7 @@ class _Query:
             def convert(field: str, value: Any) -> Any:
                 return int(value) if isinstance(value, bool) else value
 
-            condition, params = to_sql(tree, self.column_sql, convert)
+            condition, params = to_sql(tree, self.filter_sql, convert)
             conditions.append(condition)
         if after is not None:
             # Keyset continuation: rows that sort after ``after`` in the read's order (the
@@ -142,6 +159,7 @@ def select(
     after: Sequence[Any] | None = None,
     limit: int | None = None,
     offset: int = 0,
+    fold_case: bool = False,
 ) -> Iterator[list[Record]]:
     """Pages of records with the given columns and lookup paths, filtered, in key order.
 
@@ -160,8 +178,9 @@ def select(
             key (keyset paging).
         limit: At most this many records.
         offset: Skip this many records first.
+        fold_case: Text compares case-insensitively in the filter, as in Dataverse.
     """
-    query = _Query(entity, visible, resolve)
+    query = _Query(entity, visible, resolve, fold_case)
     names = list(dict.fromkeys([*columns, *lookups]))
     expressions = [query.column_sql(name) for name in names]
     where_sql, params = query.where(where, after, order)
@@ -197,9 +216,11 @@ def count(
     where: Filter | None = None,
     visible: set[str],
     resolve: Callable[[str], Entity],
+    fold_case: bool = False,
 ) -> int:
-    """How many records pass the filter."""
-    query = _Query(entity, visible, resolve)
+    """How many records pass the filter (text compared case-insensitively with
+    ``fold_case``)."""
+    query = _Query(entity, visible, resolve, fold_case)
     where_sql, params = query.where(where, None)
     sql = f'SELECT COUNT(*) FROM "{entity.name}" AS base {" ".join(query.joins)} {where_sql}'
     return int(store.scalar(sql, params))

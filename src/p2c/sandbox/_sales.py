@@ -259,11 +259,69 @@ class SalesSandbox:
             ):
                 self.solution.mark_active_customers([changes["customerid"]])
 
+    def delete(self, entity_set: str, key: str | Mapping[str, Any]) -> str:
+        """Delete one record by id or alternate key; return its id.
+
+        Lookups that point at it lose their link, unless a required lookup does (a quote's,
+        order's or invoice's customer): then the delete is refused, as a restricting
+        relationship refuses it (INFERRED: the cascade rules of these relationships). A
+        tracked table logs the delete, so delta links report the record as removed.
+
+        Raises:
+            NotFoundError: no record has that id or key.
+            InputError: a required lookup of another record points at it.
+        """
+        entity = SALES.entity(entity_set)
+        with self.store.transaction():
+            record_id = self.find(entity_set, key)
+            if record_id is None:
+                raise NotFoundError(
+                    f"{entity.name} With Id = {key} Does Not Exist"
+                    if isinstance(key, str)
+                    else f"A record with the specified key values does not exist in "
+                    f"{entity.name} entity",
+                    record=str(key),
+                )
+            problems: list[P2CError] = []
+            for other in SALES.entities:
+                for f in other.fields:
+                    if entity.name in f.targets:
+                        self._unlink(other, f, entity.name, record_id, problems)
+            raise_problems(problems, "The delete was refused")
+            self.store.db.execute(
+                f'DELETE FROM "{entity.name}" WHERE "{entity.key[0]}" = ?', (record_id,)
+            )
+            if self.changes.enabled(entity):
+                self.changes.log(entity, [record_id])
+        return record_id
+
     def upgrade(self) -> UpgradeReport:
         """The Prospect-to-cash upgrade script."""
         return self.solution.upgrade()
 
     # internals -------------------------------------------------------------------------------
+
+    def _unlink(
+        self, other: Entity, f: Any, target: str, record_id: str, problems: list[P2CError]
+    ) -> None:
+        """Remove the links of ``other.f`` to a deleted record, or refuse when f is required."""
+        where = f'"{f.name}" = ?' + (f' AND "{f.name}type" = ?' if f.polymorphic else "")
+        params: list[Any] = [record_id, target] if f.polymorphic else [record_id]
+        if f.required:
+            found = self.store.scalar(f'SELECT COUNT(*) FROM "{other.name}" WHERE {where}', params)
+            if found:
+                problems.append(
+                    P2CError(
+                        "The object you tried to delete is associated with another object and "
+                        f"cannot be deleted: {found} {other.entity_set} have it as {f.display}.",
+                        record=record_id,
+                        field=f.name,
+                        fix=f"delete those {other.entity_set} first or point them elsewhere",
+                    )
+                )
+            return
+        blank = f'"{f.name}" = NULL' + (f', "{f.name}type" = NULL' if f.polymorphic else "")
+        self.store.db.execute(f'UPDATE "{other.name}" SET {blank} WHERE {where}', params)
 
     def _assign_ids(
         self, entity: Entity, rows: list[dict[str, Any]], problems: list[P2CError]
