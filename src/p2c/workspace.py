@@ -8,6 +8,7 @@ from __future__ import annotations
 
 __all__ = [
     "CONFIG_FILE",
+    "TEMPLATES_FOLDER",
     "ConnectionSet",
     "OrganizationMapping",
     "Project",
@@ -35,9 +36,10 @@ from p2c.connectors import (
     open_source,
 )
 from p2c.sandbox import ROOT_BUSINESS_UNIT, CDSHub, FinOpsSandbox, SalesSandbox
-from p2c.templates import Leg, Template, Transform, get_template, template_names
+from p2c.templates import BUILTIN, Leg, Template, TemplateCatalog, Transform, template_names
 
 CONFIG_FILE = "p2c.yaml"
+TEMPLATES_FOLDER = "templates"
 Generation = Literal["direct", "via-cds"]
 
 
@@ -120,13 +122,13 @@ class Project(_Model):
             return changes.max_failed_records
         return self.max_failed_records
 
-    def effective_template(self) -> Template:
-        """The template with this project's changes applied.
+    def effective_template(self, catalog: TemplateCatalog = BUILTIN) -> Template:
+        """The template (from ``catalog``) with this project's changes applied.
 
         Raises:
             ConfigError: a change names a task, leg or field that does not exist.
         """
-        template = get_template(self.template).model_copy(deep=True)
+        template = catalog.get(self.template).model_copy(deep=True)
         tasks = {t.name: t for t in template.tasks}
         for task_name, changes in self.tasks.items():
             task = tasks.get(task_name)
@@ -187,6 +189,8 @@ class Workspace:
     def __init__(self, root: Path, config: WorkspaceConfig) -> None:
         self.root = root
         self.config = config
+        # The built-in templates and the workspace's own (``templates/*.yaml``).
+        self.templates = BUILTIN.extended(root / TEMPLATES_FOLDER)
 
     @classmethod
     def open(cls, root: Path | None = None) -> Workspace:

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from p2c._errors import NotFoundError, PrerequisiteError
-from p2c.templates import Template
+from p2c.templates import BUILTIN, Template, TemplateCatalog
 from p2c.workspace import Project
 
 
@@ -23,8 +23,10 @@ def plan(
     projects: Sequence[Project],
     selected: Sequence[str] | None,
     last_status: Callable[[str], str | None],
+    catalog: TemplateCatalog = BUILTIN,
 ) -> list[PlannedProject]:
-    """Order the selected projects (all when none are named) by their prerequisites.
+    """Order the selected projects (all when none are named) by their prerequisites;
+    their templates come from ``catalog``.
 
     Raises:
         PrerequisiteError: a required template has no project in the workspace, or a
@@ -39,7 +41,7 @@ def plan(
                 record=name,
                 fix=f"projects: {', '.join(by_name)}",
             )
-    templates = {p.name: p.effective_template() for p in projects if p.name in chosen}
+    templates = {p.name: p.effective_template(catalog) for p in projects if p.name in chosen}
     by_template: dict[str, list[str]] = {}
     for p in projects:
         by_template.setdefault(p.template, []).append(p.name)

@@ -89,7 +89,12 @@ class Engine:
         self, projects: Sequence[str] | None = None, options: RunOptions | None = None
     ) -> RunResult:
         options = options or RunOptions()
-        planned = plan(self.workspace.config.projects, projects, self.state.last_status)
+        planned = plan(
+            self.workspace.config.projects,
+            projects,
+            self.state.last_status,
+            self.workspace.templates,
+        )
         names = [p.project.name for p in planned]
         if options.dry_run:
             return self._dry_run(planned, options)

@@ -1,8 +1,12 @@
-"""The built-in Prospect-to-cash templates: YAML files beside this module."""
+"""Templates: the built-in Prospect-to-cash ones (YAML files beside this module), a
+workspace's own, and their typed model."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 __all__ = [
+    "BUILTIN",
     "Copy",
     "Default",
     "Destination",
@@ -11,6 +15,7 @@ __all__ = [
     "Source",
     "Task",
     "Template",
+    "TemplateCatalog",
     "Transform",
     "ValueMap",
     "builtin_templates",
@@ -20,13 +25,7 @@ __all__ = [
     "transform_kind",
 ]
 
-from functools import cache
-from pathlib import Path
-from typing import Literal
-
-import yaml
-
-from p2c._errors import NotFoundError
+from p2c.templates._catalog import BUILTIN, TemplateCatalog
 from p2c.templates._model import (
     Copy,
     Default,
@@ -42,29 +41,17 @@ from p2c.templates._model import (
     transform_kind,
 )
 
-_FOLDER = Path(__file__).parent
 
-
-@cache
 def builtin_templates() -> dict[str, Template]:
     """Every built-in template by name."""
-    templates = {}
-    for path in sorted(_FOLDER.glob("*.yaml")):
-        template = Template.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-        templates[template.name] = template
-    return templates
+    return BUILTIN.all()
 
 
 def get_template(name: str) -> Template:
-    try:
-        return builtin_templates()[name]
-    except KeyError:
-        raise NotFoundError(
-            f"There is no template {name!r}.", fix="`p2c templates` lists the built-in templates"
-        ) from None
+    """The built-in template called ``name``."""
+    return BUILTIN.get(name)
 
 
 def template_names(generation: Literal["direct", "via-cds"]) -> list[str]:
     """Names of the built-in templates of one generation, prerequisites first."""
-    chosen = [t for t in builtin_templates().values() if t.generation == generation]
-    return [t.name for t in sorted(chosen, key=lambda t: (len(t.requires), t.name))]
+    return BUILTIN.names(generation)
