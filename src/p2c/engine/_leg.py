@@ -349,6 +349,7 @@ class LegRun:
                 written,
                 dequeue=[w[0] for w in written if w[0] in self.queued],
                 cursor=cursor,
+                counts=counts,
             )
             self.queued.difference_update(w[0] for w in written)
             self.queued.update(e.source_key for e in errors)

@@ -1,10 +1,18 @@
 """The records the engine and its state database pass around: a leg's identity, counts,
-a failed record, a cursor, a queued failure."""
+a run's status, a failed record, a cursor, a queued failure."""
 
 from __future__ import annotations
 
-__all__ = ["Cursor", "ErrorRow", "LegId", "QueuedRecord", "TaskCounts"]
+__all__ = [
+    "Cursor",
+    "ErrorRow",
+    "LegId",
+    "QueuedRecord",
+    "RunStatus",
+    "TaskCounts",
+]
 
+import enum
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -23,6 +31,21 @@ class LegId:
         return sa.and_(
             table.c.project == self.project, table.c.task == self.task, table.c.leg == self.leg
         )
+
+
+class RunStatus(enum.StrEnum):
+    """The status of a run as a whole (equal to its text).
+
+    Running while its process works on it; then Completed (no record failed), Warning (some
+    failed), Error (a task could not run or every record failed, or the run crashed or its
+    process is gone) or Cancelled (asked to stop, e.g. by Ctrl-C; what it wrote stays).
+    """
+
+    RUNNING = "Running"
+    COMPLETED = "Completed"
+    WARNING = "Warning"
+    ERROR = "Error"
+    CANCELLED = "Cancelled"
 
 
 @dataclass
