@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_scenarios import ACCOUNT, Scenario, as_version_2, check_migrated
+from engine_scenarios import ACCOUNT, CUSTOMERS, Scenario, as_version_2, check_migrated
 
 from p2c.connectors import SandboxDestination
 from p2c.engine import CancelToken, Engine, RunAbandoned, RunStatus, StateStore
@@ -309,6 +309,47 @@ def test_a_run_whose_lock_is_taken_over_is_marked(scenario: Scenario) -> None:
     # Marked by the run that took its lock over, before anyone read the history.
     ((status, message),) = _sql(state_db, "SELECT status, message FROM run WHERE id = ?", gone)
     assert status == "Error" and "killed or crashed" in message
+
+
+# the error queue and the dry run ------------------------------------------------------------
+
+
+def test_records_found_unchanged_leave_the_error_queue(scenario: Scenario) -> None:
+    """A mapping made bad and then fixed: the records it failed are found unchanged by
+    digest (the destination holds what the fixed mapping makes) and leave the queue."""
+    assert _engine_run(scenario).status == "Completed"
+    good = scenario.config_path.read_text(encoding="utf-8")
+    scenario.change_project(
+        scenario.customers_project,
+        'ContactToCustomer:\n  map:\n    CustomerGroupId: {default: "99"}\n',
+    )
+    broken = _engine_run(scenario)
+    assert _final_leg(broken, scenario.customers_project).counts.failed == len(CUSTOMERS)
+    state = scenario.state()
+    try:
+        assert len(state.queue()) == len(CUSTOMERS)
+    finally:
+        state.close()
+
+    scenario.config_path.write_text(good, encoding="utf-8")  # the mapping fixed
+    fixed = _engine_run(scenario)
+
+    customers = _final_leg(fixed, scenario.customers_project)
+    assert customers.counts.unchanged == len(CUSTOMERS)
+    assert customers.counts.failed == customers.counts.created == customers.counts.updated == 0
+    state = scenario.state()
+    try:
+        assert state.queue() == []
+    finally:
+        state.close()
+
+
+def _final_leg(result: Any, project: str) -> Any:
+    (task,) = [t for t in result.tasks if t.project == project and t.leg != "Source > CDS"]
+    return task
+
+
+# the state database of the previous schema ------------------------------------------------------
 
 
 @pytest.mark.parametrize("generation", ["direct"])

@@ -300,6 +300,7 @@ class LegRun:
         batch_keys: list[str] = []
         digests: list[str] = []
         errors: list[ErrorRow] = []
+        settled: list[str] = []  # queued, and found unchanged: fine now, off the queue
         apply = self.compiled.apply
         # With one organization mapping its fields are compiled into the map.
         resolve = None if self.organization.single else self.organization.values
@@ -324,6 +325,8 @@ class LegRun:
             stored = known.get(record_key)
             if stored is not None and stored[1] == digest:
                 counts.unchanged += 1
+                if record_key in self.queued:
+                    settled.append(record_key)
                 continue
             batch.append(mapped)
             batch_keys.append(record_key)
@@ -347,11 +350,12 @@ class LegRun:
                 self._entities,
                 errors,
                 written,
-                dequeue=[w[0] for w in written if w[0] in self.queued],
+                dequeue=[w[0] for w in written if w[0] in self.queued] + settled,
                 cursor=cursor,
                 counts=counts,
             )
             self.queued.difference_update(w[0] for w in written)
+            self.queued.difference_update(settled)
             self.queued.update(e.source_key for e in errors)
             self.heartbeat()
         self._note_failures(errors)
