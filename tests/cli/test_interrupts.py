@@ -327,3 +327,29 @@ def test_retry_all_with_an_empty_queue_has_nothing_to_do(
     assert done.code == 0, done.stderr
     assert "Nothing to retry: the error queue is empty." in done.stdout
     assert _rows(small / "state.db", "SELECT count(*) FROM run") == [(1,)]  # no run started
+
+
+def test_a_dry_run_on_the_sandbox_shows_what_changes(
+    small: Path, p2c: Callable[..., Result]
+) -> None:
+    assert p2c("run", "-w", small).code == 0
+    sales = Workspace.open(small).sales()
+    try:
+        (contact,) = [
+            c
+            for c in sales.export("contacts")
+            if not c["msdynce_isactivecustomer"] and c["msdynce_iscompanyanaccount"]
+        ][:1]
+        sales.update("contacts", contact["contactid"], {"jobtitle": "Chief Tester"})
+    finally:
+        sales.close()
+
+    done = p2c("run", "--dry-run", "-w", small)
+
+    assert done.code == 0, done.stderr
+    name = f"{contact['firstname']} {contact['lastname']}"
+    (line,) = [line for line in done.stdout.splitlines() if "would update" in line]
+    # Named by its key in F&O (its contact number, its account's number) and its name.
+    assert f"would update usmf/{contact['msdynce_contactnumber']}/ACC-" in line
+    assert f"({name}): " in line
+    assert f"EmploymentProfession: {contact['jobtitle']!r} → 'Chief Tester'" in line

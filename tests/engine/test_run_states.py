@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_scenarios import ACCOUNT, CUSTOMERS, Scenario, as_version_2, check_migrated
+from engine_scenarios import ACCOUNT, CUSTOMERS, PERSON, Scenario, as_version_2, check_migrated
 
 from p2c.connectors import SandboxDestination
-from p2c.engine import CancelToken, Engine, RunAbandoned, RunStatus, StateStore
+from p2c.engine import CancelToken, Engine, RunAbandoned, RunOptions, RunStatus, StateStore
 from p2c.engine._lock import ProjectLocks
 
 BATCH = 5
@@ -347,6 +347,45 @@ def test_records_found_unchanged_leave_the_error_queue(scenario: Scenario) -> No
 def _final_leg(result: Any, project: str) -> Any:
     (task,) = [t for t in result.tasks if t.project == project and t.leg != "Source > CDS"]
     return task
+
+
+def test_a_sandbox_dry_run_shows_field_changes_and_names_records(
+    make_scenario: Callable[..., Scenario],
+) -> None:
+    scenario = make_scenario(
+        {
+            "contacts": [
+                {
+                    "contactid": ATLANTIS,
+                    "firstname": "Atla",
+                    "lastname": "Ntis",
+                    "address1_country": "Atlantis",
+                    "parentcustomerid_account@odata.bind": f"/accounts({ACCOUNT})",
+                }
+            ]
+        }
+    )
+    _engine_run(scenario)
+    sales = scenario.ws.sales()
+    try:
+        sales.update("contacts", PERSON, {"emailaddress1": "per@changed.example"})
+        sales.update("contacts", ATLANTIS, {"jobtitle": "Still in Atlantis"})  # read again
+    finally:
+        sales.close()
+
+    preview = _engine_run(scenario, options=RunOptions(dry_run=True))
+
+    examples = _final_leg(preview, scenario.contacts_project).examples
+    person = f"usmf/{scenario.contact_number(PERSON)}/{scenario.account_number()}"
+    assert f"update {person} (Per Persson): PrimaryEmailAddress: None → 'per@changed.example'" in (
+        examples
+    ), examples
+    atlantis = f"usmf/{scenario.contact_number(ATLANTIS)}/{scenario.account_number()}"
+    (rejected,) = [e for e in examples if e.startswith("reject")]
+    assert rejected.startswith(
+        f"reject {atlantis} (Atla Ntis): PrimaryAddressCountryRegionISOCode: "
+    )
+    assert ATLANTIS not in " ".join(examples)  # never a bare GUID
 
 
 # the state database of the previous schema ------------------------------------------------------

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from p2c._errors import NotFoundError
 from p2c.cli._render import STATUS_STYLE, WorkspaceOption, out
-from p2c.engine import QueuedRecord, StateStore
+from p2c.engine import QueuedRecord, StateStore, record_label
 from p2c.templates import builtin_templates
 from p2c.workspace import Workspace
 
@@ -102,7 +102,8 @@ def _render_queue(queued: list[QueuedRecord]) -> None:
     table = Table(title=f"Error queue: {len(queued)} record(s)", title_justify="left")
     for column in (
         "project / task / leg",
-        "source record",
+        "record",
+        "source key",
         "field",
         "reason",
         "kind",
@@ -113,6 +114,7 @@ def _render_queue(queued: list[QueuedRecord]) -> None:
     for q in queued:
         table.add_row(
             escape(f"{q.leg.project} / {q.leg.task} / {q.leg.leg}"),
+            escape(record_label(q.destination_key, q.source_key)),
             escape(q.source_key),
             escape(q.field or ""),
             escape(q.message),

@@ -4,7 +4,15 @@ from p2c.engine._cancel import CancelToken, RunAbandoned
 from p2c.engine._leg import RunOptions
 from p2c.engine._mapping import CompiledMap, compile_map
 from p2c.engine._plan import PlannedProject, plan
-from p2c.engine._records import Cursor, LegId, QueuedRecord, RunStatus, TaskCounts
+from p2c.engine._records import (
+    Cursor,
+    LegId,
+    QueuedRecord,
+    RunStatus,
+    TaskCounts,
+    record_label,
+    record_name,
+)
 from p2c.engine._run import Engine, RunResult, TaskResult
 from p2c.engine._state import StateStore
 
@@ -25,4 +33,6 @@ __all__ = [
     "TaskResult",
     "compile_map",
     "plan",
+    "record_label",
+    "record_name",
 ]

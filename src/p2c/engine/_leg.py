@@ -25,7 +25,7 @@ from p2c.engine._cursor import (
 )
 from p2c.engine._mapping import compile_map
 from p2c.engine._organization import OrganizationResolver
-from p2c.engine._records import Cursor, ErrorRow, LegId, TaskCounts
+from p2c.engine._records import Cursor, ErrorRow, LegId, TaskCounts, record_label, record_name
 from p2c.engine._state import StateStore
 from p2c.odata import Compare, Filter, Logical, parse_filter
 from p2c.templates import Leg
@@ -314,7 +314,8 @@ class LegRun:
                     counts.skipped += 1
                     continue
                 if isinstance(fixed, ErrorRow):
-                    errors.append(ErrorRow(record_key, None, fixed.field, fixed.message))
+                    name = record_name(apply(record))
+                    errors.append(ErrorRow(record_key, None, fixed.field, fixed.message, name=name))
                     continue
                 mapped = apply(record)
                 mapped.update(fixed)
@@ -385,7 +386,7 @@ class LegRun:
         counts = self.outcome.counts
         written: list[tuple[str, str, str | None]] = []
         errors: list[ErrorRow] = []
-        for result, record_key, digest in zip(results, keys, digests, strict=True):
+        for result, record, record_key, digest in zip(results, batch, keys, digests, strict=True):
             destination_key = "/".join(map(str, result.key))
             if result.status == "failed":
                 errors.append(
@@ -395,6 +396,7 @@ class LegRun:
                         result.field,
                         result.message or "rejected",
                         result.retryable,
+                        record_name(record),
                     )
                 )
                 continue
@@ -406,20 +408,21 @@ class LegRun:
                 counts.unchanged += 1
             written.append((record_key, destination_key, digest))
             if self.options.dry_run:
-                self._note_example(result.status, destination_key, result.changes)
+                label = record_label(destination_key, record_key, record_name(record))
+                self._note_example(result.status, label, result.changes)
         return written, errors
 
     def _note_example(
-        self, status: str, key: str, changes: dict[str, tuple[Any, Any]] | None
+        self, status: str, label: str, changes: dict[str, tuple[Any, Any]] | None
     ) -> None:
         if status == "unchanged" or len(self.outcome.examples) >= _EXAMPLES * 2:
             return
         if status == "created":
             if sum(e.startswith("create") for e in self.outcome.examples) < _EXAMPLES:
-                self.outcome.examples.append(f"create {key}")
+                self.outcome.examples.append(f"create {label}")
             return
         shown = ", ".join(f"{f}: {old!r} → {new!r}" for f, (old, new) in (changes or {}).items())
-        self.outcome.examples.append(f"update {key}: {shown}")
+        self.outcome.examples.append(f"update {label}: {shown}")
 
     def _note_failures(self, errors: Iterable[ErrorRow]) -> None:
         if not self.options.dry_run:
@@ -427,6 +430,6 @@ class LegRun:
         for error in errors:
             if sum(e.startswith("reject") for e in self.outcome.examples) >= _EXAMPLES:
                 return
-            self.outcome.examples.append(
-                f"reject {error.source_key}: {error.field or ''} {error.message}".replace("  ", " ")
-            )
+            label = record_label(error.destination_key, error.source_key, error.name)
+            field = f"{error.field}: " if error.field else ""
+            self.outcome.examples.append(f"reject {label}: {field}{error.message}")

@@ -1,5 +1,5 @@
 """The records the engine and its state database pass around: a leg's identity, counts,
-a run's status, a failed record, a cursor, a queued failure."""
+a run's status, a failed record, a cursor, a queued failure, and how messages name a record."""
 
 from __future__ import annotations
 
@@ -10,11 +10,15 @@ __all__ = [
     "QueuedRecord",
     "RunStatus",
     "TaskCounts",
+    "record_label",
+    "record_name",
 ]
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -71,6 +75,8 @@ class ErrorRow:
     field: str | None
     message: str
     retryable: bool = False
+    # The record's name where the mapped values tell it, for messages (not stored).
+    name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -96,3 +102,29 @@ class QueuedRecord:
     first_run_id: int
     last_run_id: int
     failed_at: datetime
+
+
+# Where the mapped values of the built-in templates keep a name: an organization's, or a
+# person's first and last name (F&O customers carry them with a ``Person`` prefix).
+_ORGANIZATION_NAMES = ("OrganizationName", "Name")
+_PERSON_NAMES = (("FirstName", "PersonFirstName"), ("LastName", "PersonLastName"))
+
+
+def record_name(values: Mapping[str, Any]) -> str | None:
+    """The name a person would know a mapped record by (``Ann Lee``, ``Fabrikam``), or
+    None when its values carry none."""
+    for column in _ORGANIZATION_NAMES:
+        value = values.get(column)
+        if value:
+            return str(value)
+    parts = [next((values[c] for c in names if values.get(c)), None) for names in _PERSON_NAMES]
+    named = " ".join(str(p) for p in parts if p)
+    return named or None
+
+
+def record_label(destination_key: str | None, source_key: str, name: str | None = None) -> str:
+    """How every message names a record: its key in the destination (which holds the Sales
+    contact or account number), and its name where known; the source key only when the
+    destination key is not known (``source record c0…``)."""
+    label = destination_key or f"source record {source_key}"
+    return f"{label} ({name})" if name else label
