@@ -225,6 +225,34 @@ def test_an_internal_error_marks_the_run_error_with_the_reason(
     assert not _sql(batched.root / "state.db", "SELECT * FROM project_lock")
 
 
+def test_a_cancelled_retry_says_how_many_it_left(scenario: Scenario) -> None:
+    scenario.change_project(
+        scenario.customers_project,
+        'ContactToCustomer:\n  map:\n    CustomerGroupId: {default: "99"}\n',
+    )
+    assert _engine_run(scenario).status == "Error"  # every customer refused: group 99
+    finops = scenario.ws.finops()
+    try:
+        finops.upsert(
+            "CustomerGroups",
+            [{"dataAreaId": "usmf", "CustomerGroupId": "99", "Description": "Retail"}],
+        )
+    finally:
+        finops.close()
+    scenario.edit(lambda text: text.replace("batch_size: 5000", "batch_size: 1"))
+    token = CancelToken()
+    ws = scenario.ws
+    state = StateStore(ws.state_url())
+    try:
+        result = Engine(ws, state, lambda label, n: token.cancel("enough")).retry(cancel=token)
+        assert result is not None
+        assert (result.status, result.written, result.left) == ("Cancelled", 1, len(CUSTOMERS) - 1)
+        assert state.runs()[0].started_by == "retry"
+        assert len(state.queue()) == len(CUSTOMERS) - 1
+    finally:
+        state.close()
+
+
 # runs whose process is gone -------------------------------------------------------------------
 
 

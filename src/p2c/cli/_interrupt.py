@@ -41,9 +41,8 @@ class Interrupts:
         if threading.current_thread() is not threading.main_thread():
             return self  # only the main thread receives signals
         for number in _HOW:
-            previous = signal.getsignal(number)
-            if number == signal.SIGINT and previous == signal.SIG_IGN:
-                continue  # started in the background: Ctrl-C is not meant for it
+            if signal.getsignal(number) == signal.SIG_IGN:
+                continue  # e.g. SIGINT of a background job: Ctrl-C is not meant for it
             self._previous[number] = signal.signal(number, self._handle)
         return self
 
