@@ -169,9 +169,25 @@ def test_history_lists_both_runs(quickstart: Quickstart) -> None:
     assert len(rows) == 2 * len(DIRECT)
     run_ids = [cells[0] for cells in rows if cells[0]]
     assert run_ids == ["2", "1"]  # newest first
-    assert {cells[2] for cells in rows} == {"Completed"}
-    listed = {cells[3].split(" / ")[0] for cells in rows}
+    # Columns: run, started, ended, duration, started by, run status, then the task's.
+    header = next(line for line in done.stdout.splitlines() if line.startswith("┃"))
+    assert [c.strip() for c in header.strip("┃").split("┃")][:8] == [
+        "run",
+        "started (UTC)",
+        "ended (UTC)",
+        "duration",
+        "started by",
+        "run status",
+        "project / task / leg",
+        "status",
+    ]
+    assert {cells[7] for cells in rows} == {"Completed"}
+    listed = {cells[6].split(" / ")[0] for cells in rows}
     assert listed == set(DIRECT)
+    for cells in rows:
+        if cells[0]:  # the first row of a run carries the run's own columns
+            assert cells[2] and cells[3].endswith(" s")  # ended, duration
+            assert (cells[4], cells[5]) == ("command", "Completed")
 
 
 def test_projects_show_their_last_status(quickstart: Quickstart, tmp_path: Path) -> None:

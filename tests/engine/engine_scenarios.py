@@ -16,6 +16,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+
 from p2c.engine import Engine, RunOptions, RunResult, StateStore
 from p2c.workspace import CONFIG_FILE, Workspace
 
@@ -257,3 +259,34 @@ def run_p2c(*args: object) -> subprocess.CompletedProcess[str]:
         timeout=120,
         check=False,
     )
+
+
+# the state database of the previous schema --------------------------------------------------
+
+# The columns version 3 added to the run table.
+NEW_RUN_COLUMNS = ("started_by", "message", "host", "pid", "heartbeat_at")
+
+
+def as_version_2(execute: Callable[[str], object]) -> None:
+    """Make a new state database look like one of p2c's schema version 2: no run columns of
+    version 3, and a run left Running an hour ago by a p2c that did not say who ran it."""
+    for column in NEW_RUN_COLUMNS:
+        execute(f"ALTER TABLE run DROP COLUMN {column}")
+    execute("UPDATE p2c_schema SET value = '2' WHERE name = 'version'")
+    an_hour_ago = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S")
+    execute(
+        "INSERT INTO run (started_at, status, projects, mode) "
+        f"VALUES ('{an_hour_ago}', 'Running', 'P', 'incremental')"
+    )
+
+
+def check_migrated(state: StateStore) -> None:
+    """Version 3 now, the columns there, and the old run no longer Running."""
+    with state.engine.connect() as db:
+        version = db.execute(sa.text("SELECT value FROM p2c_schema")).scalar()
+        columns = {c["name"] for c in sa.inspect(db).get_columns("run")}
+    assert version == "3"
+    assert set(NEW_RUN_COLUMNS) <= columns
+    (old,) = state.runs()
+    assert old.status == "Error" and "has not been heard from" in old.message
+    assert old.started_by is None  # not known then

@@ -226,8 +226,16 @@ def test_a_poison_record_is_fixed_in_fno_and_retried(scenario: Scenario) -> None
     finally:
         state.close()
     assert run_p2c("retry", "-w", scenario.root).returncode == ExitCode.USAGE  # which ones?
+    # An empty queue is no error: nothing to do.
     nothing = run_p2c("retry", "--all", "-w", scenario.root)
-    assert nothing.returncode == ExitCode.USAGE and "No failed record" in nothing.stderr
+    assert nothing.returncode == ExitCode.OK, nothing.stderr
+    assert "Nothing to retry: the error queue is empty." in nothing.stdout
+    done = run_p2c("retry", first.run_id, "-w", scenario.root)
+    assert done.returncode == ExitCode.OK and "Nothing to retry" in done.stdout
+    # A run or a record that does not exist is a mistake.
+    assert run_p2c("retry", "999", "-w", scenario.root).returncode == ExitCode.USAGE
+    unknown = run_p2c("retry", "--record", "no-such-key", "-w", scenario.root)
+    assert unknown.returncode == ExitCode.USAGE and "no-such-key" in unknown.stderr
 
 
 def _fingerprint(path: Path) -> str:
@@ -325,8 +333,18 @@ def test_a_run_killed_mid_batch_is_resumed_with_nothing_lost_or_doubled(
     killed_at = _sql(finops_db, "SELECT count(*) FROM CDSContactPerson")[0][0]
     state = scenario.state()
     try:
+        # Its process is gone: reading the history marks it, with the reason, and its tasks
+        # show what they committed (the one killed mid-way too).
         (killed,) = state.runs()
-        assert killed.status == "Running" and killed.finished_at is None  # really mid-run
+        assert killed.status == "Error" and "stopped before it finished" in killed.message
+        assert killed.finished_at is not None
+        (contacts,) = [
+            t
+            for t in state.task_runs(killed.id)
+            if t.task == "Contacts" and t.leg != "Source > CDS"
+        ]
+        assert contacts.status == "Error" and contacts.message == killed.message  # mid-run
+        assert 0 < contacts.created <= contacts.read
     finally:
         state.close()
 

@@ -8,7 +8,15 @@ from datetime import UTC
 
 import pytest
 from engine_postgres import PostgresServer, free_port
-from engine_scenarios import ACCOUNT, CUSTOMERS, PERSON, Scenario, run_p2c
+from engine_scenarios import (
+    ACCOUNT,
+    CUSTOMERS,
+    PERSON,
+    Scenario,
+    as_version_2,
+    check_migrated,
+    run_p2c,
+)
 
 from p2c import ConfigError, ExitCode
 from p2c.engine import StateStore
@@ -141,3 +149,23 @@ def test_state_database_that_cannot_be_reached(scenario: Scenario) -> None:
     assert "Cannot open the state database" in done.stderr
     assert "s3cret-pw" not in done.stdout + done.stderr
     assert not scenario.customers()  # nothing ran
+
+
+def test_a_postgresql_state_of_schema_2_is_brought_up_to_date(
+    scenario: Scenario, postgres_server: PostgresServer, postgres_url: str
+) -> None:
+    scenario.edit(lambda text: text.replace("url: sqlite:///state.db", f"url: {postgres_url}"))
+    scenario.state().close()
+    database = postgres_url.rsplit("/", 1)[1]
+    with postgres_server.connect(database) as db:
+        as_version_2(db.execute)
+
+    state = scenario.state()
+    try:
+        check_migrated(state)
+    finally:
+        state.close()
+    assert scenario.run().status == "Completed"
+    history = run_p2c("history", "--workspace", scenario.root)
+    assert history.returncode == 0, history.stderr
+    assert "has not been heard from" in history.stdout and "command" in history.stdout

@@ -16,8 +16,9 @@ from typer.exceptions import TyperException
 from p2c._errors import ExitCode, P2CError
 from p2c.cli._connections import connections_app
 from p2c.cli._emulator import emulator
+from p2c.cli._history import register_history
 from p2c.cli._render import err, out, report_error
-from p2c.cli._run import register, render_run, run_projects
+from p2c.cli._run import register, run_and_render
 from p2c.cli._sandbox import sales_app, sandbox_app
 from p2c.sandbox import sample_document
 from p2c.workspace import init_workspace
@@ -32,6 +33,7 @@ app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(sales_app, name="sales")
 app.add_typer(connections_app, name="connections")
 register(app)
+register_history(app)
 app.command()(emulator)
 
 
@@ -73,8 +75,9 @@ def quickstart(
         f"Upgrade script: {report.contact_numbers} contact numbers, {report.account_numbers} "
         f"account numbers, {report.active_customers} active customers."
     )
-    result = run_projects(ws, None)
-    render_run(result, ws)
+    code = run_and_render(ws, None) or 0
+    if code >= 128:  # interrupted: what to try next can wait
+        sys.exit(code)
     out.print(
         "\nTry next:\n"
         f"  p2c sandbox export finops CustomersV2 -w {directory}        customers in F&O\n"
@@ -83,13 +86,15 @@ def quickstart(
         f"  p2c run -w {directory}                                      again: nothing changes\n"
         f"  edit {directory}/p2c.yaml (e.g. add SiteId to ContactToCustomer), then p2c run"
     )
-    sys.exit(int(result.exit_code))
+    sys.exit(code)
 
 
 def main() -> None:
     """Entry point: run the app and turn every p2c error into a message and exit status."""
     try:
-        app(standalone_mode=False)
+        # Not standalone: typer then *returns* an exit status instead of exiting, e.g. 130
+        # for a KeyboardInterrupt it caught.
+        code = app(standalone_mode=False)
     except P2CError as error:
         report_error(error)
         sys.exit(error.exit_code)
@@ -109,3 +114,7 @@ def main() -> None:
         err.print(f"[bold red]internal error:[/] {type(error).__name__}: {error}")
         err.print("  Please report this; rerun with P2C_DEBUG=1 for the traceback.")
         sys.exit(ExitCode.INTERNAL)
+    if isinstance(code, int) and code:
+        if code == 130:
+            err.print("Interrupted.")
+        sys.exit(code)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["WorkspaceOption", "err", "out", "report_error"]
+__all__ = ["STATUS_STYLE", "WorkspaceOption", "err", "out", "report_error"]
 
 import sys
 from pathlib import Path
@@ -14,11 +14,23 @@ from rich.markup import escape
 
 from p2c._errors import InputError, P2CError
 
-# Wide when piped or captured, so that tables keep their rows on one line in logs.
-out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+# Wide when piped or captured, so that tables keep their rows on one line in logs (the
+# history's rows, with the run's times and a task's long name, are some 230 characters).
+_LOG_WIDTH = 300
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else _LOG_WIDTH)
 err = Console(
-    stderr=True, highlight=False, soft_wrap=True, width=None if sys.stderr.isatty() else 200
+    stderr=True, highlight=False, soft_wrap=True, width=None if sys.stderr.isatty() else _LOG_WIDTH
 )
+
+# The colour of each run and task status.
+STATUS_STYLE = {
+    "Running": "cyan",
+    "Completed": "green",
+    "Warning": "yellow",
+    "Error": "red",
+    "Skipped": "red",
+    "Cancelled": "magenta",
+}
 
 WorkspaceOption = Annotated[
     Path | None,

@@ -1,10 +1,14 @@
-"""``p2c run``, ``history``, ``errors``, ``templates``, ``projects``."""
+"""``p2c run`` and ``retry``: run with a progress display, Ctrl-C and SIGTERM handled, and a
+summary per task."""
 
 from __future__ import annotations
 
-__all__ = ["register", "render_run", "run_projects"]
+__all__ = ["register", "render_run", "run_and_render", "run_projects"]
 
 import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
@@ -19,13 +23,52 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from p2c._errors import ConfigError, NotFoundError
-from p2c.cli._render import WorkspaceOption, err, out
-from p2c.engine import Engine, QueuedRecord, RunOptions, RunResult, StateStore
-from p2c.templates import builtin_templates
+from p2c._errors import ConfigError
+from p2c.cli._interrupt import Interrupts
+from p2c.cli._render import STATUS_STYLE, WorkspaceOption, err, out
+from p2c.engine import Engine, RunAbandoned, RunOptions, RunResult, StateStore
 from p2c.workspace import Workspace
 
-_STYLE = {"Completed": "green", "Warning": "yellow", "Error": "red", "Skipped": "red"}
+_COUNTS = ("read", "created", "updated", "unchanged", "skipped", "failed")
+# Without a terminal (a log, a pipe), a progress line per task leg when it starts writing,
+# then at most one every this many seconds.
+_LOG_EVERY = 15.0
+
+
+@contextmanager
+def _progress_display() -> Iterator[Callable[[str, int], None]]:
+    """The engine's progress callback: a live bar per task leg on a terminal, lines on stderr
+    otherwise."""
+    if not err.is_terminal:
+        totals: dict[str, int] = {}
+        shown: dict[str, float] = {}
+
+        def line(label: str, n: int) -> None:
+            totals[label] = totals.get(label, 0) + n
+            now = time.monotonic()
+            if label not in shown or now - shown[label] >= _LOG_EVERY:
+                shown[label] = now
+                err.print(f"{escape(label)}: {totals[label]:,} records")
+
+        yield line
+        return
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:,} records"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        bars: dict[str, TaskID] = {}
+
+        def advance(label: str, n: int) -> None:
+            if label not in bars:
+                bars[label] = bar.add_task(escape(label), total=None)
+            bar.advance(bars[label], n)
+
+        yield advance
 
 
 def run_projects(
@@ -35,72 +78,110 @@ def run_projects(
     *,
     wait: float = 0.0,
     retry: dict[str, Any] | None = None,
-) -> RunResult:
-    """Run with a progress display on the terminal (none when output is not a terminal);
-    with ``retry``, retry queued records selected by it instead."""
+    interrupts: Interrupts | None = None,
+    started_by: str = "command",
+) -> RunResult | None:
+    """Run with a progress display, Ctrl-C and SIGTERM handled by ``interrupts`` while the
+    engine runs; with ``retry``, retry queued records selected by it instead (None when
+    nothing waits in the error queue)."""
+    interrupts = interrupts or Interrupts()
     state = StateStore(ws.state_url())
     try:
-        with Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            BarColumn(),
-            TextColumn("{task.completed:,} records"),
-            TimeElapsedColumn(),
-            console=err,
-            transient=True,
-            disable=not err.is_terminal,
-        ) as bar:
-            bars: dict[str, TaskID] = {}
-
-            def progress(label: str, n: int) -> None:
-                if label not in bars:
-                    bars[label] = bar.add_task(escape(label), total=None)
-                bar.advance(bars[label], n)
-
+        with _progress_display() as progress:
             engine = Engine(ws, state, progress, wait=wait)
-            if retry is not None:
-                return engine.retry(projects=projects, **retry)
-            return engine.run(projects, options)
+            result: RunResult | None = None
+            abandoned = False
+            # The handlers cover the engine's call alone: once it returned, the run is
+            # recorded, and a Ctrl-C while the summary prints is an ordinary one.
+            with interrupts:
+                try:
+                    if retry is not None:
+                        result = engine.retry(
+                            projects=projects,
+                            cancel=interrupts.token,
+                            started_by=started_by,
+                            **retry,
+                        )
+                    else:
+                        result = engine.run(
+                            projects, options, cancel=interrupts.token, started_by=started_by
+                        )
+                except RunAbandoned:  # stopped at once before the run began
+                    abandoned = True
+            if abandoned and result is None:
+                result = RunResult(0, cancelled=interrupts.token.reason or "interrupted")
+            return result
     finally:
         state.close()
+
+
+def run_and_render(
+    ws: Workspace,
+    projects: list[str] | None,
+    options: RunOptions | None = None,
+    *,
+    wait: float = 0.0,
+    retry: dict[str, Any] | None = None,
+    started_by: str = "command",
+) -> int | None:
+    """Run (or retry) with Ctrl-C and SIGTERM stopping the run between batches, render the
+    result, and return the exit status: 130 or 143 after a signal. None when a retry found
+    nothing to retry."""
+    interrupts = Interrupts()
+    result = run_projects(
+        ws,
+        projects,
+        options,
+        wait=wait,
+        retry=retry,
+        interrupts=interrupts,
+        started_by=started_by,
+    )
+    if result is None:
+        return None
+    render_run(result, ws)
+    if interrupts.signal is not None and result.cancelled is None:
+        err.print(
+            f"Interrupted as the run finished: {result.written:,} written, nothing left for "
+            "the next run."
+        )
+    return interrupts.exit_code(int(result.exit_code))
+
+
+def _interrupted(result: RunResult) -> str:
+    if result.dry_run:
+        return "Interrupted: the dry run stopped before its end; nothing was written."
+    if not result.run_id:
+        return "Interrupted before the run started: nothing written."
+    left = "the rest"  # unknown: a run reads what changed as it goes
+    if result.left is not None:
+        left = f"{result.left:,}" if result.left else "nothing"
+    return f"Interrupted: {result.written:,} written, {left} left for the next run."
 
 
 def render_run(result: RunResult, ws: Workspace | None = None) -> None:
     title = "Dry run: nothing was written" if result.dry_run else f"Run {result.run_id}"
     table = Table(title=title, title_justify="left")
-    for column in (
-        "project",
-        "task",
-        "leg",
-        "status",
-        "read",
-        "created",
-        "updated",
-        "unchanged",
-        "skipped",
-        "failed",
-    ):
-        table.add_column(
-            column,
-            justify="right"
-            if column in ("read", "created", "updated", "unchanged", "skipped", "failed")
-            else "left",
-        )
+    for column in ("project", "task", "leg", "status", *_COUNTS):
+        table.add_column(column, justify="right" if column in _COUNTS else "left")
     for t in result.tasks:
         c = t.counts
         table.add_row(
             escape(t.project),
             escape(t.task),
             escape(t.leg),
-            f"[{_STYLE.get(t.status, 'white')}]{t.status}[/]",
+            f"[{STATUS_STYLE.get(t.status, 'white')}]{t.status}[/]",
             *(f"{n:,}" for n in (c.read, c.created, c.updated, c.unchanged, c.skipped, c.failed)),
         )
-    out.print(table)
+    if result.tasks or result.run_id or result.dry_run:
+        out.print(table)
     for t in result.tasks:
         if t.message:
             err.print(f"[bold]{escape(t.project)} / {escape(t.task)}:[/] {escape(t.message)}")
         for example in t.examples:
             out.print(f"  {escape(t.project)} / {escape(t.task)}: would {escape(example)}")
+    if result.cancelled is not None:
+        err.print(f"[bold yellow]{escape(_interrupted(result))}[/]")
     if result.dry_run:
         return
     if any(t.counts.failed for t in result.tasks):
@@ -109,49 +190,31 @@ def render_run(result: RunResult, ws: Workspace | None = None) -> None:
             "and the reason."
         )
     if ws is not None:
-        state = StateStore(ws.state_url())
-        try:
-            queued = state.queue()
-        finally:
-            state.close()
-        if queued:
-            retryable = sum(q.retryable for q in queued)
-            out.print(
-                f"{len(queued)} failed record(s) wait in the error queue ({retryable} will be "
-                "retried by the next run; the others need a fix first): `p2c errors`, then "
-                "`p2c retry --all`."
-            )
+        _render_queue_summary(ws)
 
 
-def _render_queue(queued: list[QueuedRecord]) -> None:
-    if not queued:
-        out.print("The error queue is empty: every failed record has been written since.")
-        return
-    table = Table(title=f"Error queue: {len(queued)} record(s)", title_justify="left")
-    for column in (
-        "project / task / leg",
-        "source record",
-        "field",
-        "reason",
-        "kind",
-        "tries",
-        "runs",
-    ):
-        table.add_column(column, overflow="fold")
-    for q in queued:
-        table.add_row(
-            escape(f"{q.leg.project} / {q.leg.task} / {q.leg.leg}"),
-            escape(q.source_key),
-            escape(q.field or ""),
-            escape(q.message),
-            "retried by the next run" if q.retryable else "needs a fix",
-            str(q.attempts),
-            f"{q.first_run_id}-{q.last_run_id}"
-            if q.first_run_id != q.last_run_id
-            else str(q.last_run_id),
+def _render_queue_summary(ws: Workspace) -> None:
+    state = StateStore(ws.state_url())
+    try:
+        queued = state.queue()
+    finally:
+        state.close()
+    if queued:
+        retryable = sum(q.retryable for q in queued)
+        out.print(
+            f"{len(queued)} failed record(s) wait in the error queue ({retryable} will be "
+            "retried by the next run; the others need a fix first): `p2c errors`, then "
+            "`p2c retry --all`."
         )
-    out.print(table)
-    out.print("Fix the data or the mapping, then `p2c retry --all` (or `--record KEY`).")
+
+
+def _nothing_to_retry(run_id: int | None, projects: list[str] | None) -> str:
+    scope = f" of run {run_id}" if run_id is not None else ""
+    if projects:
+        scope += " of " + ", ".join(repr(p) for p in projects)
+    if scope:
+        return f"Nothing to retry: no failed record{scope} waits in the error queue."
+    return "Nothing to retry: the error queue is empty."
 
 
 def register(app: typer.Typer) -> None:
@@ -177,12 +240,13 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run projects in prerequisite order and print a summary per task.
 
-        Runs are incremental: each task reads what changed since its last run.
+        Runs are incremental: each task reads what changed since its last run. Ctrl-C
+        stops after the batch in progress (twice: at once); the run is kept as Cancelled.
         """
         ws = Workspace.open(workspace)
-        result = run_projects(ws, projects, RunOptions(full=full, dry_run=dry_run), wait=wait)
-        render_run(result, ws)
-        sys.exit(int(result.exit_code))
+        options = RunOptions(full=full, dry_run=dry_run)
+        code = run_and_render(ws, projects, options, wait=wait)
+        sys.exit(code or 0)
 
     @app.command()
     def retry(
@@ -213,122 +277,8 @@ def register(app: typer.Typer) -> None:
             )
         ws = Workspace.open(workspace)
         selection: dict[str, Any] = {"run_id": run_id, "source_key": record}
-        result = run_projects(ws, project, wait=wait, retry=selection)
-        render_run(result, ws)
-        sys.exit(int(result.exit_code))
-
-    @app.command()
-    def history(
-        workspace: WorkspaceOption = None,
-        limit: Annotated[int, typer.Option(help="How many runs.")] = 20,
-    ) -> None:
-        """Execution history: runs and their tasks with status and counts."""
-        ws = Workspace.open(workspace)
-        state = StateStore(ws.state_url())
-        table = Table()
-        for column in (
-            "run",
-            "started (UTC)",
-            "status",
-            "project / task / leg",
-            "read",
-            "created",
-            "updated",
-            "unchanged",
-            "failed",
-        ):
-            table.add_column(column)
-        for run_row in state.runs(limit):
-            for index, t in enumerate(state.task_runs(run_row.id)):
-                first = index == 0
-                table.add_row(
-                    str(run_row.id) if first else "",
-                    f"{run_row.started_at:%Y-%m-%d %H:%M:%S}" if first else "",
-                    f"[{_STYLE.get(t.status, 'white')}]{t.status}[/]",
-                    escape(f"{t.project} / {t.task} / {t.leg}"),
-                    f"{t.read:,}",
-                    f"{t.created:,}",
-                    f"{t.updated:,}",
-                    f"{t.unchanged:,}",
-                    f"{t.failed:,}",
-                )
-        state.close()
-        out.print(table)
-
-    @app.command()
-    def errors(
-        run_id: Annotated[
-            int | None,
-            typer.Argument(metavar="[RUN]", help="A run's errors (default: the error queue)."),
-        ] = None,
-        workspace: WorkspaceOption = None,
-    ) -> None:
-        """The error queue, or the failed records of one run.
-
-        The queue holds failed records not written since: key, field, reason, and whether
-        the next run retries them or they need a fix.
-        """
-        ws = Workspace.open(workspace)
-        state = StateStore(ws.state_url())
-        if run_id is None:
-            queued = state.queue()
-            state.close()
-            _render_queue(queued)
+        code = run_and_render(ws, project, wait=wait, retry=selection, started_by="retry")
+        if code is None:
+            out.print(_nothing_to_retry(run_id, project))
             return
-        if not state.task_runs(run_id):
-            raise NotFoundError(f"There is no run {run_id}.", fix="`p2c history` lists the runs")
-        rows = state.errors(run_id)
-        state.close()
-        if not rows:
-            out.print(f"Run {run_id} has no record errors.")
-            return
-        table = Table(title=f"Run {run_id}: {len(rows)} failed record(s)", title_justify="left")
-        for column in ("project / task", "source record", "destination key", "field", "reason"):
-            table.add_column(column, overflow="fold")
-        for row in rows:
-            table.add_row(
-                escape(f"{row.project} / {row.task}"),
-                escape(row.source_key),
-                escape(row.destination_key or ""),
-                escape(row.field or ""),
-                escape(row.message),
-            )
-        out.print(table)
-
-    @app.command()
-    def templates() -> None:
-        """The built-in templates with their tasks and prerequisites."""
-        table = Table()
-        for column in ("template", "generation", "tasks (legs)", "requires"):
-            table.add_column(column)
-        for template in builtin_templates().values():
-            tasks = "; ".join(
-                f"{t.name} ({', '.join(leg.name for leg in t.legs)})" for t in template.tasks
-            )
-            table.add_row(
-                escape(template.name),
-                template.generation,
-                escape(tasks),
-                escape(", ".join(template.requires)),
-            )
-        out.print(table)
-
-    @app.command()
-    def projects(workspace: WorkspaceOption = None) -> None:
-        """The workspace's projects with their template, connection set and last status."""
-        ws = Workspace.open(workspace)
-        state = StateStore(ws.state_url())
-        table = Table()
-        for column in ("project", "template", "connection set", "changed tasks", "last status"):
-            table.add_column(column)
-        for p in ws.config.projects:
-            status = state.last_status(p.name) or "never run"
-            table.add_row(
-                escape(p.name),
-                escape(p.template),
-                p.connection_set,
-                escape(", ".join(p.tasks)),
-                status,
-            )
-        state.close()
-        out.print(table)
+        sys.exit(code)

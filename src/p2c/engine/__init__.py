@@ -1,24 +1,38 @@
 """The integration engine: plan projects, compile mappings, run tasks, keep state."""
 
+from p2c.engine._cancel import CancelToken, RunAbandoned
 from p2c.engine._leg import RunOptions
 from p2c.engine._mapping import CompiledMap, compile_map
 from p2c.engine._plan import PlannedProject, plan
-from p2c.engine._records import Cursor, LegId, QueuedRecord, TaskCounts
+from p2c.engine._records import (
+    Cursor,
+    LegId,
+    QueuedRecord,
+    RunStatus,
+    TaskCounts,
+    record_label,
+    record_name,
+)
 from p2c.engine._run import Engine, RunResult, TaskResult
 from p2c.engine._state import StateStore
 
 __all__ = [
+    "CancelToken",
     "CompiledMap",
     "Cursor",
     "Engine",
     "LegId",
     "PlannedProject",
     "QueuedRecord",
+    "RunAbandoned",
     "RunOptions",
     "RunResult",
+    "RunStatus",
     "StateStore",
     "TaskCounts",
     "TaskResult",
     "compile_map",
     "plan",
+    "record_label",
+    "record_name",
 ]

@@ -20,7 +20,7 @@ from p2c.engine._activity import Deactivation
 from p2c.engine._cursor import CursorProblem, Incremental, definition_digest
 from p2c.engine._mapping import compile_map
 from p2c.engine._organization import OrganizationResolver
-from p2c.engine._records import Cursor, ErrorRow, LegId, TaskCounts
+from p2c.engine._records import Cursor, ErrorRow, LegId, TaskCounts, record_label, record_name
 from p2c.engine._state import StateStore
 from p2c.odata import Compare, Filter, Logical, parse_filter
 from p2c.templates import Leg
@@ -41,6 +41,8 @@ class _Batch:
     keys: list[str] = field(default_factory=list)
     digests: list[str] = field(default_factory=list)
     errors: list[ErrorRow] = field(default_factory=list)
+    # Queued records found unchanged: fine now, so off the error queue.
+    settled: list[str] = field(default_factory=list)
 
 
 class ThresholdExceeded(Exception):
@@ -304,7 +306,10 @@ class LegRun:
                     counts.skipped += 1
                     continue
                 if isinstance(fixed, ErrorRow):
-                    batch.errors.append(ErrorRow(record_key, None, fixed.field, fixed.message))
+                    name = record_name(apply(record))
+                    batch.errors.append(
+                        ErrorRow(record_key, None, fixed.field, fixed.message, name=name)
+                    )
                     continue
                 mapped = apply(record)
                 mapped.update(fixed)
@@ -314,6 +319,8 @@ class LegRun:
             stored = known.get(record_key)
             if stored is not None and stored[1] == digest:
                 counts.unchanged += 1
+                if record_key in self.queued:
+                    batch.settled.append(record_key)
                 continue
             batch.records.append(mapped)
             batch.keys.append(record_key)
@@ -332,7 +339,7 @@ class LegRun:
         keys = [self._key(r) for r in page]
         known = self.state.digests(self.id, keys) if skip_unchanged else {}
         batch = self._map_page(page, keys, known)
-        batch_keys, errors = batch.keys, batch.errors
+        batch_keys, errors, settled = batch.keys, batch.errors, batch.settled
         new: list[bool] | None = None
         if skip_unchanged:
             new = [k not in known for k in batch_keys]
@@ -349,10 +356,12 @@ class LegRun:
                 self._entities,
                 errors,
                 written,
-                dequeue=[w[0] for w in written if w[0] in self.queued],
+                dequeue=[w[0] for w in written if w[0] in self.queued] + settled,
                 cursor=cursor,
+                counts=counts,
             )
             self.queued.difference_update(w[0] for w in written)
+            self.queued.difference_update(settled)
             self.queued.update(e.source_key for e in errors)
             self.heartbeat()
         self._note_failures(errors)
@@ -382,7 +391,7 @@ class LegRun:
         counts = self.outcome.counts
         written: list[tuple[str, str, str | None]] = []
         errors: list[ErrorRow] = []
-        for result, record_key, digest in zip(results, keys, digests, strict=True):
+        for result, record, record_key, digest in zip(results, batch, keys, digests, strict=True):
             destination_key = "/".join(map(str, result.key))
             if result.status == "failed":
                 errors.append(
@@ -392,6 +401,7 @@ class LegRun:
                         result.field,
                         result.message or "rejected",
                         result.retryable,
+                        record_name(record),
                     )
                 )
                 continue
@@ -403,20 +413,21 @@ class LegRun:
                 counts.unchanged += 1
             written.append((record_key, destination_key, digest))
             if self.options.dry_run:
-                self._note_example(result.status, destination_key, result.changes)
+                label = record_label(destination_key, record_key, record_name(record))
+                self._note_example(result.status, label, result.changes)
         return written, errors
 
     def _note_example(
-        self, status: str, key: str, changes: dict[str, tuple[Any, Any]] | None
+        self, status: str, label: str, changes: dict[str, tuple[Any, Any]] | None
     ) -> None:
         if status == "unchanged" or len(self.outcome.examples) >= _EXAMPLES * 2:
             return
         if status == "created":
             if sum(e.startswith("create") for e in self.outcome.examples) < _EXAMPLES:
-                self.outcome.examples.append(f"create {key}")
+                self.outcome.examples.append(f"create {label}")
             return
         shown = ", ".join(f"{f}: {old!r} → {new!r}" for f, (old, new) in (changes or {}).items())
-        self.outcome.examples.append(f"update {key}: {shown}")
+        self.outcome.examples.append(f"update {label}: {shown}")
 
     def _note_failures(self, errors: Iterable[ErrorRow]) -> None:
         if not self.options.dry_run:
@@ -424,6 +435,6 @@ class LegRun:
         for error in errors:
             if sum(e.startswith("reject") for e in self.outcome.examples) >= _EXAMPLES:
                 return
-            self.outcome.examples.append(
-                f"reject {error.source_key}: {error.field or ''} {error.message}".replace("  ", " ")
-            )
+            label = record_label(error.destination_key, error.source_key, error.name)
+            field = f"{error.field}: " if error.field else ""
+            self.outcome.examples.append(f"reject {label}: {field}{error.message}")

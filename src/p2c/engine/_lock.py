@@ -4,11 +4,15 @@ A lock is a row in the state database. A run that finds a project locked waits (
 ``wait`` seconds) or refuses with ``ProjectBusy``. A lock whose process is gone — the same
 host and a pid that no longer exists, or a heartbeat older than ``stale_after`` from any
 host — is taken over: a run killed with SIGKILL never blocks the next one for long.
+
+The same rule tells that a run's process is gone: such a run, still Running in the history,
+is marked Error with the reason (``settle_gone_runs``) when its lock is taken over and
+whenever the history is read.
 """
 
 from __future__ import annotations
 
-__all__ = ["ProjectLocks"]
+__all__ = ["STALE_AFTER", "ProjectLocks", "holder_gone", "settle_gone_runs"]
 
 import os
 import socket
@@ -19,7 +23,12 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from p2c._errors import ProjectBusy
-from p2c.engine._tables import lock_table
+from p2c.engine._cancel import CancelToken, RunCancelled
+from p2c.engine._records import RunStatus
+from p2c.engine._tables import lock_table, run_table, task_run_table
+
+# A holder silent for this long is taken for gone, whatever its host.
+STALE_AFTER = timedelta(minutes=10)
 
 
 def _alive(pid: int) -> bool:
@@ -32,6 +41,77 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _aware(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def holder_gone(
+    host: str | None,
+    pid: int | None,
+    seen: datetime,
+    now: datetime,
+    *,
+    stale_after: timedelta = STALE_AFTER,
+) -> bool:
+    """Whether the process that holds a lock or runs a run is gone: on this host and its pid
+    no longer exists, or (any host) not heard from for ``stale_after``."""
+    if now - _aware(seen) > stale_after:
+        return True
+    return bool(host == socket.gethostname() and pid is not None and not _alive(pid))
+
+
+def _gone_reason(host: str | None, pid: int | None, seen: datetime, now: datetime) -> str:
+    who = f" (pid {pid} on {host})" if host and pid is not None else ""
+    at = f"{_aware(seen):%Y-%m-%d %H:%M:%S} UTC"
+    if host == socket.gethostname() and pid is not None and not _alive(pid):
+        return (
+            f"the process running it{who} stopped before it finished (killed or crashed); "
+            f"its last batch was recorded at {at}"
+        )
+    minutes = int((now - _aware(seen)).total_seconds() // 60)
+    return (
+        f"the process running it{who} has not been heard from since {at} ({minutes} minutes): "
+        "it stopped (killed, crashed, or cut off from the state database) before it finished"
+    )
+
+
+def settle_gone_runs(db: sa.Connection, *, stale_after: timedelta = STALE_AFTER) -> list[int]:
+    """Mark Error every run still Running whose process is gone, and its tasks still
+    Running, with the reason; they end at their last sign of life. Their counts are those
+    committed with their last batch. Returns the ids of the runs marked."""
+    now = datetime.now(UTC)
+    t = run_table
+    running = db.execute(
+        sa.select(t.c.id, t.c.host, t.c.pid, t.c.heartbeat_at, t.c.started_at).where(
+            t.c.status == RunStatus.RUNNING.value
+        )
+    ).all()
+    marked = []
+    for run in running:
+        seen = run.heartbeat_at or run.started_at
+        if not holder_gone(run.host, run.pid, seen, now, stale_after=stale_after):
+            continue
+        values = {
+            "status": RunStatus.ERROR.value,
+            "message": _gone_reason(run.host, run.pid, seen, now),
+            "finished_at": seen,
+        }
+        done = db.execute(
+            t.update().where(t.c.id == run.id, t.c.status == RunStatus.RUNNING.value).values(values)
+        )
+        if done.rowcount:
+            db.execute(
+                task_run_table.update()
+                .where(
+                    task_run_table.c.run_id == run.id,
+                    task_run_table.c.status == RunStatus.RUNNING.value,
+                )
+                .values(values)
+            )
+            marked.append(run.id)
+    return marked
+
+
 class ProjectLocks:
     """The locks of the projects of one run.
 
@@ -40,6 +120,7 @@ class ProjectLocks:
         projects: The projects to lock, all or none.
         wait: Seconds to wait for a busy project before giving up.
         stale_after: A lock not refreshed for this long is considered abandoned.
+        cancel: Stops the wait (``RunCancelled``) when cancelled.
     """
 
     def __init__(
@@ -48,12 +129,14 @@ class ProjectLocks:
         projects: Sequence[str],
         *,
         wait: float = 0.0,
-        stale_after: float = 600.0,
+        stale_after: float = STALE_AFTER.total_seconds(),
+        cancel: CancelToken | None = None,
     ) -> None:
         self.engine = engine
         self.projects = sorted(set(projects))  # one order everywhere: no deadlock
         self.wait = wait
         self.stale_after = timedelta(seconds=stale_after)
+        self.cancel = cancel
         self.host = socket.gethostname()
         self.pid = os.getpid()
         self.held: list[str] = []
@@ -65,7 +148,7 @@ class ProjectLocks:
                 while not self._take(project):
                     if time.monotonic() >= deadline:
                         raise self._busy(project)
-                    time.sleep(min(1.0, max(0.05, deadline - time.monotonic())))
+                    self._pause(min(1.0, max(0.05, deadline - time.monotonic())))
                 self.held.append(project)
         except BaseException:
             self.release()
@@ -74,6 +157,12 @@ class ProjectLocks:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+    def _pause(self, seconds: float) -> None:
+        if self.cancel is None:
+            time.sleep(seconds)
+        elif self.cancel.wait(seconds):
+            raise RunCancelled(self.cancel.reason or "cancelled")
 
     def heartbeat(self) -> None:
         """Tell other runs this one is alive (called after every batch)."""
@@ -112,6 +201,8 @@ class ProjectLocks:
                             lock_table.c.project == project, lock_table.c.pid == row.pid
                         )
                     )
+                    # Its run, if it was running one, is not Running any more.
+                    settle_gone_runs(db, stale_after=self.stale_after)
                 db.execute(
                     lock_table.insert().values(
                         project=project,
@@ -130,12 +221,7 @@ class ProjectLocks:
         return True
 
     def _abandoned(self, row: sa.Row[object], now: datetime) -> bool:
-        heartbeat = row.heartbeat_at
-        if heartbeat.tzinfo is None:
-            heartbeat = heartbeat.replace(tzinfo=UTC)
-        if now - heartbeat > self.stale_after:
-            return True
-        return bool(row.host == self.host and not _alive(row.pid))
+        return holder_gone(row.host, row.pid, row.heartbeat_at, now, stale_after=self.stale_after)
 
     def _busy(self, project: str) -> ProjectBusy:
         with self.engine.connect() as db:

@@ -1,12 +1,24 @@
 """The records the engine and its state database pass around: a leg's identity, counts,
-a failed record, a cursor, a queued failure."""
+a run's status, a failed record, a cursor, a queued failure, and how messages name a record."""
 
 from __future__ import annotations
 
-__all__ = ["Cursor", "ErrorRow", "LegId", "QueuedRecord", "TaskCounts"]
+__all__ = [
+    "Cursor",
+    "ErrorRow",
+    "LegId",
+    "QueuedRecord",
+    "RunStatus",
+    "TaskCounts",
+    "record_label",
+    "record_name",
+]
 
+import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -23,6 +35,21 @@ class LegId:
         return sa.and_(
             table.c.project == self.project, table.c.task == self.task, table.c.leg == self.leg
         )
+
+
+class RunStatus(enum.StrEnum):
+    """The status of a run as a whole (equal to its text).
+
+    Running while its process works on it; then Completed (no record failed), Warning (some
+    failed), Error (a task could not run or every record failed, or the run crashed or its
+    process is gone) or Cancelled (asked to stop, e.g. by Ctrl-C; what it wrote stays).
+    """
+
+    RUNNING = "Running"
+    COMPLETED = "Completed"
+    WARNING = "Warning"
+    ERROR = "Error"
+    CANCELLED = "Cancelled"
 
 
 @dataclass
@@ -48,6 +75,8 @@ class ErrorRow:
     field: str | None
     message: str
     retryable: bool = False
+    # The record's name where the mapped values tell it, for messages (not stored).
+    name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -73,3 +102,29 @@ class QueuedRecord:
     first_run_id: int
     last_run_id: int
     failed_at: datetime
+
+
+# Where the mapped values of the built-in templates keep a name: an organization's, or a
+# person's first and last name (F&O customers carry them with a ``Person`` prefix).
+_ORGANIZATION_NAMES = ("OrganizationName", "Name")
+_PERSON_NAMES = (("FirstName", "PersonFirstName"), ("LastName", "PersonLastName"))
+
+
+def record_name(values: Mapping[str, Any]) -> str | None:
+    """The name a person would know a mapped record by (``Ann Lee``, ``Fabrikam``), or
+    None when its values carry none."""
+    for column in _ORGANIZATION_NAMES:
+        value = values.get(column)
+        if value:
+            return str(value)
+    parts = [next((values[c] for c in names if values.get(c)), None) for names in _PERSON_NAMES]
+    named = " ".join(str(p) for p in parts if p)
+    return named or None
+
+
+def record_label(destination_key: str | None, source_key: str, name: str | None = None) -> str:
+    """How every message names a record: its key in the destination (which holds the Sales
+    contact or account number), and its name where known; the source key only when the
+    destination key is not known (``source record c0…``)."""
+    label = destination_key or f"source record {source_key}"
+    return f"{label} ({name})" if name else label

@@ -1,5 +1,13 @@
 """The run loop: plan the projects, lock them, run each task leg, keep the history.
 
+A run ends Completed, Warning, Error or Cancelled; it is never left Running. A
+``CancelToken`` is looked at before each task leg and after each batch (committed, in a real
+run), so a cancelled run stops between batches and is recorded Cancelled with what it wrote;
+``RunAbandoned`` stops it at once and it is still recorded; any other exception marks the run
+Error with the reason before it goes on up (an internal error exits 70 from the command
+line). A run whose process vanished (SIGKILL, a machine that died) is marked by the history
+(see ``_history.py``).
+
 A dry run touches neither the destination nor the state: sandbox destinations are copied
 to a scratch folder first, so the preview of a later project sees what an earlier one
 would have written; other destinations are asked to preview.
@@ -10,17 +18,18 @@ from __future__ import annotations
 __all__ = ["Engine", "RunResult", "TaskResult"]
 
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from p2c._errors import ExitCode, NotFoundError, P2CError
 from p2c.connectors import DryRun
+from p2c.engine._cancel import CancelToken, RunAbandoned, RunCancelled
 from p2c.engine._leg import LegRun, RunOptions
 from p2c.engine._lock import ProjectLocks
 from p2c.engine._plan import PlannedProject, plan
-from p2c.engine._records import LegId, TaskCounts
+from p2c.engine._records import LegId, RunStatus, TaskCounts
 from p2c.engine._state import StateStore
 from p2c.templates import Leg
 from p2c.workspace import Workspace
@@ -42,9 +51,20 @@ class TaskResult:
 
 @dataclass
 class RunResult:
+    """What a run did, task leg by task leg.
+
+    Attributes:
+        run_id: The run in the history; 0 for a dry run, or a run stopped before it started.
+        cancelled: Why the run stopped before its end, when it was cancelled.
+        left: Records known to be left for the next run, when the run was cancelled and
+            knew what it had to do (a retry); None when unknown.
+    """
+
     run_id: int
     tasks: list[TaskResult] = field(default_factory=list)
     dry_run: bool = False
+    cancelled: str | None = None
+    left: int | None = None
 
     @property
     def exit_code(self) -> ExitCode:
@@ -54,12 +74,28 @@ class RunResult:
         return max(codes, default=ExitCode.OK)
 
     @property
-    def status(self) -> str:
+    def status(self) -> RunStatus:
+        if self.cancelled is not None:
+            return RunStatus.CANCELLED
         statuses = {t.status for t in self.tasks}
-        for status in ("Error", "Skipped", "Warning"):
-            if status in statuses:
-                return status
-        return "Completed"
+        if statuses & {"Error", "Skipped"}:
+            return RunStatus.ERROR
+        if "Warning" in statuses:
+            return RunStatus.WARNING
+        return RunStatus.COMPLETED
+
+    @property
+    def written(self) -> int:
+        """Records created or updated, over every task leg."""
+        return sum(t.counts.created + t.counts.updated for t in self.tasks)
+
+
+def _stop_reason(error: BaseException) -> tuple[RunStatus, str]:
+    if isinstance(error, KeyboardInterrupt):
+        return RunStatus.CANCELLED, "interrupted: stopped at once, in the middle of a batch"
+    if isinstance(error, P2CError):
+        return RunStatus.ERROR, str(error)
+    return RunStatus.ERROR, f"internal error: {type(error).__name__}: {error}"
 
 
 class Engine:
@@ -86,29 +122,50 @@ class Engine:
         self.wait = wait
 
     def run(
-        self, projects: Sequence[str] | None = None, options: RunOptions | None = None
+        self,
+        projects: Sequence[str] | None = None,
+        options: RunOptions | None = None,
+        *,
+        cancel: CancelToken | None = None,
+        started_by: str = "command",
     ) -> RunResult:
+        """Run projects (default all) in prerequisite order.
+
+        Args:
+            projects: Project names.
+            options: Full, dry run, retry.
+            cancel: Cancel it (from another thread or a signal handler) to stop the run after
+                the batch in progress; the result then has ``cancelled`` set and the history
+                says Cancelled. Raising ``RunAbandoned`` in the running thread stops it at
+                once, recorded the same way.
+            started_by: What started the run, kept in the history: ``command``, ``retry``,
+                ``schedule``, ``api:<token name>``.
+
+        Raises:
+            P2CError: the run could not start (plan, lock, state database); or, after the
+                run was recorded Error with the reason, any exception that stopped it.
+        """
         options = options or RunOptions()
+        cancel = cancel or CancelToken()
         planned = plan(
             self.workspace.config.projects,
             projects,
             self.state.last_status,
             self.workspace.templates,
         )
-        names = [p.project.name for p in planned]
         if options.dry_run:
-            return self._dry_run(planned, options)
-        with ProjectLocks(self.state.engine, names, wait=self.wait) as locks:
-            retention = timedelta(days=self.workspace.config.state.retention_days)
-            self.state.purge(datetime.now(UTC) - retention)
-            mode = "retry" if options.retry_only else "full" if options.full else "incremental"
-            run_id = self.state.start_run(names, mode)
-            result = RunResult(run_id)
-            try:
-                self._run_all(planned, options, result, self.workspace, locks.heartbeat)
-            finally:
-                self.state.finish_run(run_id, result.status)
-        return result
+            return self._dry_run(planned, options, cancel)
+        names = [p.project.name for p in planned]
+        done: list[RunResult] = []
+        try:
+            with ProjectLocks(self.state.engine, names, wait=self.wait, cancel=cancel) as locks:
+                if cancel.cancelled:
+                    raise RunCancelled(cancel.reason or "cancelled")
+                done.append(self._locked_run(planned, options, locks.heartbeat, cancel, started_by))
+        except (RunCancelled, RunAbandoned):
+            if not done:  # stopped before the run started (waiting for a lock): no history
+                return RunResult(0, cancelled=cancel.reason or "cancelled")
+        return done[0]
 
     def retry(
         self,
@@ -116,31 +173,119 @@ class Engine:
         run_id: int | None = None,
         source_key: str | None = None,
         projects: Sequence[str] | None = None,
-    ) -> RunResult:
+        cancel: CancelToken | None = None,
+        started_by: str = "retry",
+    ) -> RunResult | None:
         """Read the queued failed records again and write them (after the data, the mapping
         or the destination was fixed): those of one run, one record, or all.
 
+        Returns:
+            The run's result, or None when nothing waits in the error queue (for that run).
+
         Raises:
-            NotFoundError: nothing in the error queue matches.
+            NotFoundError: there is no such run, or no queued record has that key.
         """
         keys: dict[LegId, list[str]] = {}
         for queued in self.state.queue(run_id=run_id, source_key=source_key):
             if not projects or queued.leg.project in projects:
                 keys.setdefault(queued.leg, []).append(queued.source_key)
         if not keys:
-            raise NotFoundError(
-                "No failed record in the error queue matches.",
-                fix="`p2c errors` lists the queue",
-            )
+            if source_key is not None:
+                raise NotFoundError(
+                    f"No failed record in the error queue has the key {source_key!r}.",
+                    record=source_key,
+                    fix="`p2c errors` lists the queue",
+                )
+            if run_id is not None and self.state.run(run_id) is None:
+                raise NotFoundError(
+                    f"There is no run {run_id}.", fix="`p2c history` lists the runs"
+                )
+            return None
         chosen = sorted({leg.project for leg in keys})
-        return self.run(chosen, RunOptions(retry_only=True, retry_keys=keys))
+        options = RunOptions(retry_only=True, retry_keys=keys)
+        return self.run(chosen, options, cancel=cancel, started_by=started_by)
 
-    def _dry_run(self, planned: list[PlannedProject], options: RunOptions) -> RunResult:
+    def _locked_run(
+        self,
+        planned: list[PlannedProject],
+        options: RunOptions,
+        heartbeat: Callable[[], None],
+        cancel: CancelToken,
+        started_by: str,
+    ) -> RunResult:
+        retention = timedelta(days=self.workspace.config.state.retention_days)
+        self.state.settle()  # runs of other projects whose process is gone: not Running
+        self.state.purge(datetime.now(UTC) - retention)
+        mode = "retry" if options.retry_only else "full" if options.full else "incremental"
+        names = [p.project.name for p in planned]
+        result = RunResult(self.state.start_run(names, mode, started_by=started_by))
+        try:
+            self._run_all(planned, options, result, self.workspace, heartbeat, cancel)
+        except RunAbandoned as abandoned:
+            why = cancel.reason or str(abandoned) or "stopped"
+            result.cancelled = f"{why}: stopped at once, the batch in progress abandoned"
+            self.state.stop_run(result.run_id, RunStatus.CANCELLED, result.cancelled)
+            result.tasks.extend(self._recorded_tasks(result.run_id, len(result.tasks)))
+        except BaseException as error:
+            status, reason = _stop_reason(error)
+            try:
+                self.state.stop_run(result.run_id, status, reason)
+            except Exception as failed:  # the state database may be what failed
+                error.add_note(f"p2c could not record run {result.run_id} as {status}: {failed}")
+            raise
+        else:
+            self.state.finish_run(result.run_id, result.status, result.cancelled)
+        if result.cancelled is not None and options.retry_only:
+            result.left = self._left(result.run_id, options)
+        return result
+
+    def _recorded_tasks(self, run_id: int, known: int) -> list[TaskResult]:
+        """The task runs of a run beyond the first ``known``, as the history has them."""
+        return [
+            TaskResult(
+                row.project,
+                row.task,
+                row.leg,
+                row.status,
+                TaskCounts(
+                    row.read, row.created, row.updated, row.unchanged, row.skipped, row.failed
+                ),
+                row.message,
+            )
+            for row in self.state.task_runs(run_id)[known:]
+        ]
+
+    def _left(self, run_id: int, options: RunOptions) -> int:
+        """Queued records a cancelled retry did not get to."""
+        left = 0
+        for leg, wanted in (options.retry_keys or {}).items():
+            waiting = {q.source_key for q in self.state.queue(leg=leg) if q.last_run_id != run_id}
+            left += len(waiting.intersection(wanted))
+        return left
+
+    def _dry_run(
+        self, planned: list[PlannedProject], options: RunOptions, cancel: CancelToken
+    ) -> RunResult:
         result = RunResult(0, dry_run=True)
         with tempfile.TemporaryDirectory(prefix="p2c-dry-run-") as scratch:
             workspace = _scratch_copy(self.workspace, Path(scratch))
-            self._run_all(planned, options, result, workspace, lambda: None)
+            try:
+                self._run_all(planned, options, result, workspace, lambda: None, cancel)
+            except RunAbandoned:
+                result.cancelled = cancel.reason or "stopped"
         return result
+
+    @staticmethod
+    def _legs(
+        planned: list[PlannedProject], options: RunOptions
+    ) -> Iterator[tuple[PlannedProject, LegId, Leg]]:
+        for item in planned:
+            for task in item.template.tasks:
+                for leg in task.legs:
+                    leg_id = LegId(item.project.name, task.name, leg.name)
+                    if options.retry_only and not (options.retry_keys or {}).get(leg_id):
+                        continue
+                    yield item, leg_id, leg
 
     def _run_all(
         self,
@@ -149,36 +294,49 @@ class Engine:
         result: RunResult,
         workspace: Workspace,
         heartbeat: Callable[[], None],
+        cancel: CancelToken,
     ) -> None:
         failed_projects: set[str] = set()
-        for item in planned:
+        for item, leg_id, leg in self._legs(planned, options):
+            if cancel.cancelled:
+                result.cancelled = cancel.reason or "cancelled"
+                return
             blocked = [p for p in item.prerequisites if p in failed_projects]
-            for task in item.template.tasks:
-                for leg in task.legs:
-                    leg_id = LegId(item.project.name, task.name, leg.name)
-                    if options.retry_only and not (options.retry_keys or {}).get(leg_id):
-                        continue
-                    task_run = (
-                        0 if options.dry_run else self.state.start_task(result.run_id, leg_id)
-                    )
-                    if blocked:
-                        outcome = self._skip(
-                            task_run, leg_id, f"prerequisite project {blocked[0]!r} failed"
-                        )
-                    else:
-                        outcome = self._run_leg(
-                            workspace,
-                            item,
-                            leg_id,
-                            leg,
-                            options,
-                            result.run_id,
-                            task_run,
-                            heartbeat,
-                        )
-                    result.tasks.append(outcome)
-                    if outcome.status in ("Error", "Skipped"):
-                        failed_projects.add(item.project.name)
+            task_run = 0 if options.dry_run else self.state.start_task(result.run_id, leg_id)
+            if blocked:
+                why = f"prerequisite project {blocked[0]!r} failed"
+                outcome = self._skip(task_run, leg_id, why)
+            else:
+                runner = LegRun(
+                    workspace,
+                    self.state,
+                    item.project,
+                    leg_id.task,
+                    leg,
+                    options,
+                    run_id=result.run_id,
+                    task_run_id=task_run,
+                    progress=self._checked(cancel),
+                    heartbeat=heartbeat,
+                )
+                outcome = self._run_leg(runner, leg_id, task_run)
+            result.tasks.append(outcome)
+            if outcome.status == "Cancelled":
+                result.cancelled = cancel.reason or "cancelled"
+                return
+            if outcome.status in ("Error", "Skipped"):
+                failed_projects.add(item.project.name)
+
+    def _checked(self, cancel: CancelToken) -> Progress:
+        """The progress callback, which a leg calls after each batch (once it is committed,
+        in a real run): where a cancelled run stops."""
+
+        def progress(label: str, n: int) -> None:
+            self.progress(label, n)
+            if cancel.cancelled:
+                raise RunCancelled(cancel.reason or "cancelled")
+
+        return progress
 
     def _skip(self, task_run: int, leg: LegId, why: str) -> TaskResult:
         counts = TaskCounts()
@@ -188,51 +346,28 @@ class Engine:
             leg.project, leg.task, leg.leg, "Skipped", counts, why, ExitCode.PREREQUISITE
         )
 
-    def _run_leg(
-        self,
-        workspace: Workspace,
-        item: PlannedProject,
-        leg_id: LegId,
-        leg: Leg,
-        options: RunOptions,
-        run_id: int,
-        task_run: int,
-        heartbeat: Callable[[], None],
-    ) -> TaskResult:
-        runner = LegRun(
-            workspace,
-            self.state,
-            item.project,
-            leg_id.task,
-            leg,
-            options,
-            run_id=run_id,
-            task_run_id=task_run,
-            progress=self.progress,
-            heartbeat=heartbeat,
-        )
+    def _run_leg(self, runner: LegRun, leg_id: LegId, task_run: int) -> TaskResult:
+        project, task, leg = leg_id.project, leg_id.task, leg_id.leg
         try:
             outcome = runner.run()
+        except RunCancelled as stop:
+            counts = runner.outcome.counts
+            message = f"{stop}: stopped after a whole batch; the rest is read by the next run"
+            if task_run:
+                self.state.finish_task(task_run, counts, "Cancelled", message)
+            return TaskResult(project, task, leg, "Cancelled", counts, message)
         except P2CError as error:
             message = str(error)
             counts = runner.outcome.counts
             if task_run:
                 self.state.finish_task(task_run, counts, "Error", message)
-            return TaskResult(
-                leg_id.project, leg_id.task, leg_id.leg, "Error", counts, message, error.exit_code
-            )
+            return TaskResult(project, task, leg, "Error", counts, message, error.exit_code)
         status = "Error" if outcome.stopped else outcome.counts.status
         message = "; ".join([*outcome.notes, *([outcome.stopped] if outcome.stopped else [])])
         if task_run:
             self.state.finish_task(task_run, outcome.counts, status, message or None)
         return TaskResult(
-            leg_id.project,
-            leg_id.task,
-            leg_id.leg,
-            status,
-            outcome.counts,
-            message or None,
-            examples=outcome.examples,
+            project, task, leg, status, outcome.counts, message or None, examples=outcome.examples
         )
 
 

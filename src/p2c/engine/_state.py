@@ -4,8 +4,10 @@ digests, incremental cursors.
 SQLAlchemy Core over SQLite by default (``sqlite:///state.db`` in the workspace) or
 PostgreSQL by URL (``postgresql+psycopg://…``). Statuses follow the Data Integrator:
 Completed (all records upserted), Warning (some failed), Error (none succeeded, or the task
-stopped). Everything one batch changes (errors, queue, lineage, cursor) is committed in one
-transaction, so a run killed at any point leaves the state of its last whole batch.
+stopped), plus Cancelled for a run asked to stop. Everything one batch changes (errors,
+queue, lineage, cursor, the task's counts) is committed in one transaction, so a run killed
+at any point leaves the state of its last whole batch. The history itself is in
+``_history.py``.
 """
 
 from __future__ import annotations
@@ -19,21 +21,69 @@ from typing import Any
 import sqlalchemy as sa
 
 from p2c._errors import ConfigError
+from p2c.engine._history import RunHistory, note_batch
 from p2c.engine._records import Cursor, ErrorRow, LegId, QueuedRecord, TaskCounts
 from p2c.engine._tables import (
+    MIGRATES_FROM,
     SCHEMA_VERSION,
     error_queue_table,
     lineage_table,
     metadata,
     record_error_table,
-    run_table,
     schema_table,
     task_cursor_table,
-    task_run_table,
 )
 
 # SQLite allows 32,766 host parameters, PostgreSQL 65,535; IN lists stay well below.
 _CHUNK = 900
+
+
+def _open_schema(db: sa.Connection, safe: str) -> None:
+    """Create the tables of a new database, bring one of the previous version up to date, or
+    refuse one of another version."""
+    existing = set(sa.inspect(db).get_table_names())
+    if existing and "p2c_schema" not in existing:
+        version: str | None = "1"
+    elif existing:
+        version = db.execute(
+            sa.select(schema_table.c.value).where(schema_table.c.name == "version")
+        ).scalar()
+    else:
+        version = None
+    if version not in (None, SCHEMA_VERSION, *MIGRATES_FROM):
+        raise ConfigError(
+            f"The state database {safe} has schema version {version}; this p2c "
+            f"uses version {SCHEMA_VERSION}.",
+            fix="point state.url in p2c.yaml at a new database (the old one keeps "
+            "the history of the older p2c)",
+        )
+    metadata.create_all(db)
+    if version is None:
+        db.execute(schema_table.insert().values(name="version", value=SCHEMA_VERSION))
+    elif version != SCHEMA_VERSION:
+        _add_missing_columns(db)
+        db.execute(
+            schema_table.update()
+            .where(schema_table.c.name == "version")
+            .values(value=SCHEMA_VERSION)
+        )
+
+
+def _add_missing_columns(db: sa.Connection) -> None:
+    """The light migration: columns a newer schema added (all nullable) are added to the
+    tables of an older database; no row is rewritten."""
+    inspector = sa.inspect(db)
+    quote = db.dialect.identifier_preparer.quote
+    for table in metadata.sorted_tables:
+        present = {c["name"] for c in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present:
+                continue
+            assert column.nullable, f"{table.name}.{column.name} must be nullable to be added"
+            kind = column.type.compile(dialect=db.dialect)
+            db.execute(
+                sa.text(f"ALTER TABLE {quote(table.name)} ADD COLUMN {quote(column.name)} {kind}")
+            )
 
 
 def _now() -> datetime:
@@ -72,7 +122,7 @@ def _tune_sqlite(connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-class StateStore:
+class StateStore(RunHistory):
     """Runs, task runs, errors, the error queue, lineage and cursors in one database."""
 
     def __init__(self, url: str) -> None:
@@ -82,25 +132,7 @@ class StateStore:
             if self.engine.dialect.name == "sqlite":
                 sa.event.listen(self.engine, "connect", _tune_sqlite)
             with self.engine.begin() as db:
-                existing = set(sa.inspect(db).get_table_names())
-                if existing and "p2c_schema" not in existing:
-                    version: str | None = "1"
-                elif existing:
-                    version = db.execute(
-                        sa.select(schema_table.c.value).where(schema_table.c.name == "version")
-                    ).scalar()
-                else:
-                    version = None
-                if version not in (None, SCHEMA_VERSION):
-                    raise ConfigError(
-                        f"The state database {safe} has schema version {version}; this p2c "
-                        f"uses version {SCHEMA_VERSION}.",
-                        fix="point state.url in p2c.yaml at a new database (the old one keeps "
-                        "the history of the older p2c)",
-                    )
-                metadata.create_all(db)
-                if version is None:
-                    db.execute(schema_table.insert().values(name="version", value=SCHEMA_VERSION))
+                _open_schema(db, safe)
         except (sa.exc.ArgumentError, sa.exc.OperationalError, ModuleNotFoundError) as exc:
             raise ConfigError(
                 f"Cannot open the state database {safe}: {exc.__class__.__name__}.",
@@ -121,59 +153,6 @@ class StateStore:
     def close(self) -> None:
         self.engine.dispose()
 
-    # runs and task runs ------------------------------------------------------------------------
-
-    def start_run(self, projects: Sequence[str], mode: str = "incremental") -> int:
-        with self.engine.begin() as db:
-            result = db.execute(
-                run_table.insert().values(
-                    started_at=_now(), status="Running", projects="\n".join(projects), mode=mode
-                )
-            )
-            return int(result.inserted_primary_key[0])  # type: ignore[index]
-
-    def finish_run(self, run_id: int, status: str) -> None:
-        with self.engine.begin() as db:
-            db.execute(
-                run_table.update()
-                .where(run_table.c.id == run_id)
-                .values(status=status, finished_at=_now())
-            )
-
-    def start_task(self, run_id: int, leg: LegId) -> int:
-        with self.engine.begin() as db:
-            result = db.execute(
-                task_run_table.insert().values(
-                    run_id=run_id,
-                    project=leg.project,
-                    task=leg.task,
-                    leg=leg.leg,
-                    status="Running",
-                    started_at=_now(),
-                )
-            )
-            return int(result.inserted_primary_key[0])  # type: ignore[index]
-
-    def finish_task(
-        self, task_run_id: int, counts: TaskCounts, status: str, message: str | None = None
-    ) -> None:
-        with self.engine.begin() as db:
-            db.execute(
-                task_run_table.update()
-                .where(task_run_table.c.id == task_run_id)
-                .values(
-                    status=status,
-                    message=message,
-                    finished_at=_now(),
-                    read=counts.read,
-                    created=counts.created,
-                    updated=counts.updated,
-                    unchanged=counts.unchanged,
-                    skipped=counts.skipped,
-                    failed=counts.failed,
-                )
-            )
-
     # one batch ----------------------------------------------------------------------------------
 
     def commit_batch(
@@ -187,18 +166,22 @@ class StateStore:
         *,
         dequeue: Sequence[str] = (),
         cursor: Cursor | None = None,
+        counts: TaskCounts | None = None,
     ) -> None:
         """Record one acknowledged batch in one transaction.
 
         Args:
             errors: Failed records: kept in the history and in the error queue.
             written: (source key, destination key, digest) of records the destination holds.
-            dequeue: Source keys to take off the error queue (written, or gone from the
-                source).
+            dequeue: Source keys to take off the error queue (written, found unchanged, or
+                gone from the source).
             cursor: Where the next incremental read starts, when the batch moves it.
+            counts: The task run's counts so far, this batch included: a run stopped at any
+                point shows what it did.
         """
         now = _now()
         with self.engine.begin() as db:
+            note_batch(db, run_id, task_run_id, counts, now)
             if errors:
                 db.execute(
                     record_error_table.insert(),
@@ -396,63 +379,3 @@ class StateStore:
                     sa.select(error_queue_table.c.source_key).where(leg.where(error_queue_table))
                 )
             }
-
-    # history --------------------------------------------------------------------------------------
-
-    def purge(self, older_than: datetime) -> int:
-        """Forget runs (with their task runs and errors) started before ``older_than``. The
-        error queue is kept: a failed record stays until it is written."""
-        with self.engine.begin() as db:
-            old = sa.select(run_table.c.id).where(run_table.c.started_at < older_than)
-            db.execute(record_error_table.delete().where(record_error_table.c.run_id.in_(old)))
-            db.execute(task_run_table.delete().where(task_run_table.c.run_id.in_(old)))
-            return int(
-                db.execute(run_table.delete().where(run_table.c.started_at < older_than)).rowcount
-            )
-
-    def runs(self, limit: int = 20) -> list[sa.Row[Any]]:
-        with self.engine.connect() as db:
-            return list(db.execute(run_table.select().order_by(run_table.c.id.desc()).limit(limit)))
-
-    def task_runs(self, run_id: int) -> list[sa.Row[Any]]:
-        with self.engine.connect() as db:
-            return list(
-                db.execute(
-                    task_run_table.select()
-                    .where(task_run_table.c.run_id == run_id)
-                    .order_by(task_run_table.c.id)
-                )
-            )
-
-    def errors(self, run_id: int) -> list[sa.Row[Any]]:
-        with self.engine.connect() as db:
-            return list(
-                db.execute(
-                    record_error_table.select()
-                    .where(record_error_table.c.run_id == run_id)
-                    .order_by(record_error_table.c.id)
-                )
-            )
-
-    def last_status(self, project: str) -> str | None:
-        """The latest finished status of a project (worst of its task runs in that run)."""
-        with self.engine.connect() as db:
-            run_id = db.execute(
-                sa.select(sa.func.max(task_run_table.c.run_id)).where(
-                    task_run_table.c.project == project, task_run_table.c.status != "Running"
-                )
-            ).scalar()
-            if run_id is None:
-                return None
-            statuses = {
-                r[0]
-                for r in db.execute(
-                    sa.select(task_run_table.c.status).where(
-                        task_run_table.c.run_id == run_id, task_run_table.c.project == project
-                    )
-                )
-            }
-        for status in ("Error", "Skipped", "Warning", "Completed"):
-            if status in statuses:
-                return status
-        return None

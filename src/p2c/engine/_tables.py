@@ -1,12 +1,14 @@
 """The state database's tables (SQLAlchemy Core), shared by the state store and the lock.
 
-SCHEMA_VERSION changes whenever a table changes; a database of another version is refused
-with a clear message instead of failing half way through a run.
+SCHEMA_VERSION changes whenever a table changes. A database of the previous version is
+brought up to date when it is opened (columns added, nothing rewritten); one of another
+version is refused with a clear message instead of failing half way through a run.
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "MIGRATES_FROM",
     "SCHEMA_VERSION",
     "UTCDateTime",
     "error_queue_table",
@@ -25,7 +27,9 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
+# Versions a database is brought up from by adding the columns it lacks (all nullable).
+MIGRATES_FROM = ("2",)
 
 
 class UTCDateTime(sa.TypeDecorator[datetime]):
@@ -68,6 +72,17 @@ run_table = sa.Table(
     sa.Column("projects", sa.Text, nullable=False),
     # incremental, full or retry
     sa.Column("mode", sa.String(20), nullable=False, default="incremental"),
+    # Added in version 3 (nullable, so older databases take them as they are):
+    # what started the run: command, retry, schedule, api:<token name>
+    sa.Column("started_by", sa.String(200)),
+    # why the run ended as it did, when that is not its tasks' outcome (cancelled, crashed,
+    # its process gone)
+    sa.Column("message", sa.Text),
+    # who runs it, and when it last committed something: a run whose process is gone is
+    # marked when history is read or its lock is taken over
+    sa.Column("host", sa.String(200)),
+    sa.Column("pid", sa.Integer),
+    sa.Column("heartbeat_at", UTCDateTime),
 )
 task_run_table = sa.Table(
     "task_run",

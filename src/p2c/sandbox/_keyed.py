@@ -163,11 +163,9 @@ class KeyedSystem:
                     outcomes[index] = Outcome(key, WriteStatus.UNCHANGED)
                     continue
                 else:
-                    changes = None
-                    if dry_run:
-                        changes = {
-                            c: (before.get(c), v) for c, v in row.items() if before.get(c) != v
-                        }
+                    # Said on every update, not only a dry run's: a dry run against a sandbox
+                    # writes to a scratch copy, and shows these.
+                    changes = {c: (before.get(c), v) for c, v in row.items() if before.get(c) != v}
                     outcomes[index] = Outcome(key, WriteStatus.UPDATED, changes=changes)
                 if modified:
                     merged[modified] = stamp
