@@ -43,6 +43,10 @@ class SystemModel:
         """Add an entity to the model (an extension's; docs/extending.md)."""
         self._entities[entity.name] = entity
 
+    def remove(self, name: str) -> None:
+        """Take an added entity out of the model again, by its logical name."""
+        self._entities.pop(name, None)
+
     def find(self, name: str) -> Entity | None:
         """The entity by entity set or logical name; None when unknown."""
         fold = str.lower if self.ignore_case else str

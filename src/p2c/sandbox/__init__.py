@@ -20,7 +20,7 @@ from p2c.sandbox._finops import FinOpsSandbox
 from p2c.sandbox._keyed import KeyedSystem
 from p2c.sandbox._p2c import UpgradeReport
 from p2c.sandbox._query import count, select
-from p2c.sandbox._rules import EntityRules, Rejection, register_rules
+from p2c.sandbox._rules import EntityRules, Rejection, register_rules, unregister_rules
 from p2c.sandbox._sales import ROOT_BUSINESS_UNIT, SalesSandbox
 from p2c.sandbox._samples import sample_document
 from p2c.sandbox._store import Store, chunks
@@ -42,4 +42,5 @@ __all__ = [
     "register_rules",
     "sample_document",
     "select",
+    "unregister_rules",
 ]

@@ -9,7 +9,7 @@ rules for; an extension that adds an entity to the model registers rules for it 
 
 from __future__ import annotations
 
-__all__ = ["EntityRules", "Rejection", "register_rules", "rules_class"]
+__all__ = ["EntityRules", "Rejection", "register_rules", "rules_class", "unregister_rules"]
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -113,6 +113,11 @@ def register_rules(system: str, entity: str, rules: type[EntityRules[Any]]) -> N
     if not (isinstance(rules, type) and issubclass(rules, EntityRules)):
         raise TypeError(f"the rules of {entity!r} must be an EntityRules class, not {rules!r}")
     registry[_fold(system_model(system), entity)] = rules
+
+
+def unregister_rules(system: str, entity: str) -> None:
+    """Forget the rules registered for an entity (an extension unloaded, a test's own)."""
+    _REGISTRY.get(system, {}).pop(_fold(system_model(system), entity), None)
 
 
 def rules_class(model: SystemModel, entity: Entity) -> type[EntityRules[Any]] | None:

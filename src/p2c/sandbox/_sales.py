@@ -37,8 +37,17 @@ CURRENCIES = (
     ("NOK", "Norwegian Krone", "kr"),
 )
 
-# Entity sets a load file may carry, in the order they are written.
-LOAD_ORDER = ("transactioncurrencies", "accounts", "contacts", "quotes", "salesorders", "invoices")
+# Tables the system fills itself: a load file cannot carry them.
+_SYSTEM_TABLES = frozenset({"businessunit", "msdynce_p2cautonumber"})
+
+
+def _load_order() -> list[str]:
+    """Entity sets a load file may carry, in the order they are written: the model's order,
+    in which a table comes after the tables it looks up (currencies, accounts, contacts,
+    quotes, orders, invoices, then any an extension added)."""
+    return [e.entity_set for e in SALES.entities if e.name not in _SYSTEM_TABLES]
+
+
 # Dataverse numbers quotes, orders and invoices itself (QUO-01000-XXXXXX and so on).
 _BUILT_IN_NUMBERS = {
     "quote": ("quotenumber", "QUO"),
@@ -177,21 +186,22 @@ class SalesSandbox:
         Raises:
             InputError: listing every problem with its position, field and fix.
         """
-        unknown = [name for name in document if name not in LOAD_ORDER]
+        order = _load_order()
+        unknown = [name for name in document if name not in order]
         problems: list[P2CError] = [
             P2CError(
                 f"unknown entity set {name!r}",
                 record=name,
-                fix=f"use one of: {', '.join(LOAD_ORDER)}",
+                fix=f"use one of: {', '.join(order)}",
             )
             for name in unknown
         ]
-        for name in LOAD_ORDER:
+        for name in order:
             if name in document and not isinstance(document[name], list):
                 problems.append(P2CError(f"{name} must be a JSON array of records", record=name))
         raise_problems(problems, "The load file is not valid")
         prepared = {}
-        for set_name in LOAD_ORDER:
+        for set_name in order:
             if set_name in document:
                 entity = SALES.entity(set_name)
                 result = prepare(
