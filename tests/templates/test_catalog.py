@@ -15,7 +15,10 @@ generation: direct
 tasks:
   - name: Contacts
     source: {system: sales, entity: contacts}
-    destination: {system: finops, entity: CDSContactPersons, key: [dataAreaId, ContactPersonPartyNumber, AssociatedPartyNumber]}
+    destination:
+      system: finops
+      entity: CDSContactPersons
+      key: [dataAreaId, ContactPersonPartyNumber, AssociatedPartyNumber]
     map: {ContactPersonPartyNumber: msdynce_contactnumber}
 """
 
