@@ -133,83 +133,90 @@ class Field:
         return value
 
 
-def _coercer(f: Field) -> Coerce:
-    kind = f.type
-    if kind is FieldType.STRING:
-        limit, fold = f.max_length, f.fold_case
+def _string(f: Field) -> Coerce:
+    limit, fold = f.max_length, f.fold_case
 
-        def string(value: Any) -> Any:
-            if value is None:
-                return None
-            if not isinstance(value, str):
-                raise ValueError(f"expects text, got {type(value).__name__} {value!r}")
-            if limit is not None and len(value) > limit:
-                raise ValueError(
-                    f"value is {len(value)} characters long; the maximum length is {limit}"
-                )
-            return value.lower() if fold else value
+    def string(value: Any) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise ValueError(f"expects text, got {type(value).__name__} {value!r}")
+        if limit is not None and len(value) > limit:
+            raise ValueError(
+                f"value is {len(value)} characters long; the maximum length is {limit}"
+            )
+        return value.lower() if fold else value
 
-        return string
-    if kind in (FieldType.INT, FieldType.PICKLIST):
-        options = set(f.options)
+    return string
 
-        def integer(value: Any) -> Any:
-            if value is None:
-                return None
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise ValueError(f"expects a whole number, got {value!r}")
-            if not _INT_MIN <= value <= _INT_MAX:
-                raise ValueError(f"{value} is outside the range {_INT_MIN} to {_INT_MAX}")
-            if options and value not in options:
-                raise ValueError(f"{value} is not a valid option; valid: {sorted(options)}")
-            return value
 
-        return integer
-    if kind is FieldType.MONEY:
+def _integer(f: Field) -> Coerce:
+    options = set(f.options)
 
-        def money(value: Any) -> Any:
-            if value is None:
-                return None
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ValueError(f"expects a number, got {value!r}")
-            return float(value)
+    def integer(value: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"expects a whole number, got {value!r}")
+        if not _INT_MIN <= value <= _INT_MAX:
+            raise ValueError(f"{value} is outside the range {_INT_MIN} to {_INT_MAX}")
+        if options and value not in options:
+            raise ValueError(f"{value} is not a valid option; valid: {sorted(options)}")
+        return value
 
-        return money
-    if kind is FieldType.BOOL:
+    return integer
 
-        def boolean(value: Any) -> Any:
-            if value is None:
-                return None
-            if not isinstance(value, bool):
-                raise ValueError(f"expects true or false, got {value!r}")
-            return int(value)
 
-        return boolean
-    if kind in (FieldType.GUID, FieldType.LOOKUP):
+def _money(f: Field) -> Coerce:
+    def money(value: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"expects a number, got {value!r}")
+        return float(value)
 
-        def guid(value: Any) -> Any:
-            if value is None:
-                return None
-            try:
-                return str(uuid.UUID(str(value)))
-            except ValueError:
-                raise ValueError(f"{value!r} is not a GUID") from None
+    return money
 
-        return guid
-    if kind is FieldType.DATETIME:
 
-        def moment(value: Any) -> Any:
-            if value is None:
-                return None
-            try:
-                return _parse_datetime(str(value))
-            except ValueError:
-                raise ValueError(
-                    f"{value!r} is not an ISO 8601 date and time such as 2026-01-31T09:00:00Z"
-                ) from None
+def _boolean(f: Field) -> Coerce:
+    def boolean(value: Any) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, bool):
+            raise ValueError(f"expects true or false, got {value!r}")
+        return int(value)
 
-        return moment
-    symbols = tuple(f.options) if kind is FieldType.ENUM else ("Yes", "No")
+    return boolean
+
+
+def _guid(f: Field) -> Coerce:
+    def guid(value: Any) -> Any:
+        if value is None:
+            return None
+        try:
+            return str(uuid.UUID(str(value)))
+        except ValueError:
+            raise ValueError(f"{value!r} is not a GUID") from None
+
+    return guid
+
+
+def _moment(f: Field) -> Coerce:
+    def moment(value: Any) -> Any:
+        if value is None:
+            return None
+        try:
+            return _parse_datetime(str(value))
+        except ValueError:
+            raise ValueError(
+                f"{value!r} is not an ISO 8601 date and time such as 2026-01-31T09:00:00Z"
+            ) from None
+
+    return moment
+
+
+def _symbol(f: Field) -> Coerce:
+    symbols = tuple(f.options) if f.type is FieldType.ENUM else ("Yes", "No")
 
     def enum_value(value: Any) -> Any:
         if value is None:
@@ -219,6 +226,25 @@ def _coercer(f: Field) -> Coerce:
         return value
 
     return enum_value
+
+
+# One converter builder per type: each checks a JSON value and returns its stored form.
+_COERCERS: dict[FieldType, Callable[[Field], Coerce]] = {
+    FieldType.STRING: _string,
+    FieldType.INT: _integer,
+    FieldType.PICKLIST: _integer,
+    FieldType.MONEY: _money,
+    FieldType.BOOL: _boolean,
+    FieldType.GUID: _guid,
+    FieldType.LOOKUP: _guid,
+    FieldType.DATETIME: _moment,
+    FieldType.ENUM: _symbol,
+    FieldType.NOYES: _symbol,
+}
+
+
+def _coercer(f: Field) -> Coerce:
+    return _COERCERS[f.type](f)
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,32 +41,51 @@ def plan(
                 record=name,
                 fix=f"projects: {', '.join(by_name)}",
             )
-    templates = {p.name: p.effective_template(catalog) for p in projects if p.name in chosen}
     by_template: dict[str, list[str]] = {}
     for p in projects:
         by_template.setdefault(p.template, []).append(p.name)
     planned: dict[str, PlannedProject] = {}
     for name in chosen:
-        required: list[str] = []
-        for template_name in templates[name].requires:
-            providers = by_template.get(template_name)
-            if not providers:
-                raise PrerequisiteError(
-                    f"Project {name!r} needs a project from template {template_name!r} "
-                    "to run before it, and the workspace has none.",
-                    record=name,
-                    fix=f"add a project with `template: {template_name}` to p2c.yaml",
-                )
-            for provider in providers:
-                if provider not in chosen and last_status(provider) not in ("Completed", "Warning"):
-                    raise PrerequisiteError(
-                        f"Project {name!r} needs project {provider!r} to have run "
-                        "successfully first.",
-                        record=name,
-                        fix=f"run it first: p2c run {provider!r} (or run all projects)",
-                    )
-            required.extend(providers)
-        planned[name] = PlannedProject(by_name[name], templates[name], tuple(required))
+        template = by_name[name].effective_template(catalog)
+        required = [
+            provider
+            for template_name in template.requires
+            for provider in _providers(name, template_name, by_template, chosen, last_status)
+        ]
+        planned[name] = PlannedProject(by_name[name], template, tuple(required))
+    return _prerequisites_first(planned, chosen)
+
+
+def _providers(
+    name: str,
+    template: str,
+    by_template: dict[str, list[str]],
+    chosen: Sequence[str],
+    last_status: Callable[[str], str | None],
+) -> list[str]:
+    """The projects made from ``template``, which project ``name`` requires."""
+    providers = by_template.get(template)
+    if not providers:
+        raise PrerequisiteError(
+            f"Project {name!r} needs a project from template {template!r} "
+            "to run before it, and the workspace has none.",
+            record=name,
+            fix=f"add a project with `template: {template}` to p2c.yaml",
+        )
+    for provider in providers:
+        if provider not in chosen and last_status(provider) not in ("Completed", "Warning"):
+            raise PrerequisiteError(
+                f"Project {name!r} needs project {provider!r} to have run successfully first.",
+                record=name,
+                fix=f"run it first: p2c run {provider!r} (or run all projects)",
+            )
+    return providers
+
+
+def _prerequisites_first(
+    planned: dict[str, PlannedProject], chosen: Sequence[str]
+) -> list[PlannedProject]:
+    """The chosen projects in their order, each after the projects it requires."""
     order: list[PlannedProject] = []
     done: set[str] = set()
 
