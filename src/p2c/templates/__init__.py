@@ -15,6 +15,7 @@ __all__ = [
     "ValueMap",
     "builtin_templates",
     "get_template",
+    "map_key",
     "parse_transform",
     "template_names",
     "transform_kind",
@@ -38,6 +39,7 @@ from p2c.templates._model import (
     Template,
     Transform,
     ValueMap,
+    map_key,
     parse_transform,
     transform_kind,
 )
