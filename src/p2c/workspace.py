@@ -24,7 +24,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from p2c._errors import ConfigError, NotFoundError
-from p2c._yamlfile import load_model
+from p2c._yamlfile import load_document
+from p2c.config import READ_ALL, check_workspace
 from p2c.connectors import (
     Connection,
     Destination,
@@ -152,7 +153,9 @@ class Project(_Model):
 
 def _apply(project: str, leg: Leg, changes: LegChanges) -> None:
     if changes.filter is not None:
-        leg.source.filter = changes.filter or None
+        # `filter: all` reads every record; an empty filter is refused when p2c.yaml is read.
+        every = changes.filter.strip().lower() == READ_ALL
+        leg.source.filter = None if every else changes.filter or None
     for field in changes.remove:
         if field not in leg.map:
             raise ConfigError(
@@ -197,7 +200,9 @@ class Workspace:
                 f"No workspace at {folder} (no {CONFIG_FILE}).",
                 fix="create one with `p2c init DIR`, or pass --workspace DIR",
             )
-        return cls(folder, load_model(path, WorkspaceConfig))
+        config, lines = load_document(path, WorkspaceConfig)
+        # Checked against the model of Dynamics before any command uses it (p2c.config).
+        return cls(folder, check_workspace(config, lines, folder))
 
     def project(self, name: str) -> Project:
         for project in self.config.projects:
