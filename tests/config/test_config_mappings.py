@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pydantic
 import pytest
-from config_helpers import CUSTOMERS, Config, names_line
+from config_helpers import CONTACTS, CUSTOMERS, Config, names_line
 
 from p2c.config._mappings import LegOrigin, check_leg
 from p2c.engine import compile_map
-from p2c.templates import ValueMap, builtin_templates, parse_transform
+from p2c.templates import Default, Fn, ValueMap, builtin_templates, parse_transform
 from p2c.workspace import init_workspace
 
 MAP = "projects.2.tasks.ContactToCustomer.map"
@@ -283,3 +283,15 @@ def test_a_source_field_of_another_kind(direct: Config, mapping: str, says: str)
     message = direct.refused()
     assert f"key {MAP}.{mapping.split(':')[0]}" in message
     assert says in message
+
+
+def test_constants_are_put_in_their_fields_form_and_nothing_else_changes(direct: Config) -> None:
+    direct.tasks(
+        CONTACTS,
+        "Contacts:\n  map:\n    Notes: {fn: upper, from: description}\n"
+        "    BirthYear: {default: 1990.0}",
+    )
+    leg = direct.opened().project(CONTACTS).effective_template().tasks[0].legs[0]
+    notes, year = leg.map["Notes"], leg.map["BirthYear"]
+    assert isinstance(notes, Fn) and notes.value_map is None and not notes.has_else
+    assert isinstance(year, Default) and type(year.default) is int and year.default == 1990

@@ -135,21 +135,32 @@ def check_leg(leg: Leg, origin: LegOrigin) -> tuple[list[Problem], dict[str, Tra
 
 
 def _convert(transform: Transform, field: Field) -> Transform:
-    """The transform with its constants in the field's form."""
+    """The transform with its constants in the field's form (the same object when they are)."""
     if isinstance(transform, Copy):
         return transform
     changes: dict[str, Any] = {}
     if transform.default is not None:
         changes["default"] = _constant(field, transform.default, ("default",))
     if isinstance(transform, ValueMap | Fn):
-        table = transform.value_map or {}
-        changes["value_map"] = {
-            key: _constant(field, value, ("value_map", key)) for key, value in table.items()
-        }
+        if transform.value_map is not None:
+            changes["value_map"] = {
+                key: _constant(field, value, ("value_map", key))
+                for key, value in transform.value_map.items()
+            }
         if transform.has_else:
             changes["otherwise"] = _constant(field, transform.otherwise, ("else",))
-    same = all(getattr(transform, k) == v for k, v in changes.items())
-    return transform if same else transform.model_copy(update=changes)
+    if all(_identical(getattr(transform, k), v) for k, v in changes.items()):
+        return transform
+    return transform.model_copy(update=changes)
+
+
+def _identical(before: Any, after: Any) -> bool:
+    """Equal and of the same type (1.0 == 1, but an Int32 field takes only the 1)."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        return before.keys() == after.keys() and all(
+            _identical(before[k], after[k]) for k in before
+        )
+    return type(before) is type(after) and before == after
 
 
 def _constant(field: Field, value: Any, at: Loc) -> Any:

@@ -8,6 +8,7 @@ __all__ = ["check_projects"]
 
 from typing import TYPE_CHECKING, Any
 
+from p2c._errors import ConfigError
 from p2c._yamlfile import YamlLines
 from p2c.config._filters import READ_ALL
 from p2c.config._mappings import LegOrigin, check_leg
@@ -59,8 +60,12 @@ def _check_project(
         problems.extend(_check_changes((*loc, "tasks", task_name), template, task_name, edit))
     if problems:
         return project, problems
+    try:
+        effective = project.effective_template()
+    except ConfigError as error:  # what the checks above did not foresee
+        return project, [Problem((*loc, "tasks"), error.message.rstrip("."), error.fix or "")]
     converted: dict[tuple[str, str | None, str], Transform] = {}
-    for task in project.effective_template().tasks:
+    for task in effective.tasks:
         changes = project.tasks.get(task.name)
         for position, leg in enumerate(task.legs):
             first, last = position == 0, position == len(task.legs) - 1
