@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+# The connector tests' helpers: connection sets that point at a running emulator.
+sys.path.insert(0, str(Path(__file__).parent.parent / "connectors"))
 
 from config_helpers import Config
 

@@ -3,6 +3,7 @@ unit mapped to two legal entities, are refused before a run writes anything."""
 
 from __future__ import annotations
 
+import pytest
 from config_helpers import (
     ACCOUNTS,
     Config,
@@ -13,8 +14,9 @@ from config_helpers import (
     p2c,
 )
 
-from p2c import ExitCode
+from p2c import ConfigError, ExitCode
 from p2c.config import check_organizations
+from p2c.engine import Engine, StateStore
 
 
 def test_an_unknown_legal_entity_stops_the_run_before_it_writes(direct: Config) -> None:
@@ -140,3 +142,31 @@ def test_a_project_naming_an_unmapped_business_unit_is_refused(direct: Config) -
     message = direct.refused()
     names_line(message, direct, "business_unit: Contoso Sale", "projects.0.business_unit")
     assert "did you mean 'Contoso Sales'?" in message
+
+
+def test_over_https_an_unknown_legal_entity_stops_the_run_before_it_writes(
+    direct: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Dataverse and F&O (the emulator) are read once each, before the run writes."""
+    from connector_world import emulator_connections, use_connection_set
+
+    from p2c.emulator import serve
+
+    monkeypatch.setenv("P2C_EMULATOR_SECRET", "emulator-secret")
+    load_samples(direct.root)
+    with serve(direct.root) as running:
+        connections = emulator_connections(running)
+        connections["organizations"] = [{"business_unit": "Contoso Sales", "legal_entity": "usfm"}]
+        use_connection_set(direct.root, "emulator", connections)
+        ws = direct.opened()
+        state = StateStore(ws.state_url())
+        try:
+            with pytest.raises(ConfigError) as caught:
+                Engine(ws, state).run(None)
+        finally:
+            state.close()
+    message = str(caught.value)
+    assert "key connection_sets.emulator.organizations.0.legal_entity" in message
+    assert "legal entity 'usfm' does not exist in finops (https://127.0.0.1:" in message
+    assert "did you mean 'usmf'?" in message
+    nothing_written(direct.root)
