@@ -8,8 +8,18 @@ from pathlib import Path
 
 import pydantic
 import pytest
-from config_helpers import CONTACTS, CUSTOMERS, Config, names_line
+from config_helpers import (
+    CONTACTS,
+    CUSTOMERS,
+    Config,
+    load_samples,
+    names_line,
+    nothing_written,
+    one_line,
+    p2c,
+)
 
+from p2c import ExitCode
 from p2c.config._mappings import LegOrigin, check_leg
 from p2c.engine import compile_map
 from p2c.templates import Default, Fn, ValueMap, builtin_templates, parse_transform
@@ -295,3 +305,41 @@ def test_constants_are_put_in_their_fields_form_and_nothing_else_changes(direct:
     notes, year = leg.map["Notes"], leg.map["BirthYear"]
     assert isinstance(notes, Fn) and notes.value_map is None and not notes.has_else
     assert isinstance(year, Default) and type(year.default) is int and year.default == 1990
+
+
+@pytest.mark.parametrize(
+    ("change", "needle", "key", "says"),
+    [
+        (
+            "ContactToCustomer:\n  map:\n    WarehouseID: {default: '13'}",
+            "WarehouseID:",
+            f"{MAP}.WarehouseID",
+            "CustomersV2 has no field 'WarehouseID'",
+        ),
+        (
+            "ContactToCustomer:\n  remove: [CustomerAccount]",
+            "remove:",
+            "projects.2.tasks.ContactToCustomer.remove.0",
+            "CustomerAccount is a key field of CustomersV2",
+        ),
+        (
+            "ContactToCustomer:\n  map:\n"
+            "    PersonGender: {from: gendercode, value_map: {1: Male}}",
+            "PersonGender:",
+            f"{MAP}.PersonGender.value_map",
+            "add else: Unknown",
+        ),
+    ],
+)
+def test_p2c_run_refuses_a_mapping_mistake_and_writes_nothing(
+    direct: Config, change: str, needle: str, key: str, says: str
+) -> None:
+    load_samples(direct.root)
+    direct.tasks(CUSTOMERS, change)
+    done = p2c("run", "-w", direct.root)
+    assert done.code == ExitCode.USAGE, done.stdout + done.stderr
+    message = one_line(done.stderr)
+    assert f"p2c.yaml line {direct.line_of(needle)}, key {key}" in message
+    assert says in message
+    assert "Traceback" not in done.stderr
+    nothing_written(direct.root)
