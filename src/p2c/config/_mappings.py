@@ -11,7 +11,7 @@ from __future__ import annotations
 __all__ = ["LegOrigin", "check_leg"]
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from p2c._errors import P2CError
 from p2c.config._fields import (
@@ -26,6 +26,9 @@ from p2c.config._filters import check_filter
 from p2c.config._problems import Loc, Mismatch, Problem
 from p2c.dynamics import Entity, Field, FieldType, system_model
 from p2c.templates import Copy, Default, Fn, Leg, Transform, ValueMap
+
+if TYPE_CHECKING:
+    from p2c.workspace import LegChanges, TaskChanges
 
 T = FieldType
 
@@ -45,7 +48,7 @@ class LegOrigin:
 
     project: Loc
     task: str
-    changes: Any
+    changes: TaskChanges | None
     leg: str
     first: bool
     last: bool
@@ -58,7 +61,7 @@ class LegOrigin:
     def task_loc(self) -> Loc:
         return (*self.project, "tasks", self.task) if self.changes is not None else self.template
 
-    def _leg_changes(self) -> Any:
+    def _leg_changes(self) -> LegChanges | None:
         return self.changes.legs.get(self.leg) if self.changes is not None else None
 
     def map_loc(self, field: str) -> Loc | None:

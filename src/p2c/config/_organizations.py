@@ -111,16 +111,17 @@ def _missing(
         pages = source.read(ReadRequest(entity, (column,)))
         known = [str(record[column]) for page in pages for record in page]
     have = {k.lower() for k in known} if fold else set(known)
+    connection = workspace.connection(name, system)
+    where = connection.kind.where(connection)
     problems = []
     for index, mapping in enumerate(connections.organizations):
         value = getattr(mapping, key)
         if (value.lower() if fold else value) in have:
             continue
-        where = connections.sales if system == "sales" else getattr(connections, system)
         problems.append(
             Problem(
                 ("connection_sets", name, "organizations", index, key),
-                f"{_LABEL[key]} {value!r} does not exist in {system} ({where.kind.where(where)})",
+                f"{_LABEL[key]} {value!r} does not exist in {system} ({where})",
                 near(value, known) + f"use one of: {', '.join(sorted(known)[:10])}",
             )
         )

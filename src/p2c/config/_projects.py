@@ -6,7 +6,7 @@ from __future__ import annotations
 
 __all__ = ["check_projects"]
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from p2c._errors import ConfigError
 from p2c._yamlfile import YamlLines
@@ -16,7 +16,7 @@ from p2c.config._problems import Loc, Problem, near
 from p2c.templates import Task, Template, Transform, builtin_templates
 
 if TYPE_CHECKING:
-    from p2c.workspace import Project, WorkspaceConfig
+    from p2c.workspace import LegChanges, Project, TaskChanges, WorkspaceConfig
 
 
 def check_projects(
@@ -113,7 +113,9 @@ def _check_setting(
     return problems
 
 
-def _check_changes(loc: Loc, template: Template, task_name: str, changes: Any) -> list[Problem]:
+def _check_changes(
+    loc: Loc, template: Template, task_name: str, changes: TaskChanges
+) -> list[Problem]:
     """A task's changes: the task, legs and removed fields exist; no field or filter is
     changed twice; no filter is empty."""
     tasks = {t.name: t for t in template.tasks}
@@ -142,7 +144,7 @@ def _check_changes(loc: Loc, template: Template, task_name: str, changes: Any) -
     return problems
 
 
-def _check_edit(loc: Loc, template_map: dict[str, Transform], edit: Any) -> list[Problem]:
+def _check_edit(loc: Loc, template_map: dict[str, Transform], edit: LegChanges) -> list[Problem]:
     problems = []
     for position, field in enumerate(edit.remove):
         if field not in template_map:
@@ -164,7 +166,7 @@ def _check_edit(loc: Loc, template_map: dict[str, Transform], edit: Any) -> list
     return problems
 
 
-def _twice(loc: Loc, task: Task, changes: Any) -> list[Problem]:
+def _twice(loc: Loc, task: Task, changes: TaskChanges) -> list[Problem]:
     """A field or filter changed at the task and again under the leg it applies to."""
     problems = []
     last = changes.legs.get(task.legs[-1].name)
@@ -192,7 +194,7 @@ def _twice(loc: Loc, task: Task, changes: Any) -> list[Problem]:
     return problems
 
 
-def _empty_filters(loc: Loc, task: Task, changes: Any) -> list[Problem]:
+def _empty_filters(loc: Loc, task: Task, changes: TaskChanges) -> list[Problem]:
     legs = {leg.name: leg for leg in task.legs}
     given = [((*loc, "filter"), changes.filter, task.legs[0].source.filter)]
     given += [
@@ -216,7 +218,7 @@ def _empty_filters(loc: Loc, task: Task, changes: Any) -> list[Problem]:
     return problems
 
 
-def _legs_map(changes: Any, leg: str) -> dict[str, Transform]:
+def _legs_map(changes: TaskChanges, leg: str) -> dict[str, Transform]:
     edit = changes.legs.get(leg)
     return edit.map if edit is not None else {}
 
