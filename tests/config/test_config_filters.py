@@ -147,3 +147,18 @@ def test_p2c_run_refuses_a_wrong_filter_and_writes_nothing(direct: Config) -> No
     assert f"p2c.yaml line {direct.line_of('filter:')}, key {FILTER}" in message
     assert "Traceback" not in done.stderr
     nothing_written(direct.root)
+
+
+def test_a_filter_set_for_the_task_and_again_for_its_first_leg(via_cds: Config) -> None:
+    via_cds.tasks(
+        "Contacts (Sales to Fin and Ops)",
+        "Contacts:\n"
+        "  filter: msdynce_isactivecustomer eq false\n"
+        "  legs:\n"
+        "    Source > CDS:\n"
+        "      filter: statecode eq 0\n",
+    )
+    message = via_cds.refused()
+    names_line(message, via_cds, "filter: statecode", "projects.1.tasks.Contacts.legs")
+    assert "the filter is set under the task and again under leg 'Source > CDS'" in message
+    assert "keep one of the two filters" in message
