@@ -25,7 +25,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from p2c._errors import ConfigError, NotFoundError
-from p2c._yamlfile import load_model
+from p2c._yamlfile import load_document
+from p2c.config import READ_ALL, check_workspace
 from p2c.connectors import (
     Connection,
     Destination,
@@ -154,7 +155,9 @@ class Project(_Model):
 
 def _apply(project: str, leg: Leg, changes: LegChanges) -> None:
     if changes.filter is not None:
-        leg.source.filter = changes.filter or None
+        # `filter: all` reads every record; an empty filter is refused when p2c.yaml is read.
+        every = changes.filter.strip().lower() == READ_ALL
+        leg.source.filter = None if every else changes.filter or None
     for field in changes.remove:
         if field not in leg.map:
             raise ConfigError(
@@ -186,11 +189,13 @@ class WorkspaceConfig(_Model):
 class Workspace:
     """An opened workspace: its folder and its validated configuration."""
 
-    def __init__(self, root: Path, config: WorkspaceConfig) -> None:
+    def __init__(
+        self, root: Path, config: WorkspaceConfig, templates: TemplateCatalog | None = None
+    ) -> None:
         self.root = root
         self.config = config
         # The built-in templates and the workspace's own (``templates/*.yaml``).
-        self.templates = BUILTIN.extended(root / TEMPLATES_FOLDER)
+        self.templates = templates or BUILTIN.extended(root / TEMPLATES_FOLDER)
 
     @classmethod
     def open(cls, root: Path | None = None) -> Workspace:
@@ -201,7 +206,10 @@ class Workspace:
                 f"No workspace at {folder} (no {CONFIG_FILE}).",
                 fix="create one with `p2c init DIR`, or pass --workspace DIR",
             )
-        return cls(folder, load_model(path, WorkspaceConfig))
+        config, lines = load_document(path, WorkspaceConfig)
+        # Checked against the model of Dynamics before any command uses it (p2c.config).
+        templates = BUILTIN.extended(folder / TEMPLATES_FOLDER)
+        return cls(folder, check_workspace(config, lines, folder, templates), templates)
 
     def project(self, name: str) -> Project:
         for project in self.config.projects:

@@ -78,3 +78,31 @@ def test_a_wrong_thumbprint_is_refused(workspace: Path) -> None:
     assert checked.returncode == ExitCode.CONNECTION
     assert "AADSTS700027" in checked.stdout + checked.stderr
     assert "ABABABAB" in checked.stdout + checked.stderr  # the thumbprint the client used
+
+
+def test_an_encrypted_key_signs_in_with_its_password(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plain = client_pem(workspace, "p2c-app", register=True)
+    key = serialization.load_pem_private_key(
+        b"-----BEGIN PRIVATE KEY-----"
+        + plain.read_bytes().split(b"-----BEGIN PRIVATE KEY-----")[1],
+        None,
+    )
+    locked = workspace / "keys" / "locked.pem"
+    locked.write_bytes(
+        plain.read_bytes().split(b"-----BEGIN PRIVATE KEY-----")[0]
+        + key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"s3cret-key"),
+        )
+    )
+    monkeypatch.setenv("P2C_KEY_PASSWORD", "s3cret-key")
+    checked = check_with(workspace, locked, certificate_password_env="P2C_KEY_PASSWORD")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert checked.stdout.count("ok") == 2
+    monkeypatch.delenv("P2C_KEY_PASSWORD")
+    unset = check_with(workspace, locked, certificate_password_env="P2C_KEY_PASSWORD")
+    assert unset.returncode == ExitCode.CONNECTION
+    assert "P2C_KEY_PASSWORD that holds the password" in unset.stdout + unset.stderr

@@ -4,10 +4,12 @@ contact that gains a quote becomes a customer)."""
 
 from __future__ import annotations
 
+import pytest
 from engine_scenarios import CHILD, CUSTOMERS, INVOICED, LONER, ORDERED, PERSON, QUOTED, Scenario
 
-from p2c import ExitCode
+from p2c import ConfigError, ExitCode
 from p2c.engine import TaskResult
+from p2c.sandbox import FinOpsSandbox
 
 
 def final_leg(tasks: list[TaskResult], project: str) -> TaskResult:
@@ -164,17 +166,16 @@ def test_a_business_unit_without_organization_mapping_is_a_configuration_error(
         )
     )
 
-    result = scenario.run()
+    # p2c.yaml is wrong: refused when it is read, naming the line (exit 2, a configuration
+    # error the user fixes, not an internal error), before any run writes anything.
+    with pytest.raises(ConfigError) as caught:
+        scenario.run()
 
-    accounts = result.tasks[0]
-    for task in result.tasks:
-        if task.project == scenario.accounts_project:  # every leg of it
-            assert task.status == "Error", task
-            assert "'Nowhere Sales'" in (task.message or "")
-        else:
-            assert task.status == "Skipped", task
-    assert not scenario.customers()
-    # p2c.yaml is wrong: a configuration error (exit 2) that the user fixes, not an
-    # internal error (exit 70) to report as a p2c bug.
-    assert accounts.exit_code == ExitCode.USAGE
-    assert result.exit_code != ExitCode.INTERNAL
+    assert "'Nowhere Sales'" in str(caught.value)
+    assert "key projects.0.business_unit" in str(caught.value)
+    assert caught.value.exit_code == ExitCode.USAGE
+    finops = FinOpsSandbox(scenario.root / "sandbox" / "finops.db")
+    try:
+        assert finops.count("CustomersV2") == 0
+    finally:
+        finops.close()

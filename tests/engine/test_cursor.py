@@ -144,7 +144,9 @@ def test_a_source_clock_a_little_ahead_is_trusted() -> None:
 
 # Digests of the built-in legs as the state databases of earlier versions hold them: a
 # cursor or a value digest keyed by another digest would make the next run read and compare
-# everything again.
+# everything again. The three legs with a value map into a fixed set of values (gender,
+# marital status, decision role) changed on purpose when they gained `else:` (an unmatched
+# value has somewhere to go): they are read and compared in full once after the upgrade.
 STORED_DIGESTS = {
     ("Accounts (Sales to Fin and Ops) - Direct", "Source > Destination"): (
         "5b29254813eceb0c93443bee4b7aa8cd",
@@ -159,12 +161,12 @@ STORED_DIGESTS = {
         "c08ad15c10af620b8cc4a1170459a0a6",
     ),
     ("Contacts (Sales to Fin and Ops) - Direct", "Source > Destination"): (
-        "6cd6bd4c9366df5e89a84bd1f7fb48b5",
-        "83f904428642d44beeb8f2a5247b3390",
+        "971f123319a3f50737e1469414e559a5",
+        "42c7e72837fedb02cc1bacc2aeec2879",
     ),
     ("Contacts to Customer (Sales to Fin and Ops) - Direct", "Source > Destination"): (
-        "a88ef301c0b9b61c527923951764b401",
-        "57d1e27346594e6c3aa17e55af7347f6",
+        "313bc21c95ba64b4735e74b7ee11db1e",
+        "e458171da7d721dfe84fbef6ca3a51de",
     ),
     ("Contacts to Customer (Sales to Fin and Ops)", "Source > CDS"): (
         "557ceca4af7cd4d3325899b338c039a3",
@@ -175,8 +177,8 @@ STORED_DIGESTS = {
         "8b668d5c083596f67821456d07d97c31",
     ),
     ("Contacts (Sales to Fin and Ops)", "Source > CDS"): (
-        "08b74a8e19a6255afa70ed01d4a27f54",
-        "02557b67e07db2710e06eb5c2a064482",
+        "7673aa7eba200b93cb90ebe32c1a4e62",
+        "4687d9f38f92e2c173beaf81e6a188a8",
     ),
     ("Contacts (Sales to Fin and Ops)", "CDS > Destination"): (
         "6ac3ffdfdc3064665782a72dc0a4371a",

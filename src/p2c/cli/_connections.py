@@ -12,6 +12,7 @@ from rich.markup import escape
 
 from p2c._errors import ExitCode
 from p2c.cli._render import WorkspaceOption, err, out
+from p2c.config import check_organizations
 from p2c.connectors import check_connection
 from p2c.workspace import Workspace
 
@@ -29,7 +30,8 @@ def test(
     ] = None,
     workspace: WorkspaceOption = None,
 ) -> None:
-    """Check each connection: sign in, then one cheap read. Exit 5 when one fails."""
+    """Check each connection: sign in, then one cheap read. Exit 5 when one fails; exit 2
+    when a business unit or legal entity of the organization mappings does not exist."""
     ws = Workspace.open(workspace)
     names = [connection_set] if connection_set else list(ws.config.connection_sets)
     failed = 0
@@ -50,3 +52,6 @@ def test(
     if failed:
         err.print(f"{failed} connection(s) failed.")
         sys.exit(ExitCode.CONNECTION)
+    # Exit 2 naming the line when a business unit or legal entity does not exist.
+    check_organizations(ws, names)
+    out.print("[green]found[/]  every business unit and legal entity of the organization mappings")

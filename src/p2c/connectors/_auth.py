@@ -133,7 +133,18 @@ def _certificate(connection: _HttpConnection, root: Path, label: str) -> dict[st
         connection.certificate_thumbprint
         or hashlib.sha1(certificate.public_bytes(Encoding.DER), usedforsecurity=False).hexdigest()
     )
-    return {"private_key": pem.decode("ascii"), "thumbprint": thumbprint}
+    credential = {"private_key": pem.decode("ascii"), "thumbprint": thumbprint}
+    variable = connection.certificate_password_env
+    if variable:
+        password = os.environ.get(variable)
+        if not password:
+            raise ConnectionFailed(
+                f"{label}: the environment variable {variable} that holds the password of the "
+                "certificate's private key is not set.",
+                fix=f"export {variable}=<the key's password>",
+            )
+        credential["passphrase"] = password
+    return credential
 
 
 def describe_sign_in_failure(

@@ -59,6 +59,8 @@ class _HttpConnection(ConnectionSettings):
         client_secret_env: Environment variable holding the client secret.
         client_secret_file: File holding the client secret (relative to the workspace).
         certificate_file: PEM file with the certificate and its private key.
+        certificate_password_env: Environment variable holding the password of an encrypted
+            private key in ``certificate_file``.
         certificate_thumbprint: SHA-1 thumbprint of the certificate (computed when omitted).
         authority_host: The Entra ID host (another cloud, or the emulator).
         ca_file: PEM bundle of the certificate authorities to trust (the emulator's).
@@ -75,6 +77,7 @@ class _HttpConnection(ConnectionSettings):
     client_secret_env: str | None = None
     client_secret_file: str | None = None
     certificate_file: str | None = None
+    certificate_password_env: str | None = None
     certificate_thumbprint: str | None = None
     authority_host: str = "https://login.microsoftonline.com"
     ca_file: str | None = None
@@ -96,6 +99,8 @@ class _HttpConnection(ConnectionSettings):
                 "give exactly one of client_secret_env, client_secret_file or certificate_file"
                 + (f" (got {', '.join(given)})" if given else "")
             )
+        if self.certificate_password_env and not self.certificate_file:
+            raise ValueError("certificate_password_env goes with certificate_file")
         if not self.url.startswith(("https://", "http://")):
             raise ValueError(f"url must be the environment URL, https://…, not {self.url!r}")
         return self

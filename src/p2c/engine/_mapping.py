@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, assert_never
 
-from p2c.templates import Copy, Default, Fn, Transform, ValueMap
+from p2c.templates import Copy, Default, Fn, Transform, ValueMap, map_key
 
 Record = dict[str, Any]
 
@@ -32,16 +32,6 @@ def _empty(value: Any) -> bool:
     return value is None or value == ""
 
 
-def _map_key(value: Any) -> str:
-    if _empty(value):
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
 _TEXT: dict[str, Callable[[str, Fn], str]] = {
     "upper": lambda text, _: text.upper(),
     "lower": lambda text, _: text.lower(),
@@ -51,9 +41,11 @@ _TEXT: dict[str, Callable[[str, Fn], str]] = {
 
 
 def _function(spec: Fn) -> Callable[[Mapping[str, Any]], Any]:
-    """A named function as a function of the source record, then value map, then default."""
+    """A named function as a function of the source record, then value map (and its
+    ``else``), then default."""
     default, separator, args = spec.default, spec.separator, tuple(spec.args or ())
     value_map = {str(k): v for k, v in (spec.value_map or {}).items()}
+    has_else, otherwise = spec.has_else, spec.otherwise
     concat = spec.fn == "concat"
     source = spec.source or ""
     text = _TEXT.get(spec.fn)
@@ -67,8 +59,9 @@ def _function(spec: Fn) -> Callable[[Mapping[str, Any]], Any]:
             if text is not None and isinstance(value, str):
                 value = text(value, spec)
         if value_map:
-            key = _map_key(value)
-            value = value_map.get(key, None if key == "" else value)
+            key = map_key(value)
+            unmatched = None if key == "" else otherwise if has_else else value
+            value = value_map.get(key, unmatched)
         return default if _empty(value) else value
 
     return value_of
@@ -79,13 +72,15 @@ def _value_mapped(spec: ValueMap) -> Callable[[Mapping[str, Any]], Any]:
     source = spec.source
     table = {str(k): v for k, v in spec.value_map.items()}
     blank, default = table.get(""), spec.default
+    passes, otherwise = not spec.has_else, spec.otherwise
 
     def value_of(record: Mapping[str, Any]) -> Any:
         value = record[source]
         if value is None or value == "":
             value = blank
         else:
-            value = table.get(value if value.__class__ is str else _map_key(value), value)
+            unmatched = value if passes else otherwise
+            value = table.get(value if value.__class__ is str else map_key(value), unmatched)
         return default if value is None or value == "" else value
 
     return value_of

@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from p2c._errors import ExitCode, NotFoundError, P2CError
+from p2c.config import check_organizations
 from p2c.connectors import DryRun
 from p2c.engine._cancel import CancelToken, RunAbandoned, RunCancelled
 from p2c.engine._leg import LegRun, RunOptions
@@ -153,6 +154,8 @@ class Engine:
             self.state.last_status,
             self.workspace.templates,
         )
+        # Business units and legal entities exist, before anything is written (p2c.config).
+        check_organizations(self.workspace, [p.project.connection_set for p in planned])
         if options.dry_run:
             return self._dry_run(planned, options, cancel)
         names = [p.project.name for p in planned]

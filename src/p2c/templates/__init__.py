@@ -20,6 +20,7 @@ __all__ = [
     "ValueMap",
     "builtin_templates",
     "get_template",
+    "map_key",
     "parse_transform",
     "template_names",
     "transform_kind",
@@ -37,6 +38,7 @@ from p2c.templates._model import (
     Template,
     Transform,
     ValueMap,
+    map_key,
     parse_transform,
     transform_kind,
 )

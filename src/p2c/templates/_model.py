@@ -7,8 +7,8 @@ entity by its key, with a map of destination field -> transform, one class per k
 - ``CustomerAccount: msdynce_contactnumber`` is a `Copy` of a source field or lookup path;
 - ``{default: "10"}`` is a `Default` constant; ``{from: x, default: y}`` falls back to ``y``
   when ``x`` is empty;
-- ``{from: x, value_map: {"": USA, Sweden: SWE}}`` is a `ValueMap`, the blank key for empty
-  values;
+- ``{from: x, value_map: {"": USA, Sweden: SWE}, else: XXX}`` is a `ValueMap`, the blank key
+  for empty values, ``else`` for values the map does not name (without it they pass through);
 - ``{fn: concat|upper|lower|trim|truncate, ...}`` is an `Fn`, a named function.
 
 YAML has no ``type:`` key for transforms: the kind is recognised from the keys present
@@ -29,6 +29,7 @@ __all__ = [
     "Template",
     "Transform",
     "ValueMap",
+    "map_key",
     "parse_transform",
     "transform_kind",
 ]
@@ -40,6 +41,7 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    SerializerFunctionWrapHandler,
     Tag,
     TypeAdapter,
     model_serializer,
@@ -59,7 +61,37 @@ _BELONGS_TO = {
     "args": "fn: concat",
     "separator": "fn: concat",
     "length": "fn: truncate",
+    "else": "value_map",
 }
+
+
+def map_key(value: Any) -> str:
+    """A value-map key as text: YAML reads ``1: Male`` as the number 1 and ``true: "No"`` as
+    a boolean, and both mean the text a source value is compared as (``"1"``, ``"true"``);
+    null is the blank key."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _text_keys(table: Any) -> Any:
+    """The value map with its keys as text; two keys that read as the same text contradict."""
+    if not isinstance(table, dict):
+        return table
+    keys: dict[str, Any] = {}
+    for key in table:
+        text = map_key(key)
+        if text in keys:
+            raise ValueError(
+                f"value_map names {text!r} twice ({keys[text]!r} and {key!r} read as the same "
+                "text): remove one"
+            )
+        keys[text] = key
+    return {map_key(key): value for key, value in table.items()}
 
 
 class _Transform(_Model):
@@ -74,12 +106,35 @@ class _Transform(_Model):
             own = {f.alias or name for name, f in cls.model_fields.items()} | set(cls.model_fields)
             for key in data:
                 if key in _BELONGS_TO and key not in own:
-                    raise ValueError(f"{key} goes with {_BELONGS_TO[key]}, not with {cls.kind}")
+                    raise ValueError(
+                        f"{key} goes with {_BELONGS_TO[key]}, not with {cls.kind}: remove {key}"
+                        f" (or add {_BELONGS_TO[key]})"
+                    )
         return data
 
     def source_fields(self) -> list[str]:
         """The source fields and lookup paths the transform reads, in order."""
         raise NotImplementedError
+
+
+class _Mapped(_Transform):
+    """What the kinds with a value map share: ``else``, written back only when given (so
+    that a map without it reads, and digests, as it did before ``else`` existed)."""
+
+    otherwise: Any = Field(None, alias="else")
+
+    @property
+    def has_else(self) -> bool:
+        """Whether ``else`` is given (``else: ""`` or ``else: null`` leave the field empty)."""
+        return "otherwise" in self.model_fields_set
+
+    @model_serializer(mode="wrap")
+    def _else_when_given(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if isinstance(data, dict) and not self.has_else:
+            data.pop("else", None)
+            data.pop("otherwise", None)
+        return data
 
 
 class Copy(_Transform):
@@ -120,10 +175,11 @@ class Default(_Transform):
         return [self.source] if self.source else []
 
 
-class ValueMap(_Transform):
+class ValueMap(_Mapped):
     """Data Integrator's ValueMap: the column's value looked up in ``value_map`` (the blank key
-    is the value for an empty source; a value the map does not name passes through), then
-    ``default`` when the result is empty."""
+    is the value for an empty source; a value the map does not name becomes ``else`` when it
+    is given, and passes through unchanged when not), then ``default`` when the result is
+    empty. Keys are text: ``1: Male`` is the key ``"1"``."""
 
     kind: ClassVar[str] = "ValueMap"
     source: str = Field(alias="from")
@@ -135,6 +191,8 @@ class ValueMap(_Transform):
     def _needs_source(cls, data: Any) -> Any:
         if isinstance(data, dict) and "from" not in data and "source" not in data:
             raise ValueError("value_map needs from: <field>")
+        if isinstance(data, dict) and "value_map" in data:
+            data = {**data, "value_map": _text_keys(data["value_map"])}
         return data
 
     def source_fields(self) -> list[str]:
@@ -144,7 +202,7 @@ class ValueMap(_Transform):
 FunctionName = Literal["concat", "upper", "lower", "trim", "truncate"]
 
 
-class Fn(_Transform):
+class Fn(_Mapped):
     """Data Integrator's Fn, a named function, then ``value_map`` and ``default`` as in
     `ValueMap`: ``concat`` joins the non-empty ``args`` with ``separator``; ``upper``,
     ``lower``, ``trim`` and ``truncate`` (to ``length``) change the text of ``from``."""
@@ -158,25 +216,36 @@ class Fn(_Transform):
     value_map: dict[str, Any] | None = None
     default: Any = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _map_keys_as_text(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("value_map"), dict):
+            data = {**data, "value_map": _text_keys(data["value_map"])}
+        return data
+
     @model_validator(mode="after")
     def _check(self) -> Fn:
         given = self.model_fields_set
+        if "otherwise" in given and self.value_map is None:
+            raise ValueError("else goes with value_map: remove else (or add value_map)")
         if self.fn == "concat":
             if not self.args:
                 raise ValueError("fn concat needs args: [field, field, ...]")
             if self.source is not None:
-                raise ValueError("fn concat joins args and takes no from; put the field in args")
+                raise ValueError(
+                    "fn concat joins args and takes no from; put the field in args and remove from"
+                )
         else:
             if self.source is None:
                 raise ValueError(f"fn {self.fn} needs from: <field>")
             if self.args is not None:
-                raise ValueError(f"fn {self.fn} takes from: <field>, not args")
+                raise ValueError(f"fn {self.fn} takes from: <field>, not args: remove args")
             if "separator" in given:
-                raise ValueError("separator goes with fn: concat")
+                raise ValueError("separator goes with fn: concat: remove separator")
         if self.fn == "truncate" and self.length is None:
             raise ValueError("fn truncate needs length")
         if self.fn != "truncate" and self.length is not None:
-            raise ValueError("length goes with fn: truncate")
+            raise ValueError("length goes with fn: truncate: remove length")
         return self
 
     def source_fields(self) -> list[str]:
