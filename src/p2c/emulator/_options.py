@@ -37,7 +37,7 @@ from urllib.parse import quote, urlencode
 from p2c._errors import ConfigError
 from p2c.emulator._http import ApiError, Call
 from p2c.odata import Call as FilterCall
-from p2c.odata import Filter, Logical, Not, parse_filter
+from p2c.odata import Compare, Filter, map_leaves, parse_filter
 
 _RESOURCE = re.compile(
     r"^(?P<name>[A-Za-z_$][A-Za-z0-9_.$]*)(?:\((?P<key>.*)\))?(?:/(?P<tail>.+))?$"
@@ -163,14 +163,14 @@ def parse_filter_text(text: str) -> Filter:
 
 def map_filter(tree: Filter, rename: Callable[[str, Any], tuple[str, Any]]) -> Filter:
     """The tree with each (field, value) replaced by ``rename(field, value)``."""
-    if isinstance(tree, Logical):
-        return Logical(tree.op, map_filter(tree.left, rename), map_filter(tree.right, rename))
-    if isinstance(tree, Not):
-        return Not(map_filter(tree.operand, rename))
-    field, value = rename(tree.field, tree.value)
-    if isinstance(tree, FilterCall):
-        return FilterCall(tree.function, field, str(value))
-    return dataclasses.replace(tree, field=field, value=value)
+
+    def change(node: Compare | FilterCall) -> Filter:
+        field, value = rename(node.field, node.value)
+        if isinstance(node, FilterCall):
+            return FilterCall(node.function, field, str(value))
+        return dataclasses.replace(node, field=field, value=value)
+
+    return map_leaves(tree, change)
 
 
 @dataclass(frozen=True)
