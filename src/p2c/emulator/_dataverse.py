@@ -21,7 +21,12 @@ from p2c.emulator._dataverse_query import no_property
 from p2c.emulator._delta import TRACKING, delta_link, delta_reply, start_token
 from p2c.emulator._http import ApiError, Call, Reply, json_reply
 from p2c.emulator._metadata import dataverse_csdl
-from p2c.emulator._options import page_size, parse_key, parse_resource
+from p2c.emulator._options import (
+    page_size,
+    parse_key,
+    parse_resource,
+    refuse_unknown_options,
+)
 from p2c.emulator._paging import follow, read_rows, window
 from p2c.emulator._pool import SystemPool
 from p2c.emulator._settings import EmulatorSettings
@@ -63,6 +68,7 @@ class DataverseFace(Face):
 
     def execute(self, call: Call) -> Reply:
         try:
+            refuse_unknown_options(call, dataverse=True)
             return self._route(call)
         except ApiError as error:
             return self.render(error)

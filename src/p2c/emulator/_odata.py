@@ -26,6 +26,7 @@ from p2c.emulator._options import (
     parse_orderby,
     parse_resource,
     parse_select,
+    refuse_unknown_options,
 )
 from p2c.emulator._paging import follow, read_rows, window
 from p2c.emulator._pool import SystemPool
@@ -72,6 +73,7 @@ class KeyedFace(Face):
 
     def execute(self, call: Call) -> Reply:
         try:
+            refuse_unknown_options(call, dataverse=False)
             return self._route(call)
         except ApiError as error:
             return self.render(error)
