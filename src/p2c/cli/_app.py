@@ -59,7 +59,10 @@ def quickstart(
     directory: Annotated[Path, typer.Argument(help="Folder for the demo workspace.")] = Path(
         "p2c-quickstart"
     ),
-    contacts: Annotated[int, typer.Option(help="How many sample contacts.")] = 40,
+    contacts: Annotated[
+        int,
+        typer.Option(help="How many sample contacts (at most 1,000,000).", min=0, max=1_000_000),
+    ] = 40,
 ) -> None:
     """The main job on the sandbox: sample data, the upgrade script, every project run."""
     # Sales starts without the solution, as a Sales with history would, so the upgrade

@@ -20,6 +20,7 @@ from rich.progress import (
 from rich.table import Table
 
 from p2c._errors import ConfigError, NotFoundError
+from p2c.cli._numbers import RUN_ID_MAX, WAIT_MAX
 from p2c.cli._render import WorkspaceOption, err, out
 from p2c.engine import Engine, QueuedRecord, RunOptions, RunResult, StateStore
 from p2c.templates import builtin_templates
@@ -172,7 +173,12 @@ def register(app: typer.Typer) -> None:
             ),
         ] = False,
         wait: Annotated[
-            float, typer.Option(help="Seconds to wait for a project another run holds.")
+            float,
+            typer.Option(
+                help="Seconds to wait for a project another run holds (at most a day).",
+                min=0,
+                max=WAIT_MAX,
+            ),
         ] = 0.0,
     ) -> None:
         """Run projects in prerequisite order and print a summary per task.
@@ -187,7 +193,10 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def retry(
         run_id: Annotated[
-            int | None, typer.Argument(metavar="[RUN]", help="Retry the failed records of a run.")
+            int | None,
+            typer.Argument(
+                metavar="[RUN]", help="Retry the failed records of a run.", min=1, max=RUN_ID_MAX
+            ),
         ] = None,
         all_records: Annotated[
             bool, typer.Option("--all", help="Retry every record in the error queue.")
@@ -200,7 +209,12 @@ def register(app: typer.Typer) -> None:
         ] = None,
         workspace: WorkspaceOption = None,
         wait: Annotated[
-            float, typer.Option(help="Seconds to wait for a project another run holds.")
+            float,
+            typer.Option(
+                help="Seconds to wait for a project another run holds (at most a day).",
+                min=0,
+                max=WAIT_MAX,
+            ),
         ] = 0.0,
     ) -> None:
         """Write failed records from the error queue again, after a fix.
@@ -220,7 +234,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def history(
         workspace: WorkspaceOption = None,
-        limit: Annotated[int, typer.Option(help="How many runs.")] = 20,
+        limit: Annotated[int, typer.Option(help="How many runs.", min=1, max=RUN_ID_MAX)] = 20,
     ) -> None:
         """Execution history: runs and their tasks with status and counts."""
         ws = Workspace.open(workspace)
@@ -259,7 +273,12 @@ def register(app: typer.Typer) -> None:
     def errors(
         run_id: Annotated[
             int | None,
-            typer.Argument(metavar="[RUN]", help="A run's errors (default: the error queue)."),
+            typer.Argument(
+                metavar="[RUN]",
+                help="A run's errors (default: the error queue).",
+                min=1,
+                max=RUN_ID_MAX,
+            ),
         ] = None,
         workspace: WorkspaceOption = None,
     ) -> None:
