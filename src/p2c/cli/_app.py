@@ -16,6 +16,7 @@ from typer.exceptions import TyperException
 from p2c._errors import ExitCode, P2CError
 from p2c.cli._connections import connections_app
 from p2c.cli._emulator import emulator
+from p2c.cli._faults import machine_fault
 from p2c.cli._render import err, out, report_error
 from p2c.cli._run import register, render_run, run_projects
 from p2c.cli._sandbox import sales_app, sandbox_app
@@ -109,6 +110,10 @@ def main() -> None:
     except Exception as error:  # the last line of defence: never a bare traceback
         if os.environ.get("P2C_DEBUG"):
             raise
+        fault = machine_fault(error)  # a full disk, a read-only folder: not a bug of p2c
+        if fault is not None:
+            report_error(fault)
+            sys.exit(fault.exit_code)
         err.print(f"[bold red]internal error:[/] {type(error).__name__}: {error}")
         err.print("  Please report this; rerun with P2C_DEBUG=1 for the traceback.")
         sys.exit(ExitCode.INTERNAL)
