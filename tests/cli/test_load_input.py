@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from p2c.cli import main
 from p2c.cli._sandbox import LOAD_LIMIT
 from p2c.workspace import Workspace, init_workspace
 
@@ -35,6 +36,23 @@ def p2c(
     text = (done.stdout + done.stderr).decode("utf-8", "replace")
     assert "Traceback" not in text and "internal error" not in text, text
     return done
+
+
+def in_process(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: object
+) -> subprocess.CompletedProcess[bytes]:
+    """``p2c ARGS`` through ``main()`` in this process: the same messages and exit status as
+    the console script, without a process start per case."""
+    monkeypatch.setattr(sys, "argv", ["p2c", *map(str, args)])
+    capsys.readouterr()
+    try:
+        main()
+        code = 0
+    except SystemExit as done:
+        code = done.code if isinstance(done.code, int) else int(done.code is not None)
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err and "internal error" not in out + err
+    return subprocess.CompletedProcess(args, code, out.encode(), err.encode())
 
 
 @pytest.fixture(scope="module")
@@ -147,13 +165,18 @@ BAD = [
 
 @pytest.mark.parametrize(("content", "words"), BAD)
 def test_bad_input_exits_3_naming_where(
-    ws: Path, tmp_path: Path, content: bytes, words: list[str]
+    ws: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    content: bytes,
+    words: list[str],
 ) -> None:
     before = counts(ws)
     path = tmp_path / "bad.json"
     path.write_bytes(content)
 
-    done = p2c("sandbox", "load", "sales", path, "-w", ws)
+    done = in_process(capsys, monkeypatch, "sandbox", "load", "sales", path, "-w", ws)
 
     message = done.stderr.decode()
     assert done.returncode == 3, message
@@ -206,3 +229,18 @@ def test_a_folder_is_not_a_load_file(ws: Path, tmp_path: Path) -> None:
 
     assert done.returncode == 3
     assert b"is a folder, not a JSON file" in done.stderr
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b'{"accounts": [{"name": "A", "creditlimit": NaN}]}', b"[" * 100_000],
+    ids=["NaN", "100,000 deep"],
+)
+def test_bad_input_exits_3_in_its_own_process(ws: Path, tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "bad.json"
+    path.write_bytes(content)
+
+    done = p2c("sandbox", "load", "sales", path, "-w", ws)
+
+    assert done.returncode == 3, done.stderr.decode()
+    assert b"Nothing was loaded" in done.stderr or b"nothing was written" in done.stderr

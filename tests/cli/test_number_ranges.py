@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from p2c.cli import main
 from p2c.workspace import init_workspace
 
 HUGE = "99999999999999999999999"
@@ -44,13 +45,34 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (["quickstart", "qs", "--contacts", "-5"], ["'--contacts'", "greater than or equal to 0"]),
     ],
 )
-def test_out_of_range_is_a_usage_error(ws: Path, args: list[str], words: list[str]) -> None:
+def test_out_of_range_is_a_usage_error(
+    ws: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    words: list[str],
+) -> None:
+    monkeypatch.chdir(ws.parent)
+    monkeypatch.setenv("P2C_WORKSPACE", str(ws))
+    monkeypatch.setattr(sys, "argv", ["p2c", *args])
+    with pytest.raises(SystemExit) as done:
+        main()
+
+    stderr = capsys.readouterr().err
+    assert done.value.code == 2, stderr
+    for word in words:
+        assert word in stderr
+    assert "Traceback" not in stderr and "internal error" not in stderr
+    assert not (ws.parent / "qs").exists()
+
+
+@pytest.mark.parametrize(
+    "args", [["retry", HUGE], ["run", "--wait", "-5"], ["emulator", "--port", "70000"]]
+)
+def test_out_of_range_exits_2_in_its_own_process(ws: Path, args: list[str]) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("P2C_")}
     done = subprocess.run(
-        [sys.executable, "-m", "p2c", *args, "--workspace", str(ws)]
-        if args[0] != "quickstart"
-        else [sys.executable, "-m", "p2c", *args],
-        cwd=ws.parent,
+        [sys.executable, "-m", "p2c", *args, "--workspace", str(ws)],
         env=env,
         capture_output=True,
         text=True,
@@ -58,7 +80,4 @@ def test_out_of_range_is_a_usage_error(ws: Path, args: list[str], words: list[st
     )
 
     assert done.returncode == 2, done.stderr
-    for word in words:
-        assert word in done.stderr
-    assert "Traceback" not in done.stderr and "internal error" not in done.stderr
-    assert not (ws.parent / "qs").exists()
+    assert "Invalid value for" in done.stderr and "Traceback" not in done.stderr

@@ -67,8 +67,10 @@ def ws(tmp_path: Path) -> Path:
 )
 def test_a_damaged_state_database(ws: Path, content: bytes | None, cause: str) -> None:
     state = ws / "state.db"
-    for name in ("history", "errors", "projects", "run"):  # fill it so that a cut loses pages
-        assert run_p2c(name, "-w", ws).returncode == 0
+    store = StateStore(f"sqlite:///{state}")  # runs in it, so that a cut loses pages
+    for _ in range(300):
+        store.finish_run(store.start_run(["A project with a long enough name " * 3]), "Completed")
+    store.close()
     with sqlite3.connect(state) as db:
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     whole = state.read_bytes()
