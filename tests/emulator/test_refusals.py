@@ -275,3 +275,27 @@ def test_a_deep_body_in_a_change_set_is_refused(api: Api, levels: int) -> None:
     assert "nest" in answer.text
     names = [r["lastname"] for r in api.get("sales", "contacts").json()["value"]]
     assert "First" not in names  # the change set was not written
+
+
+@pytest.mark.parametrize(
+    ("service", "path"),
+    [
+        ("finops", f"CustomersV2(dataAreaId='usmf',CustomerAccount={'9' * 23})"),
+        ("sales", f"contacts({'9' * 23})"),
+    ],
+)
+def test_a_key_past_64_bits_is_a_400(reader: Api, service: str, path: str) -> None:
+    answer = reader.get(service, path)
+
+    assert answer.status_code == 400
+    assert "Bad key value" in error_of(answer)["message"]
+
+
+@pytest.mark.parametrize("value", [{"a": 1}, [1, 2]], ids=["object", "array"])
+def test_a_nested_value_in_an_fo_body_is_a_400(api: Api, value: object) -> None:
+    body = {"dataAreaId": "usmf", "CustomerAccount": value, "CustomerGroupId": "10"}
+
+    answer = api.request("finops", "POST", "CustomersV2", json=body)
+
+    assert answer.status_code == 400
+    assert "The property 'CustomerAccount' takes a single value" in error_of(answer)["message"]

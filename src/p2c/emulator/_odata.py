@@ -272,6 +272,9 @@ class KeyedFace(Face):
                     f"The property '{name}' does not exist on type '{_NAMESPACE}.{entity.name}'. "
                     "Make sure to only use property names that are defined by the type.",
                 )
+            if isinstance(value, dict | list):  # F&O entities are flat: no deep insert
+                kind = "an object" if isinstance(value, dict) else "an array"
+                raise ApiError(400, f"The property '{name}' takes a single value, not {kind}.")
             if f.type in (FieldType.ENUM, FieldType.NOYES) and isinstance(value, str):
                 spelled = ENUM_VALUE.match(value)
                 if spelled:

@@ -149,7 +149,7 @@ def _literal(value: str) -> Any:
         return enum["value"].replace("''", "'")
     if _GUID.fullmatch(value):
         return value.lower()
-    if re.fullmatch(r"-?\d+", value):
+    if re.fullmatch(r"-?\d{1,19}", value) and -_INT64_MAX - 1 <= int(value) <= _INT64_MAX:
         return int(value)
     raise ApiError(400, f"Bad key value {value!r}: quote text as 'value'.", "0x80060888")
 
