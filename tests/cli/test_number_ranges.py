@@ -81,3 +81,25 @@ def test_out_of_range_exits_2_in_its_own_process(ws: Path, args: list[str]) -> N
 
     assert done.returncode == 2, done.stderr
     assert "Invalid value for" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_record_key_that_is_not_utf8_is_a_usage_error(ws: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("P2C_")}
+    done = subprocess.run(
+        [
+            sys.executable.encode(),
+            b"-m",
+            b"p2c",
+            b"retry",
+            b"--record",
+            b"CON-\xff",
+            b"-w",
+            bytes(ws),
+        ],
+        env=env,
+        capture_output=True,
+        timeout=60,
+    )
+
+    assert done.returncode == 2, done.stderr
+    assert b"is not UTF-8 text" in done.stderr and b"internal error" not in done.stderr

@@ -225,6 +225,15 @@ def register(app: typer.Typer) -> None:
             raise ConfigError(
                 "Say which records to retry.", fix="give RUN, --all or --record KEY (one of them)"
             )
+        if record is not None:
+            try:
+                record.encode("utf-8")
+            except UnicodeEncodeError:  # bytes the terminal's encoding could not read
+                raise ConfigError(
+                    f"--record {record.encode('utf-8', 'backslashreplace').decode()} is not "
+                    "UTF-8 text, so no record has that key.",
+                    fix="copy the key from `p2c errors`",
+                ) from None
         ws = Workspace.open(workspace)
         selection: dict[str, Any] = {"run_id": run_id, "source_key": record}
         result = run_projects(ws, project, wait=wait, retry=selection)
