@@ -26,6 +26,7 @@ __all__ = [
 import json
 import math
 import re
+from collections.abc import Iterable
 from typing import Any, BinaryIO
 
 MAX_DEPTH = 100
@@ -100,6 +101,7 @@ def loads(
     try:
         document = json.loads(
             text,
+            object_pairs_hook=_object,
             parse_int=_whole,
             parse_float=float if allow_nan else _finite,
             parse_constant=None if allow_nan else _no_constant,
@@ -119,6 +121,27 @@ def loads(
 
 class _NotJson(ValueError):
     pass
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object, each name once: Python keeps the last of a repeated name silently."""
+    made = dict(pairs)
+    if len(made) < len(pairs):
+        twice = _repeated(name for name, _ in pairs)
+        raise _NotJson(
+            f"multiple properties with the name {printable(twice)!r} were found in one object; "
+            "duplicate property names are not allowed"
+        )
+    return made
+
+
+def _repeated(names: Iterable[str]) -> str:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            return name
+        seen.add(name)
+    return ""
 
 
 def _no_constant(name: str) -> Any:

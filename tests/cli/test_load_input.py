@@ -160,6 +160,11 @@ BAD = [
     pytest.param(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", ["not JSON text"], id="PNG"),
     pytest.param(b"", ["line 1 column 1", "not valid JSON"], id="empty"),
     pytest.param(b"[]", ["expected a JSON object"], id="array"),
+    pytest.param(
+        b'{"contacts": [{"lastname": "A", "lastname": "B"}]}',
+        ["multiple properties with the name 'lastname'", "not allowed"],
+        id="a name twice",
+    ),
 ]
 
 

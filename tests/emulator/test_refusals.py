@@ -171,6 +171,7 @@ def test_the_query_options_the_connectors_send_are_taken(reader: Api) -> None:
         (b'{"lastname": ' + b"9" * 5000 + b"}", "more than 40 digits"),
         (b'{"lastname": "\xff"}', "not valid UTF-8"),
         (b"\x00" * 64, "not valid JSON"),
+        (b'{"lastname": "A", "lastname": "B"}', "multiple properties with the name 'lastname'"),
     ],
     ids=[
         "100,000 deep",
@@ -181,6 +182,7 @@ def test_the_query_options_the_connectors_send_are_taken(reader: Api) -> None:
         "5000 digits",
         "0xff",
         "NUL",
+        "a name twice",
     ],
 )
 @pytest.mark.parametrize(("service", "path"), [("sales", "contacts"), ("finops", "CustomersV2")])

@@ -329,8 +329,13 @@ def _query(scope: Scope, kind: str) -> dict[str, str]:
     pairs = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
     query = dict(pairs)
     if len(query) < len(pairs):
-        names = [name for name, _ in pairs]
-        twice = next(name for index, name in enumerate(names) if name in names[:index])
+        seen: set[str] = set()
+        twice = ""
+        for name, _ in pairs:
+            if name in seen:
+                twice = name
+                break
+            seen.add(name)
         raise ApiError(
             400,
             f"Query option '{twice}' was specified more than once, but it must be specified at "
