@@ -307,3 +307,19 @@ def test_the_library_raises_config_errors_too(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="damaged or not a SQLite database"):
         StateStore(f"sqlite:///{tmp_path / 'state.db'}")
     shutil.rmtree(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("postgresql://p2c:s3cret@host:notaport/p2c", "postgresql://p2c:***@host:notaport/p2c"),
+        ("state.db", "Could not parse"),
+        ("foo://x", "Can't load plugin"),
+    ],
+)
+def test_a_state_url_that_cannot_be_read(url: str, words: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        StateStore(url)
+
+    assert words in str(caught.value) and "state.url" in str(caught.value)
+    assert "s3cret" not in str(caught.value)

@@ -13,6 +13,7 @@ from __future__ import annotations
 __all__ = ["open_engine", "state_error"]
 
 import os
+import re
 import shutil
 import sqlite3
 from pathlib import Path
@@ -50,14 +51,15 @@ def open_engine(url: str) -> tuple[sa.Engine, str]:
     Raises:
         ConfigError: The URL cannot be read, or its driver is not installed.
     """
-    safe = sa.engine.make_url(url).render_as_string(hide_password=True) if "://" in url else url
+    safe = re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)  # until the URL is read
     try:
         parsed = sa.engine.make_url(url)
+        safe = parsed.render_as_string(hide_password=True)
         connect_args: dict[str, Any] = {}
         if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
             connect_args["connect_timeout"] = 10
         engine = sa.create_engine(parsed, connect_args=connect_args)
-    except (sa.exc.ArgumentError, ModuleNotFoundError, ImportError) as exc:
+    except (sa.exc.ArgumentError, ValueError, ImportError) as exc:
         raise ConfigError(
             f"Cannot open the state database {safe}: {_first_line(exc)}.",
             fix=f"{_FIX_URL}: sqlite:///state.db, or postgresql+psycopg://user@host/database",
