@@ -9,8 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import apsw
 from fault_helpers import fill, make_read_only, tmpfs
 
+from p2c.cli._faults import machine_fault
 from p2c.workspace import init_workspace
 
 ACCOUNTS = {"accounts": [{"name": f"Account {n} " + "x" * 80} for n in range(3000)]}
@@ -74,3 +76,24 @@ def test_loading_into_a_read_only_workspace(tmp_path: Path) -> None:
         done = p2c("sandbox", "load", "sales", load, "-w", mount / "ws")
 
     refused(done, "read-only")
+
+
+def test_a_full_disk_is_found_behind_a_failed_rollback() -> None:
+    # SQLite rolls back by itself after SQLITE_FULL; a ROLLBACK after that fails with
+    # "cannot rollback", raised while handling the full disk: the message names the disk.
+    try:
+        try:
+            raise apsw.FullError("database or disk is full")
+        except apsw.FullError:
+            raise apsw.SQLError("cannot rollback - no transaction is active") from None
+    except apsw.SQLError as masked:
+        masked.__context__ = apsw.FullError("database or disk is full")
+        fault = machine_fault(masked)
+
+    assert fault is not None and fault.exit_code == 2
+    assert "a disk is full" in fault.message and "cannot rollback" not in fault.message
+
+
+def test_a_bug_is_not_a_machine_fault() -> None:
+    assert machine_fault(KeyError("x")) is None
+    assert machine_fault(apsw.SQLError("no such table: x")) is None
