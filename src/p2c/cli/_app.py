@@ -16,6 +16,7 @@ from typer.exceptions import TyperException
 from p2c._errors import ExitCode, P2CError
 from p2c.cli._connections import connections_app
 from p2c.cli._emulator import emulator
+from p2c.cli._faults import machine_fault
 from p2c.cli._history import register_history
 from p2c.cli._render import err, out, report_error
 from p2c.cli._run import register, run_and_render
@@ -61,7 +62,10 @@ def quickstart(
     directory: Annotated[Path, typer.Argument(help="Folder for the demo workspace.")] = Path(
         "p2c-quickstart"
     ),
-    contacts: Annotated[int, typer.Option(help="How many sample contacts.")] = 40,
+    contacts: Annotated[
+        int,
+        typer.Option(help="How many sample contacts (at most 1,000,000).", min=0, max=1_000_000),
+    ] = 40,
 ) -> None:
     """The main job on the sandbox: sample data, the upgrade script, every project run."""
     # Sales starts without the solution, as a Sales with history would, so the upgrade
@@ -111,6 +115,10 @@ def main() -> None:
     except Exception as error:  # the last line of defence: never a bare traceback
         if os.environ.get("P2C_DEBUG"):
             raise
+        fault = machine_fault(error)  # a full disk, a read-only folder: not a bug of p2c
+        if fault is not None:
+            report_error(fault)
+            sys.exit(fault.exit_code)
         err.print(f"[bold red]internal error:[/] {type(error).__name__}: {error}")
         err.print("  Please report this; rerun with P2C_DEBUG=1 for the traceback.")
         sys.exit(ExitCode.INTERNAL)

@@ -19,24 +19,47 @@ from p2c.workspace import Workspace
 
 
 def emulator(
-    port: Annotated[int, typer.Option(help="TCP port on 127.0.0.1 (0: a free one).")] = 8443,
+    port: Annotated[
+        int, typer.Option(help="TCP port on 127.0.0.1 (0: a free one).", min=0, max=65535)
+    ] = 8443,
     connection_set: Annotated[
         str, typer.Option("--connection-set", "-c", help="The sandbox connection set to serve.")
     ] = "sandbox",
     requests_per_window: Annotated[
-        int, typer.Option(help="Requests per service within the window (Dataverse: 6000).")
+        int,
+        typer.Option(
+            help="Requests per service within the window (Dataverse: 6000).", min=1, max=10**9
+        ),
     ] = 6000,
     window_seconds: Annotated[
-        float, typer.Option(help="Sliding window of the request limit (Dataverse: 300).")
+        float,
+        typer.Option(
+            help="Sliding window of the request limit (Dataverse: 300).",
+            min=0,
+            max=86_400,
+        ),
     ] = 300.0,
     max_concurrent: Annotated[
-        int, typer.Option(help="Concurrent requests per service (Dataverse: 52).")
+        int,
+        typer.Option(help="Concurrent requests per service (Dataverse: 52).", min=1, max=10_000),
     ] = 52,
-    latency_ms: Annotated[float, typer.Option(help="Latency added to every answer.")] = 0.0,
-    fault_rate: Annotated[
-        float, typer.Option(help="Share of requests answered 503/500 (0 to 1, seeded).")
+    latency_ms: Annotated[
+        float,
+        typer.Option(
+            help="Latency added to every answer (at most a minute).",
+            min=0,
+            max=60_000,
+        ),
     ] = 0.0,
-    dop_hint: Annotated[int, typer.Option(help="The x-ms-dop-hint header.")] = 4,
+    fault_rate: Annotated[
+        float,
+        typer.Option(
+            help="Share of requests answered 503/500 (0 to 1, seeded).",
+            min=0,
+            max=1,
+        ),
+    ] = 0.0,
+    dop_hint: Annotated[int, typer.Option(help="The x-ms-dop-hint header.", min=1, max=1000)] = 4,
     without_role: Annotated[
         list[str] | None,
         typer.Option(

@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from p2c._errors import NotFoundError
+from p2c.cli._numbers import RUN_ID_MAX
 from p2c.cli._render import STATUS_STYLE, WorkspaceOption, out
 from p2c.engine import QueuedRecord, StateStore, record_label
 from p2c.templates import builtin_templates
@@ -153,7 +154,7 @@ def register_history(app: typer.Typer) -> None:
     @app.command()
     def history(
         workspace: WorkspaceOption = None,
-        limit: Annotated[int, typer.Option(help="How many runs.")] = 20,
+        limit: Annotated[int, typer.Option(help="How many runs.", min=1, max=RUN_ID_MAX)] = 20,
     ) -> None:
         """Execution history: runs (when, how long, what started them, their status) and
         their tasks with status and counts.
@@ -174,7 +175,12 @@ def register_history(app: typer.Typer) -> None:
     def errors(
         run_id: Annotated[
             int | None,
-            typer.Argument(metavar="[RUN]", help="A run's errors (default: the error queue)."),
+            typer.Argument(
+                metavar="[RUN]",
+                help="A run's errors (default: the error queue).",
+                min=1,
+                max=RUN_ID_MAX,
+            ),
         ] = None,
         workspace: WorkspaceOption = None,
     ) -> None:

@@ -25,6 +25,7 @@ from rich.table import Table
 
 from p2c._errors import ConfigError
 from p2c.cli._interrupt import Interrupts
+from p2c.cli._numbers import RUN_ID_MAX, WAIT_MAX
 from p2c.cli._render import STATUS_STYLE, WorkspaceOption, err, out
 from p2c.engine import Engine, RunAbandoned, RunOptions, RunResult, StateStore
 from p2c.workspace import Workspace
@@ -235,7 +236,12 @@ def register(app: typer.Typer) -> None:
             ),
         ] = False,
         wait: Annotated[
-            float, typer.Option(help="Seconds to wait for a project another run holds.")
+            float,
+            typer.Option(
+                help="Seconds to wait for a project another run holds (at most a day).",
+                min=0,
+                max=WAIT_MAX,
+            ),
         ] = 0.0,
     ) -> None:
         """Run projects in prerequisite order and print a summary per task.
@@ -251,7 +257,10 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def retry(
         run_id: Annotated[
-            int | None, typer.Argument(metavar="[RUN]", help="Retry the failed records of a run.")
+            int | None,
+            typer.Argument(
+                metavar="[RUN]", help="Retry the failed records of a run.", min=1, max=RUN_ID_MAX
+            ),
         ] = None,
         all_records: Annotated[
             bool, typer.Option("--all", help="Retry every record in the error queue.")
@@ -264,7 +273,12 @@ def register(app: typer.Typer) -> None:
         ] = None,
         workspace: WorkspaceOption = None,
         wait: Annotated[
-            float, typer.Option(help="Seconds to wait for a project another run holds.")
+            float,
+            typer.Option(
+                help="Seconds to wait for a project another run holds (at most a day).",
+                min=0,
+                max=WAIT_MAX,
+            ),
         ] = 0.0,
     ) -> None:
         """Write failed records from the error queue again, after a fix.
@@ -275,6 +289,15 @@ def register(app: typer.Typer) -> None:
             raise ConfigError(
                 "Say which records to retry.", fix="give RUN, --all or --record KEY (one of them)"
             )
+        if record is not None:
+            try:
+                record.encode("utf-8")
+            except UnicodeEncodeError:  # bytes the terminal's encoding could not read
+                raise ConfigError(
+                    f"--record {record.encode('utf-8', 'backslashreplace').decode()} is not "
+                    "UTF-8 text, so no record has that key.",
+                    fix="copy the key from `p2c errors`",
+                ) from None
         ws = Workspace.open(workspace)
         selection: dict[str, Any] = {"run_id": run_id, "source_key": record}
         code = run_and_render(ws, project, wait=wait, retry=selection, started_by="retry")

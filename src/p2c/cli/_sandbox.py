@@ -11,7 +11,8 @@ from typing import Annotated, Any
 
 import typer
 
-from p2c._errors import InputError, NotFoundError
+from p2c._errors import InputError, NotFoundError, P2CError
+from p2c._strictjson import JsonProblem, decode, find_lone_surrogate, loads, printable, read_limited
 from p2c.cli._render import WorkspaceOption, out
 from p2c.connectors import upgrade_sales
 from p2c.dynamics import SALES
@@ -25,33 +26,69 @@ sales_app = typer.Typer(
 )
 
 
+LOAD_LIMIT = 256 << 20
+"""The largest load file read, in bytes (256 MiB): an endless stream ends with an error."""
+
+
 def read_load_file(path: Path) -> dict[str, Any]:
-    """The JSON load document, or an InputError naming line and column."""
+    """The JSON load document (``-``: standard input), or an InputError saying where and
+    why it cannot be read. UTF-8 with or without a BOM, UTF-16 and UTF-32 are read."""
+    name = "standard input" if str(path) == "-" else str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        if str(path) == "-":
+            data = read_limited(sys.stdin.buffer, LOAD_LIMIT, name)
+        else:
+            with path.open("rb") as stream:
+                data = read_limited(stream, LOAD_LIMIT, name)
+        text = decode(data, name)
+        document = loads(text, name, allow_nan=True)  # NaN: named with its field later
     except FileNotFoundError:
         raise InputError(f"{path} does not exist.") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path} cannot be read as UTF-8 text: {exc}.") from None
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(
-            f"{path} line {exc.lineno} column {exc.colno}: {exc.msg}; "
-            "the file is not valid JSON. Nothing was loaded."
-        ) from None
+    except IsADirectoryError:
+        raise InputError(f"{path} is a folder, not a JSON file.") from None
+    except OSError as exc:
+        raise InputError(f"{path} cannot be read: {exc.strerror or exc}.") from None
+    except JsonProblem as exc:
+        raise InputError(f"{exc}. Nothing was loaded.") from None
     if not isinstance(document, dict):
         raise InputError(
-            f"{path}: expected a JSON object such as "
+            f"{name}: expected a JSON object such as "
             '{"accounts": [...], "contacts": [...]}. Nothing was loaded.'
         )
+    _refuse_lone_surrogates(text, document, name)
     return document
+
+
+def _refuse_lone_surrogates(text: str, document: dict[str, Any], name: str) -> None:
+    path = find_lone_surrogate(text, document)
+    if path is None:
+        return
+    parts = [printable(p) if isinstance(p, str) else p for p in path]
+    if len(parts) >= 3 and isinstance(parts[1], int):
+        record, field = f"{parts[0]}[{parts[1]}]", str(parts[2])
+    else:
+        record, field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts), ""
+        record = record.lstrip(".")
+    problem = P2CError(
+        "the text holds half of a UTF-16 surrogate pair (a \\ud800-\\udfff escape without "
+        "its partner), which no system stores",
+        record=record,
+        field=field or None,
+        fix="give both halves of the pair, or remove the escape",
+    )
+    raise InputError(f"{name}: 1 problem; nothing was loaded.", [problem])
 
 
 @sandbox_app.command("load")
 def load(
     system: Annotated[str, typer.Argument(help="The system to load: sales.")],
-    file: Annotated[Path, typer.Argument(help='JSON: {"accounts": [...], "contacts": [...], ...}')],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help='JSON: {"accounts": [...], "contacts": [...], ...}; - reads standard input. '
+            "UTF-8 (with or without BOM) or UTF-16, at most 256 MiB."
+        ),
+    ],
     workspace: WorkspaceOption = None,
 ) -> None:
     """Create records in the sandbox through its business rules, all or nothing."""

@@ -5,6 +5,7 @@ endpoint, on 127.0.0.1 only, with service protection (429 with ``Retry-After``),
 fault injection. The HTTP connectors are tested end to end against it.
 """
 
+from p2c.emulator._app import MAX_BODY
 from p2c.emulator._protection import EmulatorStats, ServiceStats
 from p2c.emulator._server import RunningEmulator, serve
 from p2c.emulator._settings import (
@@ -19,6 +20,7 @@ from p2c.emulator._tls import ensure_certificate
 __all__ = [
     "CLIENT_ID",
     "DEFAULT_SECRET",
+    "MAX_BODY",
     "SECRET_ENV",
     "TENANT",
     "EmulatorSettings",

@@ -6,7 +6,7 @@ sandbox work runs on a bounded pool of worker threads, each with its own SQLite 
 
 from __future__ import annotations
 
-__all__ = ["EmulatorApp", "Service"]
+__all__ = ["MAX_BODY", "EmulatorApp", "Service"]
 
 import logging
 import uuid
@@ -29,6 +29,11 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 log = logging.getLogger("p2c.emulator")
+
+MAX_BODY = 32 << 20
+"""The largest request body the emulator takes (32 MiB, INFERRED: about IIS's default
+request limit of 30,000,000 bytes); a larger one is answered 413."""
+_DRAIN = 4  # read and drop up to this many times the limit, so the client sees the 413
 
 
 class Face(Protocol):
@@ -65,6 +70,7 @@ class EmulatorApp:
         services: Service name (first path segment) -> service.
         settings: Emulator settings.
         threads: Worker threads for sandbox work.
+        max_body: The largest request body taken, in bytes; a larger one is answered 413.
     """
 
     def __init__(
@@ -73,11 +79,13 @@ class EmulatorApp:
         services: dict[str, Service],
         settings: EmulatorSettings,
         threads: int = 16,
+        max_body: int = MAX_BODY,
     ) -> None:
         self.tokens = tokens
         self.services = services
         self.settings = settings
         self.threads = threads
+        self.max_body = max_body
         self._limiter: anyio.CapacityLimiter | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -91,14 +99,14 @@ class EmulatorApp:
                     return
         if scope["type"] != "http":
             return
-        chunks = []
-        while True:
-            message = await receive()
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body"):
-                break
         try:
-            reply = await self._dispatch(scope, b"".join(chunks))
+            body = await _read_body(scope, receive, self.max_body)
+            if body is None:
+                reply = self._too_large(scope)
+            else:
+                reply = await self._dispatch(scope, body)
+        except RecursionError:  # a structure nested past what Python walks: the client's fault
+            reply = self._refuse(scope, ApiError(400, "The request nests too deeply to read."))
         except Exception:  # the server must answer, whatever broke
             log.exception("emulator: unexpected error")
             reply = json_reply(
@@ -110,6 +118,32 @@ class EmulatorApp:
         headers.append((b"content-length", str(len(reply.body)).encode()))
         await send({"type": "http.response.start", "status": reply.status, "headers": headers})
         await send({"type": "http.response.body", "body": reply.body})
+
+    def _service_of(self, scope: Scope) -> Service | None:
+        raw = scope.get("raw_path") or scope["path"].encode()
+        segments = raw.decode("latin-1").split("?", 1)[0].split("/")
+        return self.services.get(unquote(segments[1])) if len(segments) > 1 else None
+
+    def _refuse(self, scope: Scope, error: ApiError) -> Reply:
+        """A refusal in the shape of the service asked, or Entra ID's for anything else."""
+        service = self._service_of(scope)
+        if service is not None:
+            return service.face.render(error)
+        return json_reply(error.status, {"error": {"code": "BadRequest", "message": error.message}})
+
+    def _too_large(self, scope: Scope) -> Reply:
+        limit = self.max_body
+        reply = self._refuse(
+            scope,
+            ApiError(
+                413,
+                f"The request body is larger than the limit of {limit:,} bytes "
+                f"({limit >> 20} MiB); send fewer records per request or per $batch.",
+            ),
+        )
+        # The rest of the body is not read: the connection ends with the answer.
+        reply.headers["Connection"] = "close"
+        return reply
 
     async def _dispatch(self, scope: Scope, body: bytes) -> Reply:
         headers: dict[str, str] = {}
@@ -174,14 +208,14 @@ class EmulatorApp:
                 await anyio.sleep(self.settings.latency_ms / 1000)
             if admission.fault is not None:
                 return self._decorate(service, _fault(service, admission.fault), admission)
+            try:
+                query = _query(scope, service.kind)
+            except ApiError as error:
+                return service.face.render(error)
             call = Call(
                 method=scope["method"],
                 path=unquote(path[len(root_path) :]),
-                query=dict(
-                    parse_qsl(
-                        scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True
-                    )
-                ),
+                query=query,
                 headers=headers,
                 body=body,
                 root=root,
@@ -275,3 +309,47 @@ def _no_role(service: Service, path: str) -> ApiError:
         f"Access denied: the user of the Microsoft Entra application has no security role "
         f"that grants access to '{table}'.",
     )
+
+
+async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes | None:
+    """The request body, or None when it is larger than ``limit``. A larger body is read on
+    and dropped (up to a few times the limit), so that a client that sends the whole body
+    before it reads gets the 413 rather than a broken connection."""
+    declared = dict(scope["headers"]).get(b"content-length", b"")
+    if declared.isdigit() and int(declared) > _DRAIN * limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size <= limit:
+            chunks.append(chunk)
+        elif size > _DRAIN * limit or message["type"] == "http.disconnect":
+            return None
+        if not message.get("more_body"):
+            break
+    return b"".join(chunks) if size <= limit else None
+
+
+def _query(scope: Scope, kind: str) -> dict[str, str]:
+    """The query options, each at most once (INFERRED: ODataLib's refusal of a repeated one;
+    a dict would silently keep the last)."""
+    pairs = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+    query = dict(pairs)
+    if len(query) < len(pairs):
+        seen: set[str] = set()
+        twice = ""
+        for name, _ in pairs:
+            if name in seen:
+                twice = name
+                break
+            seen.add(name)
+        raise ApiError(
+            400,
+            f"Query option '{twice}' was specified more than once, but it must be specified at "
+            "most once.",
+            "0x80060888" if kind == "dataverse" else "",
+        )
+    return query

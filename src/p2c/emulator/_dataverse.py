@@ -32,7 +32,12 @@ from p2c.emulator._entity_definitions import Definitions
 from p2c.emulator._fetchxml import fetch_reply
 from p2c.emulator._http import ApiError, Call, Reply, json_reply
 from p2c.emulator._metadata import dataverse_csdl
-from p2c.emulator._options import page_size, parse_key, parse_resource
+from p2c.emulator._options import (
+    page_size,
+    parse_key,
+    parse_resource,
+    refuse_unknown_options,
+)
 from p2c.emulator._paging import follow, read_rows, window
 from p2c.emulator._pool import SystemPool
 from p2c.emulator._query_functions import check_options
@@ -76,6 +81,7 @@ class DataverseFace(Face):
 
     def execute(self, call: Call) -> Reply:
         try:
+            refuse_unknown_options(call, dataverse=True)
             return self._route(call)
         except ApiError as error:
             return self.render(error)
@@ -202,7 +208,6 @@ class DataverseFace(Face):
             return fetch_reply(self, call, entity)
         if "$apply" in call.query:
             return apply_reply(self, call, entity)
-        check_options(call)
         columns, shape, context = query.plan(call, entity, self._visible)
         if "$deltatoken" in call.query:
             return delta_reply(

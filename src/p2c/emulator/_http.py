@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
+from p2c._strictjson import JsonProblem, decode, find_lone_surrogate, loads, printable
+
 
 @dataclass
 class Call:
@@ -38,12 +40,25 @@ class Call:
     in_change_set: bool = False
 
     def json(self) -> Any:
+        """The body as JSON: nested at most 100 deep, no NaN or Infinity, no half of a
+        surrogate pair; anything else is a 400 saying where."""
         if not self.body.strip():
             raise ApiError(400, "The request body is empty; a JSON object is expected.")
         try:
-            return json.loads(self.body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ApiError(400, f"The request body is not valid JSON: {exc}.") from None
+            text = decode(self.body, "The request body")
+            document = loads(text, "The request body")
+        except JsonProblem as exc:
+            raise ApiError(400, f"{exc}.") from None
+        where = find_lone_surrogate(text, document)
+        if where is not None:
+            path = "".join(f"[{p}]" if isinstance(p, int) else f".{printable(p)}" for p in where)
+            at = path.lstrip(".") or "its top"
+            raise ApiError(
+                400,
+                f"The request body holds half of a UTF-16 surrogate pair at {at}: "
+                "a \\ud800-\\udfff escape without its partner.",
+            )
+        return document
 
     def prefers(self, token: str) -> str | None:
         """The value of a ``Prefer`` preference (``odata.maxpagesize``), "" when it has none."""

@@ -27,6 +27,7 @@ from p2c.emulator._options import (
     parse_orderby,
     parse_resource,
     parse_select,
+    refuse_unknown_options,
 )
 from p2c.emulator._paging import follow, read_rows, window
 from p2c.emulator._pool import SystemPool
@@ -73,6 +74,7 @@ class KeyedFace(Face):
 
     def execute(self, call: Call) -> Reply:
         try:
+            refuse_unknown_options(call, dataverse=False)
             return self._route(call)
         except ApiError as error:
             return self.render(error)
@@ -295,6 +297,9 @@ class KeyedFace(Face):
                     f"The property '{name}' does not exist on type '{_NAMESPACE}.{entity.name}'. "
                     "Make sure to only use property names that are defined by the type.",
                 )
+            if isinstance(value, dict | list):  # F&O entities are flat: no deep insert
+                kind = "an object" if isinstance(value, dict) else "an array"
+                raise ApiError(400, f"The property '{name}' takes a single value, not {kind}.")
             if f.type in (FieldType.ENUM, FieldType.NOYES) and isinstance(value, str):
                 spelled = ENUM_VALUE.match(value)
                 if spelled:

@@ -8,6 +8,7 @@ are rewritten to plain literals first, outside of quoted strings.
 from __future__ import annotations
 
 __all__ = [
+    "INTERNAL_OPTIONS",
     "PageToken",
     "ParsedKey",
     "Resource",
@@ -22,6 +23,7 @@ __all__ = [
     "parse_orderby",
     "parse_resource",
     "parse_select",
+    "refuse_unknown_options",
     "split_top_level",
 ]
 
@@ -35,15 +37,17 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from p2c._errors import ConfigError
+from p2c._strictjson import loads
 from p2c.emulator._http import ApiError, Call
 from p2c.odata import Call as FilterCall
-from p2c.odata import Filter, Logical, Not, parse_filter
+from p2c.odata import Compare, Filter, map_leaves, parse_filter
 
 _RESOURCE = re.compile(
     r"^(?P<name>[A-Za-z_$][A-Za-z0-9_.$]*)(?:\((?P<key>.*)\))?(?:/(?P<tail>.+))?$"
 )
 _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _ENUM_LITERAL = re.compile(r"Microsoft\.Dynamics\.DataEntities\.[A-Za-z0-9_]+'((?:[^']|'')*)'")
+_INT64_MAX = 2**63 - 1
 ENUM_VALUE = re.compile(r"^Microsoft\.Dynamics\.DataEntities\.[A-Za-z0-9_]+'(?P<value>.*)'$")
 
 ParsedKey = str | dict[str, Any]
@@ -56,6 +60,60 @@ class Resource:
     name: str
     key: str | None
     tail: str | None
+
+
+# The query options each service takes here. Names outside these are refused, never ignored:
+# OData services "MUST fail any request that contains unsupported OData query options".
+_DATAVERSE_OPTIONS = frozenset(
+    {
+        "$select",
+        "$filter",
+        "$orderby",
+        "$top",
+        "$expand",
+        "$count",
+        "$skiptoken",
+        "$deltatoken",
+        "$apply",
+        "fetchXml",
+    }
+)
+_FINOPS_OPTIONS = frozenset(
+    {"$select", "$filter", "$orderby", "$top", "$skip", "$count", "$skiptoken", "cross-company"}
+)
+# Options the real service takes and the emulator does not.
+_NOT_EMULATED = {
+    True: frozenset(
+        {"savedQuery", "userQuery", "$search", "$format", "sql", "$levels", "$compute"}
+    ),
+    False: frozenset({"$expand", "$format"}),
+}
+INTERNAL_OPTIONS = frozenset({"p2c-trackfrom"})  # carried in the emulator's own next links
+
+
+def refuse_unknown_options(call: Call, dataverse: bool) -> None:
+    """A 400 for a query option the service does not take, in its wording (INFERRED: the
+    ODataLib message Dataverse shows for ``$skip``; ASP.NET OData's, quoted, for F&O)."""
+    known = _DATAVERSE_OPTIONS if dataverse else _FINOPS_OPTIONS
+    code = "0x80060888" if dataverse else ""
+    for name in call.query:
+        if name in known or name in INTERNAL_OPTIONS:
+            continue
+        if name.startswith("@") and f"={name}" in call.path:
+            continue  # a parameter alias of a function call: `Fn(Query=@q)?@q=...`
+        if name in _NOT_EMULATED[dataverse] or name.startswith("@"):
+            what = "parameter aliases" if name.startswith("@") else f"the query option {name}"
+            raise ApiError(400, f"The emulator does not support {what}.", code)
+        shown = name if dataverse else f"'{name}'"
+        raise ApiError(400, f"The query parameter {shown} is not supported.", code)
+    count = call.query.get("$count")
+    if count is not None and count not in ("true", "false"):
+        raise ApiError(
+            400,
+            f"Invalid value '{count}' for $count query option found. Valid values are "
+            "'true' and 'false'.",
+            code,
+        )
 
 
 def parse_resource(path: str) -> Resource:
@@ -106,7 +164,7 @@ def _literal(value: str) -> Any:
         return enum["value"].replace("''", "'")
     if _GUID.fullmatch(value):
         return value.lower()
-    if re.fullmatch(r"-?\d+", value):
+    if re.fullmatch(r"-?\d{1,19}", value) and -_INT64_MAX - 1 <= int(value) <= _INT64_MAX:
         return int(value)
     raise ApiError(400, f"Bad key value {value!r}: quote text as 'value'.", "0x80060888")
 
@@ -163,14 +221,14 @@ def parse_filter_text(text: str) -> Filter:
 
 def map_filter(tree: Filter, rename: Callable[[str, Any], tuple[str, Any]]) -> Filter:
     """The tree with each (field, value) replaced by ``rename(field, value)``."""
-    if isinstance(tree, Logical):
-        return Logical(tree.op, map_filter(tree.left, rename), map_filter(tree.right, rename))
-    if isinstance(tree, Not):
-        return Not(map_filter(tree.operand, rename))
-    field, value = rename(tree.field, tree.value)
-    if isinstance(tree, FilterCall):
-        return FilterCall(tree.function, field, str(value))
-    return dataclasses.replace(tree, field=field, value=value)
+
+    def change(node: Compare | FilterCall) -> Filter:
+        field, value = rename(node.field, node.value)
+        if isinstance(node, FilterCall):
+            return FilterCall(node.function, field, str(value))
+        return dataclasses.replace(node, field=field, value=value)
+
+    return map_leaves(tree, change)
 
 
 @dataclass(frozen=True)
@@ -188,12 +246,27 @@ def encode_token(token: PageToken) -> str:
 
 
 def decode_token(text: str) -> PageToken:
+    """The token of a next link, checked: the emulator made it, but a client may send any."""
     try:
         padded = text + "=" * (-len(text) % 4)
-        after, offset, left = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        return PageToken(after, int(offset), left)
+        raw = base64.urlsafe_b64decode(padded.encode())
+        after, offset, left = loads(raw, "The $skiptoken", max_depth=2)
     except (ValueError, TypeError) as exc:
         raise ApiError(400, f"The $skiptoken is not valid: {exc}.", "0x80060888") from None
+    scalars = (str, int, float, bool, type(None))
+    if (
+        not (
+            after is None
+            or (isinstance(after, list) and all(isinstance(v, scalars) for v in after))
+        )
+        or type(offset) is not int
+        or not 0 <= offset <= _INT64_MAX
+        or not (left is None or (type(left) is int and 0 <= left <= _INT64_MAX))
+    ):
+        raise ApiError(
+            400, "The $skiptoken is not valid: it is not one the service gave.", "0x80060888"
+        )
+    return PageToken(after, offset, left)
 
 
 def page_size(call: Call, maximum: int) -> int:

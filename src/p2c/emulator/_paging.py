@@ -33,16 +33,22 @@ class Window:
     keyset: bool
 
 
+_INT64_MAX = 2**63 - 1
+
+
 def _whole(call: Call, option: str) -> int | None:
+    """``$top`` or ``$skip``: a whole number from 0 to 2^63-1 (Edm.Int64, what SQLite's
+    LIMIT and OFFSET take), else a 400 in ODataLib's words."""
     text = call.query.get(option)
     if text is None:
         return None
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise ApiError(400, f"Invalid value '{text}' for {option}: expected a whole number.")
+    value = int(text) if text.isascii() and text.isdigit() and len(text) <= 19 else -1
+    if not 0 <= value <= _INT64_MAX:
+        raise ApiError(
+            400,
+            f"Invalid value '{text[:40]}' for {option} query option found. The {option} query "
+            "option requires a non-negative integer value (at most 9223372036854775807).",
+        )
     return value
 
 

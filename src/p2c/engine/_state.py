@@ -21,6 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from p2c._errors import ConfigError
+from p2c.engine._database import open_engine, state_error
 from p2c.engine._history import RunHistory, note_batch
 from p2c.engine._records import Cursor, ErrorRow, LegId, QueuedRecord, TaskCounts
 from p2c.engine._tables import (
@@ -109,35 +110,20 @@ def _delete_keys(db: sa.Connection, table: sa.Table, leg: LegId, keys: Sequence[
         db.execute(table.delete().where(leg.where(table), table.c.source_key.in_(part)))
 
 
-def _tune_sqlite(connection: Any, _record: Any) -> None:
-    """WAL: runs of other projects read while one writes, and a commit appends instead of
-    rewriting pages; NORMAL sync is safe with WAL against a killed process (a power cut may
-    lose the last batches' state, which the next run writes again: upserts by key). A
-    checkpoint every 64 MB of log rather than 4 MB: lineage pages written by many batches
-    are copied back once."""
-    cursor = connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA wal_autocheckpoint=16384")
-    cursor.close()
-
-
 class StateStore(RunHistory):
     """Runs, task runs, errors, the error queue, lineage and cursors in one database."""
 
     def __init__(self, url: str) -> None:
-        safe = sa.engine.make_url(url).render_as_string(hide_password=True) if "://" in url else url
+        self.engine, safe = open_engine(url)
         try:
-            self.engine = sa.create_engine(url)
-            if self.engine.dialect.name == "sqlite":
-                sa.event.listen(self.engine, "connect", _tune_sqlite)
             with self.engine.begin() as db:
                 _open_schema(db, safe)
-        except (sa.exc.ArgumentError, sa.exc.OperationalError, ModuleNotFoundError) as exc:
-            raise ConfigError(
-                f"Cannot open the state database {safe}: {exc.__class__.__name__}.",
-                fix="check state.url in p2c.yaml",
-            ) from None
+        except Exception as exc:  # a database error says what is wrong with the database
+            problem = state_error(exc, safe)
+            self.engine.dispose()
+            if problem is None:
+                raise
+            raise problem from None
         mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
         columns = [c.name for c in lineage_table.columns]
         keys = [c.name for c in lineage_table.primary_key]

@@ -4,31 +4,36 @@ The subset that source filters use: comparisons (``eq ne gt ge lt le``), ``and``
 ``not``, parentheses, string/number/boolean/null/date-time literals, and the functions
 ``contains``, ``startswith`` and ``endswith``. The tree renders to parameterized SQL for the
 sandbox and the emulator, back to ``$filter`` text for Dataverse and F&O, and evaluates in
-memory.
+memory (``p2c.odata._walk``).
+
+Length is no limit: a chain of one operator (``a or b or c …``, say 1,500 ids) becomes a
+balanced tree, log2(n) deep, and every walk over a tree is iterative. Nesting is: more than
+:data:`MAX_DEPTH` parentheses or ``not`` inside one another is refused with a clear message.
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "MAX_DEPTH",
     "Call",
     "Compare",
     "Filter",
     "Logical",
     "Not",
-    "evaluate",
-    "fields_of",
+    "combine",
     "parse_filter",
-    "to_odata",
-    "to_sql",
 ]
 
+import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from p2c._errors import ConfigError
+
+MAX_DEPTH = 100
+"""How deep parentheses and ``not`` may nest in a ``$filter``."""
 
 _TOKEN = re.compile(
     r"""\s*(?:
@@ -40,8 +45,10 @@ _TOKEN = re.compile(
     )""",
     re.VERBOSE,
 )
-_COMPARE = {"eq": "=", "ne": "<>", "gt": ">", "ge": ">=", "lt": "<", "le": "<="}
+COMPARE_SQL = {"eq": "=", "ne": "<>", "gt": ">", "ge": ">=", "lt": "<", "le": "<="}
 _FUNCTIONS = ("contains", "startswith", "endswith")
+_INT64 = (-(2**63), 2**63 - 1)
+_SHOWN = 60  # characters of a long filter shown on each side of the position at fault
 
 
 @dataclass(frozen=True)
@@ -73,6 +80,27 @@ class Not:
 Filter = Compare | Call | Logical | Not
 
 
+def combine(op: str, operands: Sequence[Filter]) -> Filter:
+    """``a op b op c …`` as a balanced tree: it nests log2(n) deep, not n deep, so SQL
+    parsers, URL renderers and other services take it at any length.
+
+    Args:
+        op: ``and`` or ``or``.
+        operands: One or more filters.
+    """
+    if not operands:
+        raise ValueError("combine needs at least one operand")
+    level = list(operands)
+    while len(level) > 1:
+        paired: list[Filter] = [
+            Logical(op, level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)
+        ]
+        if len(level) % 2:
+            paired.append(level[-1])
+        level = paired
+    return level[0]
+
+
 def parse_filter(text: str) -> Filter:
     """Parse ``$filter`` text; raise ConfigError pointing at the offending token."""
     return _Parser(text).parse()
@@ -82,6 +110,7 @@ class _Parser:
     def __init__(self, text: str) -> None:
         self.text = text
         self.tokens: list[tuple[str, str, int]] = []
+        self.depth = 0
         pos = 0
         while pos < len(text):
             match = _TOKEN.match(text, pos)
@@ -95,16 +124,16 @@ class _Parser:
             pos = match.end()
         self.index = 0
 
-    def _fail(self, why: str, pos: int | None = None) -> None:
+    def _fail(self, why: str, pos: int | None = None, fix: str | None = None) -> None:
         at = (
             pos
             if pos is not None
             else (self.tokens[self.index][2] if self._more() else len(self.text))
         )
         raise ConfigError(
-            f"Cannot read the filter {self.text!r} at position {at + 1}: {why}.",
-            fix="use OData $filter syntax, e.g. msdynce_isactivecustomer eq true and "
-            "statecode eq 0",
+            f"Cannot read the filter {_excerpt(self.text, at)!r} at position {at + 1}: {why}.",
+            fix=fix
+            or "use OData $filter syntax, e.g. msdynce_isactivecustomer eq true and statecode eq 0",
         )
 
     def _more(self) -> bool:
@@ -126,6 +155,13 @@ class _Parser:
             self.index -= 1
             self._fail(f"expected {punct!r}")
 
+    def _keyword(self, word: str) -> bool:
+        token = self._peek()
+        if token and token[0] == "name" and token[1].lower() == word:
+            self.index += 1
+            return True
+        return False
+
     def parse(self) -> Filter:
         if not self.tokens:
             self._fail("the filter is empty")
@@ -135,30 +171,43 @@ class _Parser:
         return tree
 
     def _or(self) -> Filter:
-        left = self._and()
-        while (t := self._peek()) and t[0] == "name" and t[1].lower() == "or":
-            self.index += 1
-            left = Logical("or", left, self._and())
-        return left
+        operands = [self._and()]
+        while self._keyword("or"):
+            operands.append(self._and())
+        return combine("or", operands)
 
     def _and(self) -> Filter:
-        left = self._unary()
-        while (t := self._peek()) and t[0] == "name" and t[1].lower() == "and":
-            self.index += 1
-            left = Logical("and", left, self._unary())
-        return left
+        operands = [self._unary()]
+        while self._keyword("and"):
+            operands.append(self._unary())
+        return combine("and", operands)
 
     def _unary(self) -> Filter:
         token = self._peek()
         if token and token[0] == "name" and token[1].lower() == "not":
+            self._enter()
             self.index += 1
-            return Not(self._unary())
-        if token and token[1] == "(":
+            inner: Filter = Not(self._unary())
+        elif token and token[1] == "(":
+            self._enter()
             self.index += 1
             inner = self._or()
             self._expect(")")
-            return inner
-        return self._comparison()
+        else:
+            return self._comparison()
+        self.depth -= 1
+        return inner
+
+    def _enter(self) -> None:
+        """One level deeper; past MAX_DEPTH the filter is refused (the parser recurses per
+        level, so this also keeps it far from Python's recursion limit)."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            self._fail(
+                f"parentheses and 'not' nest more than {MAX_DEPTH} levels deep (the limit)",
+                fix=f"nest at most {MAX_DEPTH} levels; a chain such as a or b or c needs no "
+                "parentheses",
+            )
 
     def _comparison(self) -> Filter:
         kind, value, _pos = self._take()
@@ -178,9 +227,9 @@ class _Parser:
                 self._fail(f"{value} compares text")
             return Call(value.lower(), field, literal)
         op_kind, op, _ = self._take()
-        if op_kind != "name" or op.lower() not in _COMPARE:
+        if op_kind != "name" or op.lower() not in COMPARE_SQL:
             self.index -= 1
-            self._fail(f"expected an operator ({', '.join(_COMPARE)}) after {value!r}")
+            self._fail(f"expected an operator ({', '.join(COMPARE_SQL)}) after {value!r}")
         return Compare(op.lower(), value, self._literal())
 
     def _literal(self) -> Any:
@@ -188,7 +237,7 @@ class _Parser:
         if kind == "string":
             return value[1:-1].replace("''", "'")
         if kind == "number":
-            return float(value) if "." in value else int(value)
+            return self._number(value)
         if kind == "datetime":
             return value
         if kind == "name" and value.lower() in ("true", "false"):
@@ -199,108 +248,26 @@ class _Parser:
         self._fail("expected a value: 'text', a number, true, false, null or a date-time")
         return None
 
-
-# renderers ------------------------------------------------------------------------------------
-
-
-def fields_of(tree: Filter) -> set[str]:
-    """Every field the filter reads."""
-    if isinstance(tree, Logical):
-        return fields_of(tree.left) | fields_of(tree.right)
-    if isinstance(tree, Not):
-        return fields_of(tree.operand)
-    return {tree.field}
-
-
-def to_sql(
-    tree: Filter, column: Callable[[str], str], convert: Callable[[str, Any], Any] | None = None
-) -> tuple[str, list[Any]]:
-    """A parameterized SQL condition. ``column`` maps a field to a quoted column (and rejects
-    unknown fields); ``convert`` turns a literal into the stored form of that field."""
-    params: list[Any] = []
-
-    def value_of(field: str, value: Any) -> Any:
-        return convert(field, value) if convert else value
-
-    def render(node: Filter) -> str:
-        if isinstance(node, Logical):
-            return f"({render(node.left)} {node.op.upper()} {render(node.right)})"
-        if isinstance(node, Not):
-            return f"(NOT {render(node.operand)})"
-        col = column(node.field)
-        if isinstance(node, Call):
-            pattern = {"contains": "%{}%", "startswith": "{}%", "endswith": "%{}"}[node.function]
-            escaped = node.value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            params.append(pattern.format(escaped))
-            return f"({col} LIKE ? ESCAPE '\\')"
-        if node.value is None:
-            return f"({col} IS {'NOT ' if node.op == 'ne' else ''}NULL)"
-        params.append(value_of(node.field, node.value))
-        if node.op == "ne":
-            return f"({col} IS NOT ?)"
-        return f"({col} {_COMPARE[node.op]} ?)"
-
-    return render(tree), params
+    def _number(self, text: str) -> int | float:
+        """A number literal; one no database column holds (past 64 bits, or so long that it
+        reads as infinity) is refused here rather than failing deep in a query."""
+        try:
+            number: int | float = float(text) if "." in text else int(text)
+        except ValueError:  # longer than Python reads (4,300 digits)
+            number = math.inf
+        if not _INT64[0] <= number <= _INT64[1]:  # also infinity
+            self.index -= 1
+            shown = text if len(text) <= 24 else text[:20] + "…"
+            self._fail(
+                f"the number {shown} is out of range: a filter's numbers lie within "
+                "±9,223,372,036,854,775,807"
+            )
+        return number
 
 
-def to_odata(tree: Filter) -> str:
-    """The filter as ``$filter`` text again (for the HTTP connectors)."""
-    if isinstance(tree, Logical):
-        return f"({to_odata(tree.left)} {tree.op} {to_odata(tree.right)})"
-    if isinstance(tree, Not):
-        return f"not ({to_odata(tree.operand)})"
-    if isinstance(tree, Call):
-        return f"{tree.function}({tree.field},{_odata_literal(tree.value)})"
-    return f"{tree.field} {tree.op} {_odata_literal(tree.value)}"
-
-
-def _odata_literal(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    if isinstance(value, str) and re.fullmatch(
-        r"\d{4}-\d{2}-\d{2}T[0-9:.]+(Z|[+-]\d{2}:\d{2})?", value
-    ):
-        return value
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def evaluate(tree: Filter, record: Mapping[str, Any]) -> bool:
-    """Whether a record passes the filter (OData semantics: null compares only with null)."""
-    if isinstance(tree, Logical):
-        if tree.op == "and":
-            return evaluate(tree.left, record) and evaluate(tree.right, record)
-        return evaluate(tree.left, record) or evaluate(tree.right, record)
-    if isinstance(tree, Not):
-        return not evaluate(tree.operand, record)
-    actual = record.get(tree.field)
-    if isinstance(tree, Call):
-        if not isinstance(actual, str):
-            return False
-        return {
-            "contains": tree.value in actual,
-            "startswith": actual.startswith(tree.value),
-            "endswith": actual.endswith(tree.value),
-        }[tree.function]
-    expected = tree.value
-    if tree.op == "eq":
-        return bool(actual == expected)
-    if tree.op == "ne":
-        return bool(actual != expected)
-    if actual is None or expected is None:
-        return False
-    if isinstance(expected, str) and isinstance(actual, datetime):
-        actual = actual.isoformat()
-    ops: dict[str, Callable[[Any, Any], bool]] = {
-        "gt": lambda a, b: a > b,
-        "ge": lambda a, b: a >= b,
-        "lt": lambda a, b: a < b,
-        "le": lambda a, b: a <= b,
-    }
-    try:
-        return ops[tree.op](actual, expected)
-    except TypeError:
-        return False
+def _excerpt(text: str, at: int) -> str:
+    """The filter as shown in a message: whole when short, else the part around ``at``."""
+    if len(text) <= 3 * _SHOWN:
+        return text
+    start, end = max(0, at - _SHOWN), min(len(text), at + _SHOWN)
+    return ("…" if start else "") + text[start:end] + ("…" if end < len(text) else "")

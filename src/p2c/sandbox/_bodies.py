@@ -17,12 +17,14 @@ __all__ = [
 ]
 
 import difflib
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from p2c._errors import InputError, P2CError
+from p2c._strictjson import printable
 from p2c.dynamics import Entity, Field, FieldType
 
 _REFERENCE = re.compile(r"^(?:.*/)?(?P<set>[A-Za-z_][A-Za-z0-9_]*)\((?P<key>[^()]*)\)$")
@@ -84,6 +86,16 @@ def _suggest(name: str, candidates: Iterable[str]) -> str:
     return f"did you mean {close[0]!r}?" if close else "remove it or check the spelling"
 
 
+@dataclass(frozen=True)
+class _Target:
+    """What bodies of one entity are checked against."""
+
+    entity: Entity
+    visible: set[str]
+    entity_sets: dict[str, str]
+    navs: dict[str, tuple[Field, str]]
+
+
 def prepare(
     entity: Entity,
     bodies: list[Any],
@@ -103,109 +115,189 @@ def prepare(
         entity_sets: Entity set name -> logical name, to read references.
         update: Bodies are updates: required columns need not be present.
     """
-    intake = _Intake(entity, visible, entity_sets, update)
+    out = Prepared()
+    target = _Target(entity, visible, entity_sets, navigation_properties(entity))
     for index, body in enumerate(bodies):
-        intake.take(f"{where}[{index}]", body)
-    return intake.out
-
-
-class _Intake:
-    """The bodies of one entity, taken one at a time into ``out``."""
-
-    def __init__(
-        self, entity: Entity, visible: set[str], entity_sets: dict[str, str], update: bool
-    ) -> None:
-        self.entity = entity
-        self.visible = visible
-        self.entity_sets = entity_sets
-        self.update = update
-        self.navs = navigation_properties(entity)
-        required = [f for f in entity.fields if f.required]
-        self.required = [f for f in required if f.type is not FieldType.LOOKUP]
-        self.required_lookups = [f for f in required if f.type is FieldType.LOOKUP]
-        self.out = Prepared()
-
-    def problem(self, message: str, position: str, name: str | None, fix: str | None) -> None:
-        self.out.problems.append(P2CError(message, record=position, field=name, fix=fix))
-
-    def take(self, position: str, body: Any) -> None:
+        position = f"{where}[{index}]"
         if not isinstance(body, dict):
-            fix = 'write each record as {"column": value, ...}'
-            self.problem(f"expected a JSON object, got {type(body).__name__}", position, None, fix)
-            return
-        entity, visible, coercers = self.entity, self.visible, self.entity.coercers
+            out.problems.append(
+                P2CError(
+                    f"expected a JSON object, got {_json_kind(body)}",
+                    record=position,
+                    fix='write each record as {"column": value, ...}',
+                )
+            )
+            continue
         row: dict[str, Any] = {}
         # Columns already reported as wrong: not also reported as missing.
         wrong: set[str] = set()
         for name, value in body.items():
-            if name.endswith("@odata.bind"):
-                self._bind(position, name, value, row, wrong)
-                continue
-            if "@" in name:
-                continue  # OData annotations such as @odata.type carry no data
-            f = entity.by_name.get(name)
-            if f is None or name not in visible or f.read_only or f.type is FieldType.LOOKUP:
-                self._refuse_column(position, name, f)
-                continue
-            try:
-                row[name] = coercers[name](value)
-            except ValueError as exc:
-                self.problem(str(exc), position, name, f"give {f.display} a valid value")
-                wrong.add(name)
-        if not self.update:
-            self._required(position, row, wrong)
-        self.out.rows.append(row)
+            problem = _take(target, position, name, value, row, out.bindings, wrong)
+            if problem is not None:
+                out.problems.append(problem)
+        if not update:
+            out.problems += _missing(target, position, row, wrong)
+        out.rows.append(row)
+    return out
 
-    def _bind(
-        self, position: str, name: str, value: Any, row: dict[str, Any], wrong: set[str]
-    ) -> None:
-        """A lookup given as ``<navigation property>@odata.bind``: a binding to resolve."""
-        nav = name[: -len("@odata.bind")]
-        if nav not in self.navs:
-            message = f"{self.entity.name} has no navigation property {nav!r}"
-            self.problem(message, position, name, _suggest(nav, self.navs))
-            return
-        lookup, target = self.navs[nav]
+
+def _take(
+    target: _Target,
+    position: str,
+    name: str,
+    value: Any,
+    row: dict[str, Any],
+    bindings: list[Binding],
+    wrong: set[str],
+) -> P2CError | None:
+    """Put one name/value of a body into ``row`` (or a binding), or say what is wrong;
+    ``wrong`` gets the columns whose value is wrong."""
+    entity = target.entity
+    shown = printable(name)
+    if name.endswith("@odata.bind"):
+        return _bind(target, position, name, value, row, bindings, wrong)
+    if name.startswith("@") or "@" in name:
+        return None  # OData annotations such as @odata.type carry no data
+    f = entity.by_name.get(name)
+    if f is None or name not in target.visible:
+        fix = _suggest(shown, target.visible)
+        return P2CError(
+            f"{entity.name} has no column {shown!r}", record=position, field=shown, fix=fix
+        )
+    if f.read_only:
+        return P2CError(
+            f"{name} is set by the system", record=position, field=name, fix="remove it"
+        )
+    if f.type is FieldType.LOOKUP:
+        return P2CError(
+            f"{name} is a lookup and is set by binding",
+            record=position,
+            field=name,
+            fix=f'write "{_navs_of(f, target.navs)[0]}@odata.bind": "/<entity set>(<id>)"',
+        )
+    why = _unstorable(value)
+    if why is None:
         try:
-            set_name, key = parse_reference(str(value))
+            row[name] = entity.coercers[name](value)
+            return None
         except ValueError as exc:
-            self.problem(str(exc), position, name, None)
-            wrong.add(lookup.name)
-            return
-        if self.entity_sets.get(set_name) != target:
-            fix = f"bind to /{_set_of(target, self.entity_sets)}(<id>)"
-            self.problem(
-                f"{nav} points at {target} records, not at {set_name!r}", position, name, fix
+            why = str(exc)
+    wrong.add(name)
+    return P2CError(why, record=position, field=name, fix=f"give {f.display} a valid value")
+
+
+def _bind(
+    target: _Target,
+    position: str,
+    name: str,
+    value: Any,
+    row: dict[str, Any],
+    bindings: list[Binding],
+    wrong: set[str],
+) -> P2CError | None:
+    """A lookup given as ``<nav>@odata.bind``: checked, its row column left to resolve."""
+    nav = name[: -len("@odata.bind")]
+    if nav not in target.navs:
+        shown = printable(nav)
+        return P2CError(
+            f"{target.entity.name} has no navigation property {shown!r}",
+            record=position,
+            field=printable(name),
+            fix=_suggest(shown, target.navs),
+        )
+    lookup, to = target.navs[nav]
+    problem = _reference(target, nav, value)
+    if problem is not None:
+        wrong.add(lookup.name)
+        return P2CError(problem[0], record=position, field=name, fix=problem[1])
+    _set_name, key = parse_reference(value)
+    row[lookup.name] = None  # filled when the binding resolves
+    if lookup.polymorphic:
+        row[lookup.name + "type"] = to
+    bindings.append(Binding(position, lookup.name, name, to, key, row))
+    return None
+
+
+def _reference(target: _Target, nav: str, value: Any) -> tuple[str, str | None] | None:
+    """What is wrong with a reference (message, fix), or None; the key is parsed again when
+    the binding is made."""
+    to = target.navs[nav][1]
+    why = _unstorable(value)
+    if why is None and not isinstance(value, str):
+        why = f"expects a reference such as /accounts(<id>), got {_json_kind(value)}"
+    if why is not None:
+        return why, f"bind {nav} to /{_set_of(to, target.entity_sets)}(<id>)"
+    try:
+        set_name, _key = parse_reference(value)
+    except ValueError as exc:
+        return str(exc), None
+    if target.entity_sets.get(set_name) != to:
+        return (
+            f"{nav} points at {to} records, not at {set_name!r}",
+            f"bind to /{_set_of(to, target.entity_sets)}(<id>)",
+        )
+    return None
+
+
+def _missing(
+    target: _Target, position: str, row: dict[str, Any], wrong: set[str]
+) -> list[P2CError]:
+    """Required columns and lookups a new record lacks (those reported wrong aside)."""
+    problems = []
+    for f in target.entity.fields:
+        if not f.required or f.name in wrong:
+            continue
+        if f.type is FieldType.LOOKUP:
+            if f.name not in row:
+                fix = f"bind it with {_navs_of(f, target.navs)[0]}@odata.bind"
+                problems.append(
+                    P2CError(
+                        f"{f.display} ({f.name}) is required",
+                        record=position,
+                        field=f.name,
+                        fix=fix,
+                    )
+                )
+        elif row.get(f.name) in (None, ""):
+            problems.append(
+                P2CError(
+                    f"{f.display} ({f.name}) is required",
+                    record=position,
+                    field=f.name,
+                    fix=f"give {f.name} a value",
+                )
             )
-            wrong.add(lookup.name)
-            return
-        row[lookup.name] = None  # filled when the binding resolves
-        if lookup.polymorphic:
-            row[lookup.name + "type"] = target
-        self.out.bindings.append(Binding(position, lookup.name, name, target, key, row))
+    return problems
 
-    def _refuse_column(self, position: str, name: str, f: Field | None) -> None:
-        """A column that does not exist, is set by the system or is a lookup."""
-        if f is None or name not in self.visible:
-            message = f"{self.entity.name} has no column {name!r}"
-            self.problem(message, position, name, _suggest(name, self.visible))
-        elif f.read_only:
-            self.problem(f"{name} is set by the system", position, name, "remove it")
-        else:
-            nav = _navs_of(f, self.navs)[0]
-            fix = f'write "{nav}@odata.bind": "/<entity set>(<id>)"'
-            self.problem(f"{name} is a lookup and is set by binding", position, name, fix)
 
-    def _required(self, position: str, row: dict[str, Any], wrong: set[str]) -> None:
-        """Required columns, then required lookups, that a create leaves empty."""
-        for f in self.required:
-            if row.get(f.name) in (None, "") and f.name not in wrong:
-                message = f"{f.display} ({f.name}) is required"
-                self.problem(message, position, f.name, f"give {f.name} a value")
-        for f in self.required_lookups:
-            if f.name not in row and f.name not in wrong:
-                fix = f"bind it with {_navs_of(f, self.navs)[0]}@odata.bind"
-                self.problem(f"{f.display} ({f.name}) is required", position, f.name, fix)
+def _unstorable(value: Any) -> str | None:
+    """Why no column can hold a JSON value whatever its type, or None.
+
+    NaN and Infinity (Python's reader takes them, and 1e400 reads as infinity), half of a
+    UTF-16 surrogate pair (``"\\ud800"``), and nested objects or arrays; said without
+    repeating the value, which may be large."""
+    if isinstance(value, float) and not math.isfinite(value):
+        name = "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"
+        return (
+            f"{name} is not a JSON number (a number too large for a float, such as 1e400, "
+            "reads as Infinity)"
+        )
+    if isinstance(value, str) and not value.isascii() and printable(value) != value:
+        return (
+            f"the text {printable(value)[:40]!r} holds half of a UTF-16 surrogate pair, which "
+            "no system stores; give both halves of the pair or remove the \\u escape"
+        )
+    if isinstance(value, dict | list):
+        return f"expects a single value, got {_json_kind(value)}"
+    return None
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a JSON object"
+    if isinstance(value, list):
+        return f"a JSON array of {len(value)} item(s)"
+    return f"{type(value).__name__} {printable(repr(value))[:60]}"
 
 
 def _navs_of(lookup: Field, navs: dict[str, tuple[Field, str]]) -> list[str]:
