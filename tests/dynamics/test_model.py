@@ -112,3 +112,11 @@ def test_the_write_outcome_status_reads_as_text() -> None:
 
 def test_contact_numbers_have_the_solution_format() -> None:
     assert re.fullmatch(r"CON-01000-[A-Z0-9]{6}", format_number("CON", 1000, 6))
+
+
+def test_the_model_says_how_a_person_names_a_record() -> None:
+    customers = FINOPS.entity("CustomersV2")
+    assert customers.record_name({"OrganizationName": "Fabrikam"}) == "Fabrikam"
+    assert customers.record_name({"PersonFirstName": "Ann", "PersonLastName": "Lee"}) == "Ann Lee"
+    assert customers.record_name({"PersonLastName": "Lee"}) == "Lee"
+    assert customers.record_name({"CustomerAccount": "C1"}) is None

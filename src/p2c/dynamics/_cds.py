@@ -63,6 +63,7 @@ CDS_ENTITIES = (
         modified_field="ModifiedOn",
         organization="Organization_OrganizationId",
         activity=Activity("StateCode", "Active", "Inactive"),
+        names=(("FirstName", "LastName"),),
     ),
     Entity(
         "Account",
@@ -76,6 +77,7 @@ CDS_ENTITIES = (
         key=("Organization_OrganizationId", "AccountNumber"),
         modified_field="ModifiedOn",
         organization="Organization_OrganizationId",
+        names=(("Name",), ("FirstName", "LastName")),
     ),
     Entity(
         "Organization",

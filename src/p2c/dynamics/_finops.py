@@ -94,6 +94,7 @@ CUSTOMERS_V2 = Entity(
     key=("dataAreaId", "CustomerAccount"),
     label="Customers V2",
     organization="dataAreaId",
+    names=(("OrganizationName",), ("PersonFirstName", "PersonLastName")),
 )
 
 CDS_CONTACT_PERSONS = Entity(
@@ -133,6 +134,7 @@ CDS_CONTACT_PERSONS = Entity(
     key=("dataAreaId", "ContactPersonPartyNumber", "AssociatedPartyNumber"),
     label="CDS Contacts",
     organization="dataAreaId",
+    names=(("FirstName", "LastName"),),
     activity=Activity("IsInactive", "No", "Yes"),
 )
 

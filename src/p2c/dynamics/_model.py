@@ -300,6 +300,9 @@ class Entity:
             (F&O ``dataAreaId``, the hub's ``Organization_OrganizationId``; for Sales the
             lookup path of the owning business unit's name).
         activity: What active and inactive mean, for the deactivation policy.
+        names: How a person names a record in messages: groups of fields, the first group
+            with a value wins, its values joined by spaces (an organization's name, else a
+            person's first and last name).
     """
 
     name: str
@@ -311,6 +314,7 @@ class Entity:
     modified_field: str | None = None
     organization: str | None = None
     activity: Activity | None = None
+    names: tuple[tuple[str, ...], ...] = ()
     by_name: dict[str, Field] = field(init=False, repr=False, compare=False)
     coercers: dict[str, Coerce] = field(init=False, repr=False, compare=False)
     _shapes: dict[tuple[str, ...], Shape] = field(init=False, repr=False, compare=False)
@@ -319,6 +323,15 @@ class Entity:
         object.__setattr__(self, "by_name", {f.name: f for f in self.fields})
         object.__setattr__(self, "coercers", {f.name: _coercer(f) for f in self.fields})
         object.__setattr__(self, "_shapes", {})
+
+    def record_name(self, values: Mapping[str, Any]) -> str | None:
+        """The name a person knows a record by (``Fabrikam``, ``Ann Lee``), from its values;
+        None when they carry none."""
+        for group in self.names:
+            named = " ".join(str(values[f]) for f in group if values.get(f))
+            if named:
+                return named
+        return None
 
     def shape(self, names: tuple[str, ...]) -> Shape | None:
         """How records with exactly these fields are taken in, or None when a name is not a

@@ -11,7 +11,6 @@ from p2c.engine._records import (
     RunStatus,
     TaskCounts,
     record_label,
-    record_name,
 )
 from p2c.engine._run import Engine, RunResult, TaskResult
 from p2c.engine._state import StateStore
@@ -34,5 +33,4 @@ __all__ = [
     "compile_map",
     "plan",
     "record_label",
-    "record_name",
 ]

@@ -20,7 +20,7 @@ from p2c.engine._activity import Deactivation
 from p2c.engine._cursor import CursorProblem, Incremental, definition_digest
 from p2c.engine._mapping import compile_map
 from p2c.engine._organization import OrganizationResolver
-from p2c.engine._records import Cursor, ErrorRow, LegId, TaskCounts, record_label, record_name
+from p2c.engine._records import Cursor, ErrorRow, LegId, TaskCounts, record_label
 from p2c.engine._state import StateStore
 from p2c.odata import Compare, Filter, Logical, parse_filter
 from p2c.templates import Leg
@@ -169,6 +169,7 @@ class LegRun:
         # What differs per entity (its organization field, what inactive means) is the model's.
         source_entity = system_model(leg.source.system).entity(leg.source.entity)
         destination_entity = system_model(leg.destination.system).entity(leg.destination.entity)
+        self.record_name = destination_entity.record_name
         connections = self.workspace.connection_set(self.project.connection_set)
         self.organization = OrganizationResolver(
             connections, self.project, leg, source_entity, destination_entity
@@ -306,7 +307,7 @@ class LegRun:
                     counts.skipped += 1
                     continue
                 if isinstance(fixed, ErrorRow):
-                    name = record_name(apply(record))
+                    name = self.record_name(apply(record))
                     batch.errors.append(
                         ErrorRow(record_key, None, fixed.field, fixed.message, name=name)
                     )
@@ -401,7 +402,7 @@ class LegRun:
                         result.field,
                         result.message or "rejected",
                         result.retryable,
-                        record_name(record),
+                        self.record_name(record),
                     )
                 )
                 continue
@@ -413,7 +414,7 @@ class LegRun:
                 counts.unchanged += 1
             written.append((record_key, destination_key, digest))
             if self.options.dry_run:
-                label = record_label(destination_key, record_key, record_name(record))
+                label = record_label(destination_key, record_key, self.record_name(record))
                 self._note_example(result.status, label, result.changes)
         return written, errors
 

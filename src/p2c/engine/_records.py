@@ -11,14 +11,11 @@ __all__ = [
     "RunStatus",
     "TaskCounts",
     "record_label",
-    "record_name",
 ]
 
 import enum
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 
@@ -102,24 +99,6 @@ class QueuedRecord:
     first_run_id: int
     last_run_id: int
     failed_at: datetime
-
-
-# Where the mapped values of the built-in templates keep a name: an organization's, or a
-# person's first and last name (F&O customers carry them with a ``Person`` prefix).
-_ORGANIZATION_NAMES = ("OrganizationName", "Name")
-_PERSON_NAMES = (("FirstName", "PersonFirstName"), ("LastName", "PersonLastName"))
-
-
-def record_name(values: Mapping[str, Any]) -> str | None:
-    """The name a person would know a mapped record by (``Ann Lee``, ``Fabrikam``), or
-    None when its values carry none."""
-    for column in _ORGANIZATION_NAMES:
-        value = values.get(column)
-        if value:
-            return str(value)
-    parts = [next((values[c] for c in names if values.get(c)), None) for names in _PERSON_NAMES]
-    named = " ".join(str(p) for p in parts if p)
-    return named or None
 
 
 def record_label(destination_key: str | None, source_key: str, name: str | None = None) -> str:
