@@ -127,7 +127,9 @@ def _contact_persons_due(root: Path) -> int:
 
 
 def _contact_persons(root: Path) -> int:
-    return _rows(root / "sandbox" / "finops.db", "SELECT count(*) FROM CDSContactPerson")[0][0]
+    [(count,)] = _rows(root / "sandbox" / "finops.db", "SELECT count(*) FROM CDSContactPerson")
+    assert isinstance(count, int)
+    return count
 
 
 # signals to a running p2c ----------------------------------------------------------------------

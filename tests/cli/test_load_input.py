@@ -43,7 +43,8 @@ def in_process(
 ) -> subprocess.CompletedProcess[bytes]:
     """``p2c ARGS`` through ``main()`` in this process: the same messages and exit status as
     the console script, without a process start per case."""
-    monkeypatch.setattr(sys, "argv", ["p2c", *map(str, args)])
+    argv = ["p2c", *map(str, args)]
+    monkeypatch.setattr(sys, "argv", argv)
     capsys.readouterr()
     try:
         main()
@@ -52,7 +53,7 @@ def in_process(
         code = done.code if isinstance(done.code, int) else int(done.code is not None)
     out, err = capsys.readouterr()
     assert "Traceback" not in out + err and "internal error" not in out + err
-    return subprocess.CompletedProcess(args, code, out.encode(), err.encode())
+    return subprocess.CompletedProcess(argv, code, out.encode(), err.encode())
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import yaml
 
 from p2c.connectors import Connection, Destination, Source, System, open_destination, open_source
+from p2c.sandbox import CDSHub, FinOpsSandbox, SalesSandbox
 from p2c.workspace import CONFIG_FILE, Workspace
 
 
@@ -50,7 +52,7 @@ class World:
 
     root: Path
     kind: str
-    connections: dict[str, Connection]
+    connections: dict[System, Connection]
     running: Any = None
     opened: list[Source | Destination] = field(default_factory=list)
 
@@ -72,8 +74,14 @@ class World:
     def http(self) -> bool:
         return self.running is not None
 
-    def export(self, system: str, entity: str) -> list[dict[str, Any]]:
-        store = {"sales": self.ws.sales, "finops": self.ws.finops, "cds": self.ws.cds}[system]()
+    def export(self, system: System, entity: str) -> list[dict[str, Any]]:
+        ws = self.ws
+        opens: dict[System, Callable[[], SalesSandbox | FinOpsSandbox | CDSHub]] = {
+            "sales": ws.sales,
+            "finops": ws.finops,
+            "cds": ws.cds,
+        }
+        store = opens[system]()
         try:
             return list(store.export(entity))
         finally:

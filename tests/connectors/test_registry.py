@@ -37,8 +37,12 @@ HTTP = {
     "client_id": "11111111-2222-3333-4444-555555555555",
     "client_secret_env": "P2C_NOT_NEEDED_TO_OPEN",
 }
-DATAVERSE = DataverseConnection(type="dataverse", url="https://contoso.crm.dynamics.com", **HTTP)
-FINOPS = FinOpsConnection(type="finops", url="https://contoso.operations.dynamics.com", **HTTP)
+DATAVERSE = DataverseConnection.model_validate(
+    {"type": "dataverse", "url": "https://contoso.crm.dynamics.com", **HTTP}
+)
+FINOPS = FinOpsConnection.model_validate(
+    {"type": "finops", "url": "https://contoso.operations.dynamics.com", **HTTP}
+)
 
 
 @pytest.fixture

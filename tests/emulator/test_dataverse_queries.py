@@ -14,7 +14,7 @@ FORMATTED = "@OData.Community.Display.V1.FormattedValue"
 ALL = {"Prefer": 'odata.include-annotations="*"'}
 
 
-def _values(api: Api, path: str, headers: dict[str, str] | None = None, **params: str) -> Any:
+def _values(api: Api, path: str, headers: dict[str, str] | None = None, /, **params: str) -> Any:
     answer = api.get("sales", path, params=params, headers=headers or {})
     assert answer.status_code == 200, answer.text
     return answer.json()["value"]

@@ -170,7 +170,8 @@ class Scenario:
         finally:
             state.close()
 
-    def retry(self, **selection: Any) -> RunResult:
+    def retry(self, **selection: Any) -> RunResult | None:
+        """``Engine.retry``: None when nothing waits in the error queue."""
         ws = self.ws
         state = StateStore(ws.state_url())
         try:

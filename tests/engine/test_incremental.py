@@ -159,7 +159,8 @@ def test_a_project_another_run_holds_is_refused_and_a_dead_holder_is_recovered(
             assert "is being run by process" in str(refused.value)
             assert "--wait" in (refused.value.fix or "")
             busy = run_p2c("run", scenario.accounts_project, "-w", scenario.root)
-            assert busy.returncode == ExitCode.BUSY == 6, busy.stderr
+            assert busy.returncode == ExitCode.BUSY, busy.stderr
+            assert ExitCode.BUSY.value == 6
             assert "--wait" in busy.stderr
         # A lock left by a process that is gone (same host, dead pid) is taken over.
         dead = subprocess.run(

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from engine_postgres import PostgresServer, free_port
 from engine_scenarios import (
     ACCOUNT,
@@ -19,7 +21,7 @@ from engine_scenarios import (
 )
 
 from p2c import ConfigError, ExitCode
-from p2c.engine import StateStore
+from p2c.engine import QueuedRecord, StateStore
 
 ATLANTIS = "f0000000-0000-4000-8000-000000000001"
 
@@ -85,7 +87,8 @@ def test_state_on_postgresql(
         )
         assert not queued.retryable
         assert queued.leg.project == scenario.contacts_project
-        for error in (*state.errors(first.run_id), queued):
+        rejected: list[sa.Row[Any] | QueuedRecord] = [*state.errors(first.run_id), queued]
+        for error in rejected:
             assert error.field == "PrimaryAddressCountryRegionISOCode"
             assert "'Atlantis'" in error.message
             assert error.source_key.endswith(

@@ -35,7 +35,7 @@ def test_workspace_without_the_accounts_project(scenario: Scenario) -> None:
         scenario.run()
 
     error = caught.value
-    assert error.exit_code == ExitCode.PREREQUISITE == 4
+    assert error.exit_code == ExitCode.PREREQUISITE and ExitCode.PREREQUISITE.value == 4
     # It names the template the missing project must come from.
     assert f"template {scenario.accounts_project!r}" in str(error)
     assert error.record in (scenario.contacts_project, scenario.customers_project)
@@ -85,10 +85,10 @@ def test_contact_projects_wait_for_an_accounts_project_that_failed(scenario: Sce
     assert result.exit_code != ExitCode.OK
     final = [t for t in result.tasks if t.leg != "Source > CDS"]
     assert [t.status for t in final if t.project == scenario.accounts_project] == ["Error"]
-    for task in result.tasks:
-        if task.project != scenario.accounts_project:
-            assert task.status == "Skipped", task
-            assert scenario.accounts_project in (task.message or "")
+    for ran in result.tasks:
+        if ran.project != scenario.accounts_project:
+            assert ran.status == "Skipped", ran
+            assert scenario.accounts_project in (ran.message or "")
     assert not scenario.contact_persons()
     assert not scenario.customers()
     with pytest.raises(PrerequisiteError):

@@ -116,7 +116,7 @@ def test_a_cancelled_run_stops_between_batches_and_the_next_one_resumes(
 
     result = _engine_run(batched, progress, cancel=token, started_by="schedule")
 
-    assert result.status == RunStatus.CANCELLED == "Cancelled"
+    assert result.status == RunStatus.CANCELLED and RunStatus.CANCELLED.value == "Cancelled"
     assert result.cancelled == "cancelled by the test"
     assert [t.status for t in result.tasks] == ["Completed", "Cancelled"]  # customers: never
     contacts = result.tasks[-1]

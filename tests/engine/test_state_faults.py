@@ -19,10 +19,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import psycopg
 import pytest
 from engine_postgres import PostgresServer
 from engine_scenarios import run_p2c
 from fault_helpers import AS_ROOT, fill, make_read_only, sh, tmpfs
+from psycopg.rows import TupleRow
 
 from p2c import ConfigError, ConnectionFailed
 from p2c.engine import StateStore
@@ -293,9 +295,7 @@ def test_postgresql_lost_during_a_run_is_a_connection_failure(postgres_url: str)
 
 
 @contextmanager
-def psycopg_admin(url: str) -> Iterator[object]:
-    import psycopg
-
+def psycopg_admin(url: str) -> Iterator[psycopg.Connection[TupleRow]]:
     plain = url.replace("postgresql+psycopg://", "postgresql://").rsplit("/", 1)[0] + "/postgres"
     with psycopg.connect(plain, autocommit=True) as db:
         yield db

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from p2c import NotFoundError
@@ -22,7 +24,7 @@ CONTACT = {
 }
 
 
-def statuses(cds: CDSHub, entity_set: str, *records: dict) -> list[str]:
+def statuses(cds: CDSHub, entity_set: str, *records: dict[str, Any]) -> list[str]:
     return [o.status for o in cds.upsert(entity_set, list(records))]
 
 
@@ -138,7 +140,7 @@ def test_a_value_at_the_maximum_length_is_accepted(cds: CDSHub) -> None:
     ],
 )
 def test_required_values(
-    cds: CDSHub, entity_set: str, record: dict, field: str, words: str
+    cds: CDSHub, entity_set: str, record: dict[str, Any], field: str, words: str
 ) -> None:
     cds.upsert("Account", [ACCOUNT])
     (outcome,) = cds.upsert(entity_set, [record])

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import enum
+from typing import Any
 
 import pytest
 
@@ -46,7 +47,7 @@ def test_create_update_unchanged(finops: FinOpsSandbox) -> None:
     ],
 )
 def test_rejections_name_field_and_value(
-    finops: FinOpsSandbox, change: dict, field: str, words: str
+    finops: FinOpsSandbox, change: dict[str, Any], field: str, words: str
 ) -> None:
     good = {**CUSTOMER, "CustomerAccount": "GOOD", "PartyNumber": "GOOD"}
     outcomes = finops.upsert("CustomersV2", [good, {**CUSTOMER, **change}])

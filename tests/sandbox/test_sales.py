@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 
@@ -12,7 +13,7 @@ CON = "22222222-2222-4222-8222-222222222222"
 NUMBER = re.compile(r"^CON-\d{5}-[A-Z0-9]{6}$")
 
 
-def contact(sales: SalesSandbox, contact_id: str) -> dict:
+def contact(sales: SalesSandbox, contact_id: str) -> dict[str, Any]:
     return next(c for c in sales.export("contacts") if c["contactid"] == contact_id)
 
 
@@ -215,7 +216,7 @@ def test_binds_within_the_file_in_any_order_and_by_alternate_key(sales: SalesSan
     ],
 )
 def test_a_wrong_value_is_one_problem_not_also_a_missing_one(
-    sales: SalesSandbox, body: dict, field: str
+    sales: SalesSandbox, body: dict[str, Any], field: str
 ) -> None:
     entity_set = "quotes" if "name" in body else "contacts"
     with pytest.raises(InputError) as caught:
