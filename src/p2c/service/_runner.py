@@ -1,0 +1,370 @@
+"""The one place the service calls the engine.
+
+Everything the service asks of a run goes through :class:`Runner`: start it (scheduled, from
+the API, a retry), learn its id as soon as it has one, follow its progress, cancel it
+between batches, record a project that failed to start, and mark runs whose process died.
+
+Until the engine has a cancellation token and a ``started_by`` of its own, this adapter
+does both itself, through the engine's public surface only:
+
+- the run's :class:`~p2c.engine.StateStore` is a subclass that learns the run id when the
+  engine starts the run, raises :class:`RunCancelled` before a task leg starts once the
+  run is cancelled, and records the run as Cancelled when it ends so;
+- the progress callback (called after every committed batch) raises it between batches;
+- ``started_by`` is kept in the service's own ``service_run`` table.
+
+When the engine offers these, this module is the one to change.
+"""
+
+from __future__ import annotations
+
+__all__ = ["RetrySelection", "RunCancelled", "RunReport", "RunRequest", "Runner"]
+
+import os
+import socket
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from p2c._errors import P2CError, ProjectBusy
+from p2c.engine import Engine, LegId, RunOptions, RunResult, StateStore, TaskCounts
+from p2c.service._history import COUNTS
+from p2c.workspace import Workspace
+
+Emit = Callable[[dict[str, Any]], None]
+
+
+class RunCancelled(Exception):
+    """Raised inside a run between batches once it is cancelled. Not a P2CError: the
+    engine must not record it as a task's failure."""
+
+
+@dataclass(frozen=True)
+class RetrySelection:
+    """Queued failed records to read again: these source keys, or all."""
+
+    records: tuple[str, ...] = ()
+    all: bool = False
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """A run the service starts.
+
+    Args:
+        projects: The projects (in any order; the engine orders them by prerequisites).
+        started_by: ``schedule``, ``api:<token name>``, ``retry`` ...
+        full: Read and write every record.
+        dry_run: Report what would change, write nothing.
+        retry: Retry queued records instead of an incremental run.
+        slot_at: The schedule slot this run serves.
+    """
+
+    projects: tuple[str, ...]
+    started_by: str
+    full: bool = False
+    dry_run: bool = False
+    retry: RetrySelection | None = None
+    slot_at: datetime | None = None
+
+
+@dataclass
+class RunReport:
+    """How a run ended, as the service needs it (notifications, metrics, the API)."""
+
+    run_id: int | None
+    status: str  # Completed, Warning, Error, Cancelled (Skipped when nothing ran)
+    projects: tuple[str, ...]
+    tasks: list[dict[str, Any]] = field(default_factory=list)
+    reason: str | None = None  # why it failed to start, or ended early
+    dry_run: bool = False
+    failed_start: bool = False
+    started_by: str | None = None
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {c: sum(t["counts"][c] for t in self.tasks) for c in COUNTS}
+
+
+class _ServiceState(StateStore):
+    """The state store of one service run: learns the run id, honours cancellation."""
+
+    def __init__(
+        self, url: str, cancel: threading.Event, on_start: Callable[[int], None], emit: Emit
+    ) -> None:
+        super().__init__(url)
+        self.cancel = cancel
+        self.on_start = on_start
+        self.emit = emit
+        self.run_id: int | None = None
+        self.cancelled = False
+
+    def check(self) -> None:
+        if self.cancel.is_set():
+            self.cancelled = True
+            raise RunCancelled
+
+    def start_run(self, projects: Sequence[str], mode: str = "incremental") -> int:
+        self.check()
+        run_id = super().start_run(projects, mode)
+        self.run_id = run_id
+        self.on_start(run_id)
+        return run_id
+
+    def finish_run(self, run_id: int, status: str) -> None:
+        super().finish_run(run_id, "Cancelled" if self.cancelled else status)
+
+    def start_task(self, run_id: int, leg: LegId) -> int:
+        self.check()
+        task_run = super().start_task(run_id, leg)
+        self.emit(
+            {
+                "type": "task",
+                "project": leg.project,
+                "task": leg.task,
+                "leg": leg.leg,
+                "status": "Running",
+            }
+        )
+        return task_run
+
+    def finish_task(
+        self, task_run_id: int, counts: TaskCounts, status: str, message: str | None = None
+    ) -> None:
+        super().finish_task(task_run_id, counts, status, message)
+        self.emit(
+            {
+                "type": "task-end",
+                "task_run": task_run_id,
+                "status": status,
+                "counts": {c: getattr(counts, c) for c in COUNTS},
+            }
+        )
+
+
+class Runner:
+    """Runs projects of the workspace at ``root`` for the service.
+
+    Args:
+        root: The workspace folder; p2c.yaml is read afresh for every run, so edits apply
+            from the next run on.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def run(
+        self,
+        request: RunRequest,
+        cancel: threading.Event,
+        on_start: Callable[[int], None],
+        emit: Emit,
+    ) -> RunReport:
+        """Run ``request``; call ``on_start`` with the run id once the run exists.
+
+        A project that cannot start (bad p2c.yaml, a prerequisite, nothing to retry) is
+        recorded as a run in Error with the reason, so history shows it.
+
+        Raises:
+            ProjectBusy: another process holds a project (nothing is recorded).
+        """
+        report = self._attempt(request, cancel, on_start, emit)
+        report.started_by = request.started_by
+        return report
+
+    def _attempt(
+        self,
+        request: RunRequest,
+        cancel: threading.Event,
+        on_start: Callable[[int], None],
+        emit: Emit,
+    ) -> RunReport:
+        try:
+            ws = Workspace.open(self.root)
+            state = _ServiceState(ws.state_url(), cancel, on_start, emit)
+        except P2CError as error:
+            return self.failed_start(request, str(error), on_start)
+        try:
+            return self._run(ws, state, request, cancel, emit)
+        except ProjectBusy:
+            raise
+        except RunCancelled:
+            return self._cancelled(state, request)
+        except P2CError as error:
+            if state.run_id is None:
+                return self.failed_start(request, str(error), on_start)
+            return self._broken(state, request, str(error))
+        except Exception as error:  # a bug must not leave the run looking Completed
+            if state.run_id is None:
+                raise
+            self._broken(state, request, f"internal error: {type(error).__name__}: {error}")
+            raise
+        finally:
+            state.close()
+
+    def _run(
+        self,
+        ws: Workspace,
+        state: _ServiceState,
+        request: RunRequest,
+        cancel: threading.Event,
+        emit: Emit,
+    ) -> RunReport:
+        def progress(label: str, records: int) -> None:
+            emit({"type": "progress", "label": label, "records": records})
+            if cancel.is_set():
+                state.cancelled = True
+                raise RunCancelled
+
+        engine = Engine(ws, state, progress)
+        projects = list(request.projects)
+        if request.retry is not None:
+            keys: dict[LegId, list[str]] = {}
+            wanted = set(request.retry.records)
+            for queued in state.queue():
+                ours = queued.leg.project in projects or not projects
+                if ours and (request.retry.all or queued.source_key in wanted):
+                    keys.setdefault(queued.leg, []).append(queued.source_key)
+            if not keys:
+                raise P2CError("No failed record in the error queue matches.")
+            chosen = sorted({leg.project for leg in keys})
+            result = engine.run(chosen, RunOptions(retry_only=True, retry_keys=keys))
+        else:
+            options = RunOptions(full=request.full, dry_run=request.dry_run)
+            result = engine.run(projects, options)
+        return _report(result, request)
+
+    def _cancelled(self, state: _ServiceState, request: RunRequest) -> RunReport:
+        if state.run_id is None:
+            return RunReport(None, "Cancelled", request.projects, reason="cancelled before start")
+        self._close_open_tasks(state, state.run_id, "Cancelled", "cancelled: the service stopped")
+        return self._report_from_state(state, state.run_id, request, "Cancelled")
+
+    def _broken(self, state: _ServiceState, request: RunRequest, reason: str) -> RunReport:
+        assert state.run_id is not None
+        self._close_open_tasks(state, state.run_id, "Error", reason)
+        state.finish_run(state.run_id, "Error")
+        report = self._report_from_state(state, state.run_id, request, "Error")
+        report.reason = reason
+        return report
+
+    @staticmethod
+    def _close_open_tasks(state: StateStore, run_id: int, status: str, message: str) -> None:
+        for task in state.task_runs(run_id):
+            if task.status == "Running":
+                state.finish_task(task.id, TaskCounts(), status, message)
+
+    def _report_from_state(
+        self, state: StateStore, run_id: int, request: RunRequest, status: str
+    ) -> RunReport:
+        tasks = [_task_dict(t) for t in state.task_runs(run_id)]
+        return RunReport(run_id, status, request.projects, tasks)
+
+    def failed_start(
+        self, request: RunRequest, reason: str, on_start: Callable[[int], None] | None = None
+    ) -> RunReport:
+        """Record a run that could not start: Error, with the reason on a task run named
+        ``(start)``. Without a readable state database nothing can be recorded."""
+        if request.dry_run:
+            return RunReport(
+                None, "Error", request.projects, reason=reason, dry_run=True, failed_start=True
+            )
+        try:
+            ws = Workspace.open(self.root)
+            state = StateStore(ws.state_url())
+        except P2CError:
+            return RunReport(None, "Error", request.projects, reason=reason, failed_start=True)
+        try:
+            run_id = state.start_run(list(request.projects), "failed-start")
+            if on_start is not None:
+                on_start(run_id)
+            for project in request.projects:
+                task_run = state.start_task(run_id, LegId(project, "(start)", ""))
+                state.finish_task(task_run, TaskCounts(), "Error", reason)
+            state.finish_run(run_id, "Error")
+            report = self._report_from_state(state, run_id, request, "Error")
+        finally:
+            state.close()
+        report.reason = reason
+        report.failed_start = True
+        return report
+
+    def recover(
+        self, unfinished: Sequence[Any], state_url: str, status_of: Callable[[int], str | None]
+    ) -> list[tuple[int, str]]:
+        """Mark runs this service started whose process is gone: their task runs still
+        Running end in Error, and so does the run. Returns (run id, final status).
+
+        Runs of another live process are left alone.
+        """
+        host, me = socket.gethostname(), os.getpid()
+        marked: list[tuple[int, str]] = []
+        state = StateStore(state_url)
+        try:
+            for row in unfinished:
+                if row.host == host and row.pid != me and _alive(row.pid):
+                    continue
+                if row.host != host:
+                    continue  # another machine's: its own service recovers it
+                reason = (
+                    f"the service process that ran it (pid {row.pid} on {row.host}) ended "
+                    "during the run; the next run continues after its last whole batch"
+                )
+                status = status_of(row.run_id) or "Error"
+                if status == "Running":
+                    self._close_open_tasks(state, row.run_id, "Error", reason)
+                    state.finish_run(row.run_id, "Error")
+                    status = "Error"
+                marked.append((row.run_id, status))
+        finally:
+            state.close()
+        return marked
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _task_dict(task: Any) -> dict[str, Any]:
+    return {
+        "project": task.project,
+        "task": task.task,
+        "leg": task.leg,
+        "status": task.status,
+        "counts": {c: int(getattr(task, c) or 0) for c in COUNTS},
+        "message": task.message,
+    }
+
+
+def _report(result: RunResult, request: RunRequest) -> RunReport:
+    tasks = [
+        {
+            "project": t.project,
+            "task": t.task,
+            "leg": t.leg,
+            "status": t.status,
+            "counts": {c: getattr(t.counts, c) for c in COUNTS},
+            "message": t.message,
+            "examples": list(t.examples),
+        }
+        for t in result.tasks
+    ]
+    status = result.status if result.tasks else "Completed"
+    if status == "Skipped":
+        status = "Error"
+    return RunReport(
+        None if result.dry_run else result.run_id,
+        status,
+        request.projects,
+        tasks,
+        dry_run=result.dry_run,
+    )
