@@ -151,10 +151,13 @@ class Runner:
     Args:
         root: The workspace folder; p2c.yaml is read afresh for every run, so edits apply
             from the next run on.
+        state_url: Where a run that cannot start is recorded when p2c.yaml cannot be read
+            (default: the state database p2c.yaml names now).
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, state_url: str | None = None) -> None:
         self.root = root
+        self.state_url = state_url or Workspace.open(root).state_url()
 
     def run(
         self,
@@ -273,8 +276,7 @@ class Runner:
                 None, "Error", request.projects, reason=reason, dry_run=True, failed_start=True
             )
         try:
-            ws = Workspace.open(self.root)
-            state = StateStore(ws.state_url())
+            state = StateStore(self.state_url)
         except P2CError:
             return RunReport(None, "Error", request.projects, reason=reason, failed_start=True)
         try:

@@ -89,7 +89,7 @@ class Service:
         self.notifier = Notifier(
             self.ws.config.notifications, self.metrics, environ=environ, backoff=webhook_backoff
         )
-        self.runner = runner or Runner(self.ws.root)
+        self.runner = runner or Runner(self.ws.root, self.ws.state_url())
         self.events = RunEvents()
         self.scheduler = Scheduler(
             scheduled_projects(self.ws.config.projects), self.store.schedules(), self.clock.now()
@@ -443,7 +443,9 @@ class Service:
             NotFoundError: no such project; ConfigError: it has no schedule.
         """
         self._scheduled(project)
-        self.store.set_paused(project, True, reason=reason or f"paused by {actor}", actor=actor)
+        self.store.set_paused(
+            project, True, reason=reason or f"paused by {actor}", actor=actor, at=self.clock.now()
+        )
         self.access.audit(actor, "schedule.pause", project, {"reason": reason})
         self._take_pauses()
 
@@ -459,7 +461,7 @@ class Service:
                 f"Project {project!r} is paused in p2c.yaml.",
                 fix="remove `paused: true` from its schedule in p2c.yaml",
             )
-        self.store.set_paused(project, False, reason=None, actor=actor)
+        self.store.set_paused(project, False, reason=None, actor=actor, at=self.clock.now())
         self.access.audit(actor, "schedule.resume", project, {})
         self._take_pauses()
 

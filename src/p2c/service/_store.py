@@ -124,13 +124,21 @@ class ServiceStore:
             with self.engine.begin() as db:
                 db.execute(schedule_table.delete().where(schedule_table.c.project.in_(names)))
 
-    def set_paused(self, project: str, paused: bool, *, reason: str | None, actor: str) -> None:
+    def set_paused(
+        self,
+        project: str,
+        paused: bool,
+        *,
+        reason: str | None,
+        actor: str,
+        at: datetime | None = None,
+    ) -> None:
         """Pause or resume a project's schedule (from the API, the command line or an alert).
 
         Resuming also restarts the alert's error count, so that old errors do not pause the
         project again at once. A running service sees the change at its next wake-up.
         """
-        now = _now()
+        now = at or _now()
         values: dict[str, Any] = (
             {"paused": True, "paused_reason": reason, "paused_by": actor, "paused_at": now}
             if paused
