@@ -16,7 +16,7 @@ from service_world import ACCOUNTS, CONTACTS, CUSTOMERS, PROJECTS, Receiver, Wor
 
 from p2c._errors import ConfigError
 from p2c.service import ManualClock, Service
-from p2c.service._runner import RunRequest, Runner
+from p2c.service._runner import Runner, RunRequest
 
 MINUTE = timedelta(minutes=1)
 
@@ -159,7 +159,7 @@ def test_pause_holds_a_schedule_and_resume_lets_it_run(
     assert world.runs() == []  # from its next slot on
     turn(service, clock, MINUTE)
     assert [r["projects"] for r in world.runs()] == [ACCOUNTS]
-    with pytest.raises(ConfigError, match="paused in p2c.yaml"):
+    with pytest.raises(ConfigError, match=r"paused in p2c\.yaml"):
         service.resume(CONTACTS, "cli:test")
     with pytest.raises(ConfigError, match="has no schedule"):
         service.pause(CUSTOMERS, "cli:test")
