@@ -75,17 +75,20 @@ def test_a_restarted_service_continues_and_runs_a_missed_schedule_once(
 
 
 class GatedRunner(Runner):
-    """Runs wait for the gate to open: a run that is still going, on demand."""
+    """Runs wait, once started, for the gate to open: a run that is still going."""
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self.gate = threading.Event()
         self.entered = threading.Event()
 
-    def run(self, *args: Any, **kwargs: Any) -> Any:
-        self.entered.set()
-        self.gate.wait(30)
-        return super().run(*args, **kwargs)
+    def run(self, request: Any, cancel: Any, on_start: Any, emit: Any) -> Any:
+        def started(run_id: int) -> None:
+            on_start(run_id)
+            self.entered.set()
+            self.gate.wait(30)
+
+        return super().run(request, cancel, started, emit)
 
 
 def test_a_slot_waits_for_the_previous_run_and_history_says_so(
