@@ -11,6 +11,7 @@ from __future__ import annotations
 
 __all__ = ["Notice", "Notifier", "redact_url"]
 
+import email.policy
 import logging
 import os
 import smtplib
@@ -166,7 +167,8 @@ class Notifier:
             log.error("Cannot mail %s: p2c.yaml has no notifications.smtp", notice.subject())
             self.metrics.notifications.labels("email", "failed").inc()
             return
-        message = EmailMessage()
+        # No folding below 998 characters: a long project name stays on the subject line.
+        message = EmailMessage(policy=email.policy.SMTP.clone(max_line_length=998))
         message["Subject"] = notice.subject()
         message["From"] = smtp.sender
         message["To"] = ", ".join(recipients)
