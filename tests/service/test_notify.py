@@ -28,7 +28,7 @@ class Mailbox:
         self.messages: list[tuple[list[str], Message]] = []
         self.logins: list[tuple[bytes, bytes]] = []
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         mail = message_from_bytes(envelope.content, policy=email.policy.default)
         self.messages.append((list(envelope.rcpt_tos), mail))
         return "250 OK"
