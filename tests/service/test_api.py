@@ -216,18 +216,26 @@ def test_projects_show_schedules_and_never_a_secret(
     world.project(
         ACCOUNTS,
         schedule={"cron": "0 */2 * * *", "timezone": "Europe/Oslo"},
-        notify={"on": ["error"], "email": ["ops@contoso.com"],
-                "webhook": "https://hooks.example/p2c/T0KEN-SECRET"},
-    )  # fmt: skip
+        notify={
+            "on": ["error"],
+            "email": ["ops@contoso.com"],
+            "webhook": "https://hooks.example/p2c/T0KEN-SECRET",
+        },
+    )
     world.edit(
         lambda d: d.update(
             notifications={
-                "smtp": {"host": "127.0.0.1", "port": 2525, "username": "p2c",
-                         "password_env": "P2C_SMTP_PASSWORD", "sender": "p2c@contoso.com"},
+                "smtp": {
+                    "host": "127.0.0.1",
+                    "port": 2525,
+                    "username": "p2c",
+                    "password_env": "P2C_SMTP_PASSWORD",
+                    "sender": "p2c@contoso.com",
+                },
                 "link": "https://p2c.contoso.com",
             }
         )
-    )  # fmt: skip
+    )
     service = make_service(environ={"P2C_SMTP_PASSWORD": "hunter2-SECRET"})
     api = make_api(service)
     with api.client:

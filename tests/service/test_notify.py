@@ -83,8 +83,9 @@ def test_a_run_that_ends_in_error_is_mailed_to_every_recipient(
     world: World, mailbox: tuple[Mailbox, int], make_service: Callable[..., Service]
 ) -> None:
     box, port = mailbox
-    configure(world, port, {"on": ["warning", "error"],
-                            "email": ["ops@contoso.com", "sales@contoso.com"]})  # fmt: skip
+    configure(
+        world, port, {"on": ["warning", "error"], "email": ["ops@contoso.com", "sales@contoso.com"]}
+    )
     world.project(ACCOUNTS, notify={"on": ["warning", "error"], "email": ["ops@contoso.com"]})
     service = make_service(environ={"P2C_SMTP_PASSWORD": PASSWORD})
     run(service, ACCOUNTS)  # Completed: not in `on`, no mail

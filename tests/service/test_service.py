@@ -240,8 +240,12 @@ def test_a_run_whose_service_died_is_marked_at_restart(
     from p2c.engine import LegId, StateStore
     from p2c.service import ServiceStore
 
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)  # fmt: skip
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     pid = int(dead.stdout)
     url = f"sqlite:///{world.root / 'state.db'}"
     state = StateStore(url)
