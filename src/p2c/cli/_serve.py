@@ -20,7 +20,7 @@ from rich.table import Table
 
 from p2c._errors import ConfigError
 from p2c.cli._render import WorkspaceOption, err, out
-from p2c.service import ROLES, AccessStore, Service, ServiceStore, next_slot, serve
+from p2c.service import ROLES, AccessStore, ServiceStore, next_slot
 from p2c.workspace import Workspace
 
 tokens_app = typer.Typer(help="API tokens of `p2c serve`.", no_args_is_help=True)
@@ -50,7 +50,7 @@ def serve_command(
     host: Annotated[str, typer.Option(help="Address to listen on (loopback by default).")] = (
         "127.0.0.1"
     ),
-    port: Annotated[int, typer.Option(help="TCP port (0: a free one).")] = 8080,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port (0: a free one).")] = 8080,
     workers: Annotated[int, typer.Option(min=1, max=32, help="Scheduled runs at once.")] = 2,
     tls_cert: Annotated[
         Path | None, typer.Option(help="Certificate file, to serve HTTPS directly.")
@@ -62,6 +62,9 @@ def serve_command(
     Ctrl-C; runs in progress then end Cancelled at their next batch."""
     if (tls_cert is None) != (tls_key is None):
         raise ConfigError("--tls-cert and --tls-key go together.")
+    # Here, not at the top: the web stack is imported by `p2c serve` only.
+    from p2c.service import Service, serve
+
     ws = Workspace.open(workspace)
     _logging()
     stop = threading.Event()
