@@ -74,7 +74,7 @@ def test_schedules_listed_paused_and_resumed_from_the_command_line(world: World)
         for cells in [[c.strip() for c in line.strip("│").split("│")]]
     }
     assert rows[ACCOUNTS][0] == "every 15m" and rows[ACCOUNTS][2] == "no"
-    assert datetime.strptime(rows[ACCOUNTS][1], "%Y-%m-%d %H:%M:%S").minute % 15 == 0
+    assert datetime.fromisoformat(rows[ACCOUNTS][1] + "+00:00").minute % 15 == 0
     assert rows[CONTACTS][0] == "cron 0 6 * * 1-5 (Europe/Oslo)"
     assert rows[CUSTOMERS][2] == "yes: p2c.yaml" and rows[CUSTOMERS][1] == ""
     assert p2c("schedule", "pause", ACCOUNTS, "-w", world.root).returncode == 0
