@@ -110,6 +110,8 @@ class History:
                 db.exec_driver_sql(statement)
             columns = {c["name"] for c in sa.inspect(db).get_columns("run")}
         self._run = _run_by if "started_by" in columns else _run
+        self._columns = ", ".join(c.name for c in self._run.columns)
+        self._mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
 
     def runs(
         self,
@@ -119,35 +121,64 @@ class History:
         project: str | None = None,
         status: str | None = None,
     ) -> RunPage:
-        run = self._run
-        query = sa.select(run).order_by(run.c.id.desc()).limit(limit + 1)
+        """A keyset page of runs, newest first, with their summed counts and who started
+        them. Plain SQL on the driver: this is the API's busiest read, and SQLAlchemy's
+        row and type processing would cost more than the queries."""
+        mark = self._mark
+        where: list[str] = []
+        params: list[int | str] = []
         if before is not None:
-            query = query.where(run.c.id < before)
+            where.append(f"id < {mark}")
+            params.append(before)
         if status is not None:
-            query = query.where(run.c.status == status)
+            where.append(f"status = {mark}")
+            params.append(status)
         if project is not None:
-            query = query.where(
-                sa.exists().where(_task_run.c.run_id == run.c.id, _task_run.c.project == project)
+            where.append(
+                f"EXISTS (SELECT 1 FROM task_run t WHERE t.run_id = run.id AND t.project = {mark})"
             )
+            params.append(project)
+        sql = (
+            f"SELECT {self._columns} FROM run"
+            + (" WHERE " + " AND ".join(where) if where else "")
+            + f" ORDER BY id DESC LIMIT {mark}"
+        )
         with self.engine.connect() as db:
-            rows = db.execute(query).all()
+            rows = db.exec_driver_sql(sql, (*params, limit + 1)).all()
             page = rows[:limit]
-            counts = self._counts(db, [r.id for r in page])
-        runs = [_run_dict(r, counts.get(r.id)) for r in page]
-        return RunPage(runs, page[-1].id if len(rows) > limit else None)
+            ids = [r[0] for r in page]
+            counts = self._counts(db, ids)
+            by = {} if self._run is _run_by else self._service_started_by(db, ids)
+        runs = [_run_dict(r, counts.get(r[0]), by.get(r[0])) for r in page]
+        return RunPage(runs, page[-1][0] if len(rows) > limit else None)
+
+    def _ids(self, ids: list[int]) -> tuple[str, tuple[int, ...]]:
+        """A condition on run ids: a range when the page is dense, else an IN list."""
+        mark = self._mark
+        low, high = min(ids), max(ids)
+        if high - low < 4 * len(ids):
+            return f"run_id >= {mark} AND run_id <= {mark}", (low, high)
+        return f"run_id IN ({', '.join([mark] * len(ids))})", tuple(ids)
 
     def _counts(self, db: sa.Connection, ids: list[int]) -> dict[int, dict[str, int]]:
         if not ids:
             return {}
-        query = (
-            sa.select(
-                _task_run.c.run_id,
-                *(sa.func.sum(_task_run.c[c]).label(c) for c in COUNTS),
-            )
-            .where(_task_run.c.run_id.in_(ids))
-            .group_by(_task_run.c.run_id)
-        )
-        return {r.run_id: {c: int(getattr(r, c) or 0) for c in COUNTS} for r in db.execute(query)}
+        condition, params = self._ids(ids)
+        sums = ", ".join(f'sum("{c}")' for c in COUNTS)
+        sql = f"SELECT run_id, {sums} FROM task_run WHERE {condition} GROUP BY run_id"
+        wanted = set(ids)
+        return {
+            run_id: {c: int(v or 0) for c, v in zip(COUNTS, values, strict=True)}
+            for run_id, *values in db.exec_driver_sql(sql, params)
+            if run_id in wanted
+        }
+
+    def _service_started_by(self, db: sa.Connection, ids: list[int]) -> dict[int, str]:
+        if not ids:
+            return {}
+        condition, params = self._ids(ids)
+        sql = f"SELECT run_id, started_by FROM service_run WHERE {condition}"
+        return {row[0]: row[1] for row in db.exec_driver_sql(sql, params)}
 
     def run(self, run_id: int) -> dict[str, Any] | None:
         """A run with its task runs (per task and leg: status, counts, message)."""
@@ -273,18 +304,31 @@ class History:
             )
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
+def _iso(moment: datetime | str | None) -> str | None:
+    """ISO 8601 in UTC with a Z, from a datetime or as SQLite keeps one (UTC text)."""
+    if moment is None:
+        return None
+    if isinstance(moment, str):
+        text = moment.replace(" ", "T", 1)
+        return text if text.endswith("Z") or "+" in text[10:] else text + "Z"
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def _run_dict(row: Any, counts: dict[str, int] | None) -> dict[str, Any]:
+def _run_dict(
+    row: Any, counts: dict[str, int] | None, started_by: str | None = None
+) -> dict[str, Any]:
+    # By position: the columns of _RUN_COLUMNS, then started_by where the run has it.
+    run_id, started, finished, status, projects, mode, *more = row
     return {
-        "id": row.id,
-        "status": row.status,
-        "projects": [p for p in (row.projects or "").split("\n") if p],
-        "mode": row.mode,
-        "started_at": _iso(row.started_at),
-        "finished_at": _iso(row.finished_at),
-        "started_by": getattr(row, "started_by", None),
+        "id": run_id,
+        "status": status,
+        "projects": [p for p in (projects or "").split("\n") if p],
+        "mode": mode,
+        "started_at": _iso(started),
+        "finished_at": _iso(finished),
+        # Who started it: the run's own record, else the service's, else a command line.
+        "started_by": (more[0] if more else started_by) or "command",
         "counts": counts or dict.fromkeys(COUNTS, 0),
     }
