@@ -60,8 +60,9 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def workspace(projects: int, every: str = "1m") -> Path:
-    """A sandbox workspace with ``projects`` Accounts projects scheduled ``every``."""
+def workspace(projects: int, every: str | None = "1m") -> Path:
+    """A sandbox workspace with ``projects`` Accounts projects scheduled ``every`` (not
+    scheduled with None)."""
     root = Path(tempfile.mkdtemp(prefix="p2c-bench-service-")) / "ws"
     ws = init_workspace(root)
     sales = ws.sales()
@@ -74,7 +75,8 @@ def workspace(projects: int, every: str = "1m") -> Path:
     data = yaml.safe_load((root / CONFIG_FILE).read_text())
     data["state"]["settle_seconds"] = 0.0
     data["projects"] = [
-        {"name": f"acc-{n:03d}", "template": TEMPLATE, "schedule": {"every": every}}
+        {"name": f"acc-{n:03d}", "template": TEMPLATE}
+        | ({"schedule": {"every": every}} if every else {})
         for n in range(projects)
     ]
     (root / CONFIG_FILE).write_text(yaml.safe_dump(data, sort_keys=False))
@@ -319,7 +321,7 @@ def percentiles(name: str, latencies: list[float]) -> None:
 
 
 def bench_api(task_runs: int, concurrency: int = 50, requests: int = 2000) -> None:
-    root = workspace(30)
+    root = workspace(30, every=None)  # the API alone: no scheduled runs meanwhile
     fill_history(root, task_runs)
     store = ServiceStore(f"sqlite:///{root / 'state.db'}")
     token = AccessStore(store.engine).create_token("bench", "viewer", actor="bench")

@@ -266,3 +266,24 @@ def test_a_run_whose_service_died_is_marked_at_restart(
         (message,) = db.execute("SELECT message FROM task_run").fetchone()
     assert f"pid {pid}" in message and "ended during the run" in message
     assert service.recover() == []
+
+
+def test_one_scheduler_per_state_database(
+    world: World, make_service: Callable[..., Service]
+) -> None:
+    from p2c._errors import ProjectBusy
+
+    import os
+    import socket
+
+    from p2c.service._lease import ServiceLease
+
+    other = ServiceLease(make_service().store.engine)
+    other.me = f"{socket.gethostname()}|{os.getppid()}"  # a live process, as another service
+    other.take()
+    service = make_service()
+    with pytest.raises(ProjectBusy, match=f"Another p2c serve \\(process {os.getppid()}"):
+        service.start()
+    other.release()
+    service.start()  # the lease was released
+    assert service.running() == {}

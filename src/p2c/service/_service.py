@@ -18,17 +18,19 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from p2c._errors import ConfigError, P2CError, ProjectBusy
 from p2c.service._access import AccessStore
+from p2c.service._aftermath import record_slot, run_ended
 from p2c.service._events import RunEvents
 from p2c.service._history import History
+from p2c.service._lease import ServiceLease
 from p2c.service._metrics import Metrics, ScheduleFacts
-from p2c.service._notify import Notice, Notifier
-from p2c.service._projects import project_status, scheduled_projects
+from p2c.service._notify import Notifier
+from p2c.service._projects import scheduled_projects
 from p2c.service._runner import Runner, RunReport, RunRequest
 from p2c.service._schedule import Clock, Decision, Scheduler, SystemClock
 from p2c.service._store import ServiceStore, SlotEvent
@@ -108,6 +110,7 @@ class Service:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.metrics.watch(self._schedule_facts, self.history.queue_size)
+        self.lease = ServiceLease(self.store.engine)
 
     # the loop -------------------------------------------------------------------------------
 
@@ -124,7 +127,12 @@ class Service:
         return marked
 
     def start(self) -> None:
-        """Recover, then run the scheduler loop on its own thread."""
+        """Take the scheduler's lease, recover, then run the loop on its own thread.
+
+        Raises:
+            ProjectBusy: another service schedules this state database.
+        """
+        self.lease.take()
         self.recover()
         self._thread = threading.Thread(target=self._loop, name="p2c-scheduler", daemon=True)
         self._thread.start()
@@ -132,6 +140,7 @@ class Service:
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
+                self.lease.renew()
                 self.step()
             except Exception:  # the loop must outlive any one failure
                 log.exception("The scheduler's turn failed; trying again")
@@ -223,6 +232,8 @@ class Service:
         self.store.save(changes)
         self.notifier.close()
         self._executor.shutdown(wait=ended, cancel_futures=True)
+        if self._thread is not None:
+            self.lease.release()
         return ended
 
     def close(self) -> None:
@@ -305,13 +316,13 @@ class Service:
             )
         except ProjectBusy as busy:
             job.error = busy
-            self._slot(job, "skipped", None, busy.message)
+            record_slot(self, job, "skipped", None, busy.message)
         except Exception as error:  # recorded and logged; the service goes on
             log.exception("A run of %s failed", ", ".join(job.request.projects))
             job.error = P2CError(f"internal error: {type(error).__name__}")
         try:
             if report is not None:
-                self._finished(job, report)
+                run_ended(self, job, report)
         except Exception:
             log.exception("After the run of %s", ", ".join(job.request.projects))
         finally:
@@ -344,97 +355,6 @@ class Service:
             job.buffer.append(event)
         else:
             self.events.open(key).add(event)
-
-    def _slot(self, job: Job, outcome: str, run_id: int | None, detail: str | None) -> None:
-        request = job.request
-        if request.slot_at is None:
-            return
-        for project in request.projects:
-            self.store.add_slots(
-                [SlotEvent(project, request.slot_at, self.clock.now(), outcome, run_id, detail)]
-            )
-            self.metrics.slots.labels(project, outcome).inc()
-
-    def _finished(self, job: Job, report: RunReport) -> None:
-        now = self.clock.now()
-        outcomes = {p: project_status(report, p) for p in report.projects}
-        if report.run_id is not None and not report.dry_run:
-            self.store.run_finished(report.run_id, outcomes, now)
-        seconds = time.monotonic() - job.began
-        for project, (status, _) in outcomes.items():
-            self.metrics.runs.labels(project, status).inc()
-            self.metrics.run_seconds.labels(project).observe(seconds)
-            for name, value in report.counts.items():
-                if value and len(report.projects) == 1:
-                    self.metrics.records.labels(project, name).inc(value)
-        outcome = "error" if report.failed_start else "started"
-        self._slot(job, outcome, report.run_id, report.reason or job.why)
-        if job.key is not None:
-            self.events.open(job.key).close(
-                {"type": "end", "status": report.status, "reason": report.reason}
-            )
-        if report.dry_run:
-            return
-        for project, (status, _) in outcomes.items():
-            self._notify(project, status, report)
-            self._check_alert(project, now)
-
-    def _notify(self, project: str, status: str, report: RunReport) -> None:
-        settings = next((p for p in self.ws.config.projects if p.name == project), None)
-        notify = settings.notify if settings is not None else None
-        if notify is None or status.lower() not in notify.on:
-            return
-        errors = []
-        if report.run_id is not None:
-            errors = [
-                e for e in self.history.errors(report.run_id, limit=50) if e["project"] == project
-            ]
-        counts = {
-            c: sum(t["counts"][c] for t in report.tasks if t["project"] == project)
-            for c in report.counts
-        }
-        notice = Notice(
-            "run",
-            project,
-            status,
-            report.run_id,
-            counts,
-            [{k: e[k] for k in ("record", "field", "reason")} for e in errors[:5]],
-            self.notifier.link(report.run_id),
-            report.started_by,
-            report.reason or _messages(report, project),
-        )
-        self.notifier.send(notify, notice)
-
-    def _check_alert(self, project: str, now: datetime) -> None:
-        alerts = self.ws.config.alerts
-        rule = alerts.pause_after if alerts is not None else None
-        if rule is None or self.scheduler.paused(project) or project not in self.scheduler.projects:
-            return
-        since = now - timedelta(minutes=rule.minutes)
-        state = self.scheduler.states.get(project)
-        if state is not None and state.alert_since is not None:
-            since = max(since, state.alert_since)
-        errors = self.store.errors_since(project, since)
-        if errors < rule.errors:
-            return
-        reason = f"{errors} errors within {rule.minutes} minutes (alerts.pause_after)"
-        self.pause(project, "alert", reason)
-        self.metrics.alerts.labels(project).inc()
-        settings = next((p for p in self.ws.config.projects if p.name == project), None)
-        if settings is not None and settings.notify is not None:
-            self.notifier.send(
-                settings.notify,
-                Notice(
-                    "paused",
-                    project,
-                    "Paused",
-                    None,
-                    message=reason + f"; resume: p2c schedule resume {project!r}",
-                ),
-            )
-
-    # schedules ------------------------------------------------------------------------------
 
     def pause(self, project: str, actor: str, reason: str | None = None) -> None:
         """Hold a project's schedule (the running run, if any, goes on).
@@ -490,8 +410,3 @@ class Service:
                 )
                 for name, s in self.scheduler.states.items()
             ]
-
-
-def _messages(report: RunReport, project: str) -> str | None:
-    texts = [t["message"] for t in report.tasks if t["project"] == project and t.get("message")]
-    return "; ".join(texts)[:500] or None
