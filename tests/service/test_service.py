@@ -271,11 +271,10 @@ def test_a_run_whose_service_died_is_marked_at_restart(
 def test_one_scheduler_per_state_database(
     world: World, make_service: Callable[..., Service]
 ) -> None:
-    from p2c._errors import ProjectBusy
-
     import os
     import socket
 
+    from p2c._errors import ProjectBusy
     from p2c.service._lease import ServiceLease
 
     other = ServiceLease(make_service().store.engine)
