@@ -51,7 +51,10 @@ def serve_command(
         "127.0.0.1"
     ),
     port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port (0: a free one).")] = 8080,
-    workers: Annotated[int, typer.Option(min=1, max=32, help="Scheduled runs at once.")] = 2,
+    workers: Annotated[
+        int,
+        typer.Option(min=1, max=32, help="Scheduled runs at once (sandbox connections: keep 1)."),
+    ] = 1,
     tls_cert: Annotated[
         Path | None, typer.Option(help="Certificate file, to serve HTTPS directly.")
     ] = None,

@@ -76,7 +76,7 @@ class Service:
         root: Path,
         *,
         clock: Clock | None = None,
-        workers: int = 2,
+        workers: int = 1,
         runner: Runner | None = None,
         environ: Mapping[str, str] | None = None,
         webhook_backoff: float = 2.0,
