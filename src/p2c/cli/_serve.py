@@ -172,16 +172,14 @@ def schedule_list(ctx: typer.Context, workspace: WorkspaceOption = None) -> None
             continue
         state = states.get(p.name)
         paused = p.schedule.paused or bool(state and state.paused)
-        why = "yes: p2c.yaml" if p.schedule.paused else (state.paused_reason if state else None)
+        why = "p2c.yaml" if p.schedule.paused else (state.paused_reason if state else None)
         due = state.next_due_at if state and state.next_due_at else next_slot(p.schedule, now)
         slot = last.get(p.name)
         table.add_row(
             escape(p.name),
             escape(p.schedule.describe()),
             "" if paused else f"{max(due, now):%Y-%m-%d %H:%M:%S}",
-            escape(f"yes: {why}" if paused and why and not why.startswith("yes") else why or "")
-            if paused
-            else "no",
+            escape(f"yes: {why}" if why else "yes") if paused else "no",
             escape(
                 f"{slot.slot_at:%H:%M:%S} {slot.outcome}"
                 + (f" ({slot.run_id})" if slot.run_id else "")

@@ -18,7 +18,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +105,7 @@ class Service:
         self._dry: OrderedDict[str, Job] = OrderedDict()
         self._dry_count = 0
         self._why: dict[str, str] = {}
+        self._purged = datetime.min.replace(tzinfo=UTC)
         self._executor = ThreadPoolExecutor(workers + _API_RUNS, thread_name_prefix="p2c-run")
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -154,6 +155,10 @@ class Service:
         """One turn: reload p2c.yaml if changed, take pauses, fire due slots, start runs."""
         now = self.clock.now()
         self._reload(now)
+        if now - self._purged > timedelta(hours=1):
+            self._purged = now
+            days = self.ws.config.state.retention_days
+            self.store.purge_slots(now - timedelta(days=days))
         version = self.store.version()
         if version != self._version:
             self._version = version
