@@ -103,6 +103,9 @@ class ServiceStore:
         are written only by :meth:`set_paused`, so a pause made elsewhere is never
         overwritten by the service's working copy."""
         now = _now()
+        states = list(states)
+        if not states:
+            return
         with self.engine.begin() as db:
             for state in states:
                 values = {c: getattr(state, c) for c in _SAVED}
