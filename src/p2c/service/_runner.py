@@ -32,7 +32,7 @@ from typing import Any
 from p2c._errors import P2CError, ProjectBusy
 from p2c.engine import Engine, LegId, RunOptions, RunResult, StateStore, TaskCounts
 from p2c.service._history import COUNTS
-from p2c.workspace import Workspace
+from p2c.workspace import CONFIG_FILE, Workspace
 
 Emit = Callable[[dict[str, Any]], None]
 
@@ -158,6 +158,21 @@ class Runner:
     def __init__(self, root: Path, state_url: str | None = None) -> None:
         self.root = root
         self.state_url = state_url or Workspace.open(root).state_url()
+        self._lock = threading.Lock()
+        self._cached: tuple[tuple[int, int], Workspace] | None = None
+
+    def workspace(self) -> Workspace:
+        """The workspace as p2c.yaml says now: read again only when the file changed
+        (reading a p2c.yaml of hundreds of projects takes a good part of a second)."""
+        try:
+            stat = (self.root / CONFIG_FILE).stat()
+            key = (stat.st_mtime_ns, stat.st_size)
+        except OSError:
+            key = (0, 0)
+        with self._lock:
+            if self._cached is None or self._cached[0] != key:
+                self._cached = (key, Workspace.open(self.root))
+            return self._cached[1]
 
     def run(
         self,
@@ -186,7 +201,7 @@ class Runner:
         emit: Emit,
     ) -> RunReport:
         try:
-            ws = Workspace.open(self.root)
+            ws = self.workspace()
             state = _ServiceState(ws.state_url(), cancel, on_start, emit)
         except P2CError as error:
             return self.failed_start(request, str(error), on_start)
