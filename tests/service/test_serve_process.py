@@ -180,7 +180,9 @@ def test_sigkill_in_the_middle_of_a_run_is_marked_and_the_next_slot_resumes(
     assert runs[0]["status"] == "Error"  # marked: its process is gone
     assert runs[1]["status"] == "Completed"
     detail = second.get(f"/api/v1/runs/{runs[0]['id']}")
-    assert "ended during the run" in (detail["tasks"][0]["message"] or "")
+    assert "stopped before it finished" in (detail["tasks"][0]["message"] or "")
+    assert detail["started_by"] == "schedule"
+    assert "stopped before it finished" in (detail["message"] or "")
     code, _, _ = second.stop(signal.SIGTERM)
     assert code == 0
     # Nothing lost, nothing doubled: everything is written, once.

@@ -256,8 +256,9 @@ def test_a_run_whose_service_died_is_marked_at_restart(
     store = ServiceStore(url)
     store.run_started(run_id, [ACCOUNTS], "schedule", None, clock.now())
     store.engine.dispose()
-    with store.engine.begin() as db:
+    with store.engine.begin() as db:  # both written by a process now gone
         db.exec_driver_sql("UPDATE service_run SET pid = ?", (pid,))
+        db.exec_driver_sql("UPDATE run SET pid = ?", (pid,))
     store.close()
     service = make_service()
     assert service.recover() == [(run_id, "Error")]
@@ -265,8 +266,26 @@ def test_a_run_whose_service_died_is_marked_at_restart(
     assert run["status"] == "Error"
     with world.state() as db:
         (message,) = db.execute("SELECT message FROM task_run").fetchone()
-    assert f"pid {pid}" in message and "ended during the run" in message
+    assert f"pid {pid}" in message and "stopped before it finished" in message
     assert service.recover() == []
+
+
+def test_a_run_left_by_a_predecessor_with_this_very_pid_is_stopped_at_restart(
+    world: World, make_service: Callable[..., Service]
+) -> None:
+    """A container's first process has the same pid after a restart: the engine cannot tell
+    its predecessor's run from a live one, the service can (it starts no run before)."""
+    from p2c.engine import StateStore
+
+    url = f"sqlite:///{world.root / 'state.db'}"
+    state = StateStore(url)
+    run_id = state.start_run([ACCOUNTS], started_by="schedule")
+    state.close()
+    service = make_service()
+    service.store.run_started(run_id, [ACCOUNTS], "schedule", None, service.clock.now())
+    assert service.recover() == [(run_id, "Error")]
+    (run,) = world.runs()
+    assert run["status"] == "Error" and "stopped before it finished" in run["message"]
 
 
 def test_one_scheduler_per_state_database(
@@ -287,3 +306,20 @@ def test_one_scheduler_per_state_database(
     other.release()
     service.start()  # the lease was released
     assert service.running() == {}
+
+
+def test_the_engine_records_who_started_a_scheduled_run(
+    world: World, clock: ManualClock, make_service: Callable[..., Service]
+) -> None:
+    from p2c.engine import StateStore
+
+    world.project(ACCOUNTS, schedule={"every": "1m"})
+    service = make_service()
+    turn(service, clock, MINUTE)
+    state = StateStore(f"sqlite:///{world.root / 'state.db'}")
+    try:
+        (run,) = state.runs()
+    finally:
+        state.close()
+    assert run.started_by == "schedule"
+    assert run.status == "Completed"

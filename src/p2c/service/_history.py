@@ -41,9 +41,13 @@ _RUN_COLUMNS = (
     ("mode", sa.String),
 )
 _run = sa.table("run", *(sa.column(n, t()) for n, t in _RUN_COLUMNS))
-# The same with the run's own `started_by`, where the engine's schema has it.
+# The same with the run's own `started_by` and `message` (why it stopped), where the
+# engine's schema has them (schema 3 on).
 _run_by = sa.table(
-    "run", *(sa.column(n, t()) for n, t in _RUN_COLUMNS), sa.column("started_by", sa.String)
+    "run",
+    *(sa.column(n, t()) for n, t in _RUN_COLUMNS),
+    sa.column("started_by", sa.String),
+    sa.column("message", sa.Text),
 )
 _task_run = sa.table(
     "task_run",
@@ -109,7 +113,7 @@ class History:
             for statement in _INDEXES:
                 db.exec_driver_sql(statement)
             columns = {c["name"] for c in sa.inspect(db).get_columns("run")}
-        self._run = _run_by if "started_by" in columns else _run
+        self._run = _run_by if {"started_by", "message"} <= columns else _run
         self._columns = ", ".join(c.name for c in self._run.columns)
         self._mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
 
@@ -319,7 +323,8 @@ def _iso(moment: datetime | str | None) -> str | None:
 def _run_dict(
     row: Any, counts: dict[str, int] | None, started_by: str | None = None
 ) -> dict[str, Any]:
-    # By position: the columns of _RUN_COLUMNS, then started_by where the run has it.
+    # By position: the columns of _RUN_COLUMNS, then started_by and message where the run
+    # has them.
     run_id, started, finished, status, projects, mode, *more = row
     return {
         "id": run_id,
@@ -330,5 +335,6 @@ def _run_dict(
         "finished_at": _iso(finished),
         # Who started it: the run's own record, else the service's, else a command line.
         "started_by": (more[0] if more else started_by) or "command",
+        "message": more[1] if more else None,
         "counts": counts or dict.fromkeys(COUNTS, 0),
     }

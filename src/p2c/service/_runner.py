@@ -1,25 +1,20 @@
 """The one place the service calls the engine.
 
 Everything the service asks of a run goes through :class:`Runner`: start it (scheduled, from
-the API, a retry), learn its id as soon as it has one, follow its progress, cancel it
-between batches, record a project that failed to start, and mark runs whose process died.
+the API, a retry) with who started it, learn its id as soon as it has one, follow its
+progress, cancel it between batches (the engine's :class:`~p2c.engine.CancelToken`), record
+a project that failed to start, and mark runs whose process died.
 
-Until the engine has a cancellation token and a ``started_by`` of its own, this adapter
-does both itself, through the engine's public surface only:
-
-- the run's :class:`~p2c.engine.StateStore` is a subclass that learns the run id when the
-  engine starts the run, raises :class:`RunCancelled` before a task leg starts once the
-  run is cancelled, and records the run as Cancelled when it ends so;
-- the progress callback (called after every committed batch) raises it between batches;
-- ``started_by`` is kept in the service's own ``service_run`` table.
-
-When the engine offers these, this module is the one to change.
+The run's :class:`~p2c.engine.StateStore` is a subclass that learns the run id when the
+engine starts the run and passes task starts and ends on as events; nothing else of the
+engine is changed or reached into.
 """
 
 from __future__ import annotations
 
-__all__ = ["RetrySelection", "RunCancelled", "RunReport", "RunRequest", "Runner"]
+__all__ = ["RetrySelection", "RunReport", "RunRequest", "Runner"]
 
+import logging
 import os
 import socket
 import threading
@@ -30,11 +25,21 @@ from pathlib import Path
 from typing import Any
 
 from p2c._errors import P2CError, ProjectBusy
-from p2c.engine import Engine, LegId, RunOptions, RunResult, StateStore, TaskCounts
+from p2c.engine import (
+    CancelToken,
+    Engine,
+    LegId,
+    RunOptions,
+    RunResult,
+    RunStatus,
+    StateStore,
+    TaskCounts,
+)
 from p2c.service._history import COUNTS
 from p2c.workspace import CONFIG_FILE, Workspace
 
 Emit = Callable[[dict[str, Any]], None]
+log = logging.getLogger("p2c.service")
 
 
 class RunCancelled(Exception):
@@ -90,35 +95,23 @@ class RunReport:
 
 
 class _ServiceState(StateStore):
-    """The state store of one service run: learns the run id, honours cancellation."""
+    """The state store of one service run: learns the run id, tells of task starts and ends."""
 
-    def __init__(
-        self, url: str, cancel: threading.Event, on_start: Callable[[int], None], emit: Emit
-    ) -> None:
+    def __init__(self, url: str, on_start: Callable[[int], None], emit: Emit) -> None:
         super().__init__(url)
-        self.cancel = cancel
         self.on_start = on_start
         self.emit = emit
         self.run_id: int | None = None
-        self.cancelled = False
 
-    def check(self) -> None:
-        if self.cancel.is_set():
-            self.cancelled = True
-            raise RunCancelled
-
-    def start_run(self, projects: Sequence[str], mode: str = "incremental") -> int:
-        self.check()
-        run_id = super().start_run(projects, mode)
+    def start_run(
+        self, projects: Sequence[str], mode: str = "incremental", *, started_by: str = "command"
+    ) -> int:
+        run_id = super().start_run(projects, mode, started_by=started_by)
         self.run_id = run_id
         self.on_start(run_id)
         return run_id
 
-    def finish_run(self, run_id: int, status: str) -> None:
-        super().finish_run(run_id, "Cancelled" if self.cancelled else status)
-
     def start_task(self, run_id: int, leg: LegId) -> int:
-        self.check()
         task_run = super().start_task(run_id, leg)
         self.emit(
             {
@@ -139,7 +132,7 @@ class _ServiceState(StateStore):
             {
                 "type": "task-end",
                 "task_run": task_run_id,
-                "status": status,
+                "status": str(status),
                 "counts": {c: getattr(counts, c) for c in COUNTS},
             }
         )
@@ -149,7 +142,7 @@ class Runner:
     """Runs projects of the workspace at ``root`` for the service.
 
     Args:
-        root: The workspace folder; p2c.yaml is read afresh for every run, so edits apply
+        root: The workspace folder; p2c.yaml is read again when it changed, so edits apply
             from the next run on.
         state_url: Where a run that cannot start is recorded when p2c.yaml cannot be read
             (default: the state database p2c.yaml names now).
@@ -177,14 +170,15 @@ class Runner:
     def run(
         self,
         request: RunRequest,
-        cancel: threading.Event,
+        cancel: CancelToken,
         on_start: Callable[[int], None],
         emit: Emit,
     ) -> RunReport:
         """Run ``request``; call ``on_start`` with the run id once the run exists.
 
         A project that cannot start (bad p2c.yaml, a prerequisite, nothing to retry) is
-        recorded as a run in Error with the reason, so history shows it.
+        recorded as a run in Error with the reason, so history shows it; a run that crashed
+        is recorded Error by the engine, and reported so.
 
         Raises:
             ProjectBusy: another process holds a project (nothing is recorded).
@@ -196,30 +190,33 @@ class Runner:
     def _attempt(
         self,
         request: RunRequest,
-        cancel: threading.Event,
+        cancel: CancelToken,
         on_start: Callable[[int], None],
         emit: Emit,
     ) -> RunReport:
         try:
             ws = self.workspace()
-            state = _ServiceState(ws.state_url(), cancel, on_start, emit)
+            state = _ServiceState(ws.state_url(), on_start, emit)
         except P2CError as error:
             return self.failed_start(request, str(error), on_start)
         try:
             return self._run(ws, state, request, cancel, emit)
         except ProjectBusy:
             raise
-        except RunCancelled:
-            return self._cancelled(state, request)
-        except P2CError as error:
+        except Exception as error:  # recorded Error by the engine when the run had started
             if state.run_id is None:
-                return self.failed_start(request, str(error), on_start)
-            return self._broken(state, request, str(error))
-        except Exception as error:  # a bug must not leave the run looking Completed
-            if state.run_id is None:
+                if isinstance(error, P2CError):
+                    return self.failed_start(request, str(error), on_start)
                 raise
-            self._broken(state, request, f"internal error: {type(error).__name__}: {error}")
-            raise
+            if not isinstance(error, P2CError):
+                log.exception("Run %d stopped on an internal error", state.run_id)
+            report = self._report_from_state(state, state.run_id, request, RunStatus.ERROR)
+            report.reason = (
+                str(error)
+                if isinstance(error, P2CError)
+                else (f"internal error: {type(error).__name__}: {error}")
+            )
+            return report
         finally:
             state.close()
 
@@ -228,17 +225,15 @@ class Runner:
         ws: Workspace,
         state: _ServiceState,
         request: RunRequest,
-        cancel: threading.Event,
+        cancel: CancelToken,
         emit: Emit,
     ) -> RunReport:
         def progress(label: str, records: int) -> None:
             emit({"type": "progress", "label": label, "records": records})
-            if cancel.is_set():
-                state.cancelled = True
-                raise RunCancelled
 
         engine = Engine(ws, state, progress)
         projects = list(request.projects)
+        by = request.started_by
         if request.retry is not None:
             keys: dict[LegId, list[str]] = {}
             wanted = set(request.retry.records)
@@ -249,43 +244,25 @@ class Runner:
             if not keys:
                 raise P2CError("No failed record in the error queue matches.")
             chosen = sorted({leg.project for leg in keys})
-            result = engine.run(chosen, RunOptions(retry_only=True, retry_keys=keys))
+            options = RunOptions(retry_only=True, retry_keys=keys)
+            result = engine.run(chosen, options, cancel=cancel, started_by=by)
         else:
             options = RunOptions(full=request.full, dry_run=request.dry_run)
-            result = engine.run(projects, options)
+            result = engine.run(projects, options, cancel=cancel, started_by=by)
         return _report(result, request)
-
-    def _cancelled(self, state: _ServiceState, request: RunRequest) -> RunReport:
-        if state.run_id is None:
-            return RunReport(None, "Cancelled", request.projects, reason="cancelled before start")
-        self._close_open_tasks(state, state.run_id, "Cancelled", "cancelled: the service stopped")
-        return self._report_from_state(state, state.run_id, request, "Cancelled")
-
-    def _broken(self, state: _ServiceState, request: RunRequest, reason: str) -> RunReport:
-        assert state.run_id is not None
-        self._close_open_tasks(state, state.run_id, "Error", reason)
-        state.finish_run(state.run_id, "Error")
-        report = self._report_from_state(state, state.run_id, request, "Error")
-        report.reason = reason
-        return report
-
-    @staticmethod
-    def _close_open_tasks(state: StateStore, run_id: int, status: str, message: str) -> None:
-        for task in state.task_runs(run_id):
-            if task.status == "Running":
-                state.finish_task(task.id, TaskCounts(), status, message)
 
     def _report_from_state(
         self, state: StateStore, run_id: int, request: RunRequest, status: str
     ) -> RunReport:
         tasks = [_task_dict(t) for t in state.task_runs(run_id)]
-        return RunReport(run_id, status, request.projects, tasks)
+        return RunReport(run_id, str(status), request.projects, tasks)
 
     def failed_start(
         self, request: RunRequest, reason: str, on_start: Callable[[int], None] | None = None
     ) -> RunReport:
-        """Record a run that could not start: Error, with the reason on a task run named
-        ``(start)``. Without a readable state database nothing can be recorded."""
+        """Record a run that could not start: Error with the reason (on the run, and on a
+        task run named ``(start)`` per project). Without a readable state database nothing
+        can be recorded."""
         if request.dry_run:
             return RunReport(
                 None, "Error", request.projects, reason=reason, dry_run=True, failed_start=True
@@ -295,14 +272,16 @@ class Runner:
         except P2CError:
             return RunReport(None, "Error", request.projects, reason=reason, failed_start=True)
         try:
-            run_id = state.start_run(list(request.projects), "failed-start")
+            run_id = state.start_run(
+                list(request.projects), "failed-start", started_by=request.started_by
+            )
             if on_start is not None:
                 on_start(run_id)
             for project in request.projects:
                 task_run = state.start_task(run_id, LegId(project, "(start)", ""))
-                state.finish_task(task_run, TaskCounts(), "Error", reason)
-            state.finish_run(run_id, "Error")
-            report = self._report_from_state(state, run_id, request, "Error")
+                state.finish_task(task_run, TaskCounts(), RunStatus.ERROR, reason)
+            state.finish_run(run_id, RunStatus.ERROR, reason)
+            report = self._report_from_state(state, run_id, request, RunStatus.ERROR)
         finally:
             state.close()
         report.reason = reason
@@ -312,43 +291,33 @@ class Runner:
     def recover(
         self, unfinished: Sequence[Any], state_url: str, status_of: Callable[[int], str | None]
     ) -> list[tuple[int, str]]:
-        """Mark runs this service started whose process is gone: their task runs still
-        Running end in Error, and so does the run. Returns (run id, final status).
-
-        Runs of another live process are left alone.
+        """The final status of runs this service started and never saw end (its process was
+        killed). The engine marks runs whose process is gone; a run left by a predecessor
+        with this very process id (a container's first process) it cannot tell from a live
+        one, so it is stopped here. Runs of another live process are left alone.
         """
         host, me = socket.gethostname(), os.getpid()
         marked: list[tuple[int, str]] = []
         state = StateStore(state_url)
         try:
+            state.settle()
             for row in unfinished:
-                if row.host == host and row.pid != me and _alive(row.pid):
-                    continue
                 if row.host != host:
-                    continue  # another machine's: its own service recovers it
-                reason = (
-                    f"the service process that ran it (pid {row.pid} on {row.host}) ended "
-                    "during the run; the next run continues after its last whole batch"
-                )
-                status = status_of(row.run_id) or "Error"
-                if status == "Running":
-                    self._close_open_tasks(state, row.run_id, "Error", reason)
-                    state.finish_run(row.run_id, "Error")
-                    status = "Error"
-                marked.append((row.run_id, status))
+                    continue  # another machine's: its own service (or time) settles it
+                status = status_of(row.run_id) or RunStatus.ERROR
+                if status == RunStatus.RUNNING and row.pid == me:
+                    reason = (
+                        f"the service process that ran it (pid {row.pid} on {row.host}) "
+                        "stopped before it finished; the next run continues after its last "
+                        "whole batch"
+                    )
+                    state.stop_run(row.run_id, RunStatus.ERROR, reason)
+                    status = RunStatus.ERROR
+                if status != RunStatus.RUNNING:
+                    marked.append((row.run_id, str(status)))
         finally:
             state.close()
         return marked
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _task_dict(task: Any) -> dict[str, Any]:
@@ -375,13 +344,12 @@ def _report(result: RunResult, request: RunRequest) -> RunReport:
         }
         for t in result.tasks
     ]
-    status = result.status if result.tasks else "Completed"
-    if status == "Skipped":
-        status = "Error"
+    status = str(result.status)
     return RunReport(
-        None if result.dry_run else result.run_id,
+        None if result.dry_run else (result.run_id or None),
         status,
         request.projects,
         tasks,
+        reason=result.cancelled,
         dry_run=result.dry_run,
     )

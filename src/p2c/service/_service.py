@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from p2c._errors import ConfigError, P2CError, ProjectBusy
+from p2c.engine import CancelToken
 from p2c.service._access import AccessStore
 from p2c.service._aftermath import record_slot, run_ended
 from p2c.service._events import RunEvents
@@ -47,7 +48,7 @@ class Job:
     """A run the service started, while it runs (and a dry run's result after)."""
 
     request: RunRequest
-    cancel: threading.Event = field(default_factory=threading.Event)
+    cancel: CancelToken = field(default_factory=CancelToken)
     started: threading.Event = field(default_factory=threading.Event)
     done: threading.Event = field(default_factory=threading.Event)
     key: str | None = None
@@ -229,7 +230,7 @@ class Service:
         with self._lock:
             jobs = self._jobs()
             for job in jobs:
-                job.cancel.set()
+                job.cancel.cancel("the service is stopping")
         deadline = time.monotonic() + timeout
         ended = all(job.done.wait(max(0.0, deadline - time.monotonic())) for job in jobs)
         with self._lock:
