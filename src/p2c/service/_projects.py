@@ -14,22 +14,24 @@ from p2c.service._notify import redact_url
 from p2c.service._runner import RunReport
 from p2c.service._schedule import ScheduledProject
 from p2c.service._store import ScheduleState
-from p2c.templates import get_template
+from p2c.templates import BUILTIN, TemplateCatalog
 from p2c.workspace import Project
 
 _WORST = ("Error", "Cancelled", "Skipped", "Warning", "Completed")
 
 
-def scheduled_projects(projects: Sequence[Project]) -> list[ScheduledProject]:
-    """The projects with a schedule, each with the projects it requires (by template) and
-    its place in prerequisite order."""
+def scheduled_projects(
+    projects: Sequence[Project], templates: TemplateCatalog = BUILTIN
+) -> list[ScheduledProject]:
+    """The projects with a schedule, each with the projects it requires (by template, from
+    the workspace's catalog) and its place in prerequisite order."""
     by_template: dict[str, list[str]] = {}
     for project in projects:
         by_template.setdefault(project.template, []).append(project.name)
     requires: dict[str, set[str]] = {}
     for project in projects:
         try:
-            needed = get_template(project.template).requires
+            needed = templates.get(project.template).requires
         except P2CError:
             needed = []  # an unknown template fails at start, with the reason
         requires[project.name] = {

@@ -95,7 +95,9 @@ class Service:
         self.runner = runner or Runner(self.ws.root, self.ws.state_url())
         self.events = RunEvents()
         self.scheduler = Scheduler(
-            scheduled_projects(self.ws.config.projects), self.store.schedules(), self.clock.now()
+            scheduled_projects(self.ws.config.projects, self.ws.templates),
+            self.store.schedules(),
+            self.clock.now(),
         )
         self.store.forget(n for n in self.store.schedules() if n not in self.scheduler.projects)
         self.store.save(self.scheduler.take_changes())
@@ -207,7 +209,7 @@ class Service:
         self.ws = ws
         self.notifier.settings = ws.config.notifications or self.notifier.settings
         with self._lock:
-            gone = self.scheduler.sync(scheduled_projects(ws.config.projects), now)
+            gone = self.scheduler.sync(scheduled_projects(ws.config.projects, ws.templates), now)
         self.store.forget(gone)
         log.info("p2c.yaml reloaded: %d scheduled project(s)", len(self.scheduler.projects))
 
