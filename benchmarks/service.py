@@ -145,11 +145,13 @@ def slot_report(service: Service, projects: int, minutes: int) -> None:
             "SELECT project, outcome, count(*), count(DISTINCT slot_at) FROM service_slot "
             "GROUP BY project, outcome"
         ).all()
+        statuses = db.exec_driver_sql("SELECT status, count(*) FROM run GROUP BY status").all()
     started = {r[0]: (r[2], r[3]) for r in rows if r[1] == "started"}
     other = [r for r in rows if r[1] != "started"]
     exact = sum(1 for n, distinct in started.values() if n == distinct == minutes)
     print(f"projects with exactly one run per slot ({minutes} slots): {exact} of {projects}")
     print(f"slots waited, skipped or failed: {sum(r[2] for r in other)} {other[:5]}")
+    print("runs by status: " + ", ".join(f"{n} {status}" for status, n in statuses))
 
 
 def bench_schedule(projects: int, minutes: int) -> None:
