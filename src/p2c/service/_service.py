@@ -41,6 +41,7 @@ log = logging.getLogger("p2c.service")
 _POLL = 1.0  # seconds between looks at p2c.yaml and at pauses made elsewhere
 _API_RUNS = 4  # runs the API may have in flight beyond the scheduler's workers
 _DRY_KEPT = 50
+_SETTLE = 30.0  # seconds between looks for runs whose process is gone
 
 
 @dataclass
@@ -109,6 +110,7 @@ class Service:
         self._dry_count = 0
         self._why: dict[str, str] = {}
         self._purged = datetime.min.replace(tzinfo=UTC)
+        self._settled = 0.0
         self._executor = ThreadPoolExecutor(workers + _API_RUNS, thread_name_prefix="p2c-run")
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -158,6 +160,11 @@ class Service:
         """One turn: reload p2c.yaml if changed, take pauses, fire due slots, start runs."""
         now = self.clock.now()
         self._reload(now)
+        if time.monotonic() - self._settled > _SETTLE:
+            # Runs of other processes that are gone (a killed `p2c run`) are marked, so the
+            # API never shows them Running.
+            self._settled = time.monotonic()
+            self.store.state.settle()
         if now - self._purged > timedelta(hours=1):
             self._purged = now
             days = self.ws.config.state.retention_days

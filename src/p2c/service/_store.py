@@ -79,14 +79,16 @@ class ServiceStore:
     """The service's tables in the state database at ``url``."""
 
     def __init__(self, url: str) -> None:
-        # The engine's tables first: it refuses a database that has tables but not its own.
-        StateStore(url).close()
+        # The engine's tables first: it refuses a database that has tables but not its own
+        # (and brings one of its previous schema up to date).
+        self.state = StateStore(url)
         self.url = url
         self.engine = open_engine(url)
         self.host = socket.gethostname()
 
     def close(self) -> None:
         self.engine.dispose()
+        self.state.close()
 
     # schedule state -------------------------------------------------------------------------
 
