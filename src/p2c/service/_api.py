@@ -104,7 +104,7 @@ def build_api(service: Service) -> FastAPI:
         """Prometheus metrics (``p2c_*``)."""
         return Response(service.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
-    app.include_router(_router(service), prefix=API)
+    app.include_router(router, prefix=API)
     return app
 
 
@@ -133,149 +133,172 @@ Operator = Annotated[TokenInfo, Depends(_role("operator"))]
 Admin = Annotated[TokenInfo, Depends(_role("admin"))]
 
 
-def _router(service: Service) -> APIRouter:
-    router = APIRouter()
+async def _current(request: Request) -> Service:
+    service: Service = request.app.state.service
+    return service
 
-    @router.get("/projects", tags=["projects"])
-    def projects(_who: Viewer) -> dict[str, Any]:
-        """The workspace's projects with schedule, notifications and last status."""
-        return {"projects": [_project(service, p.name) for p in service.ws.config.projects]}
 
-    @router.get("/projects/{name}", tags=["projects"])
-    def project(name: str, _who: Viewer) -> dict[str, Any]:
-        """A project, its recent schedule slots and runs."""
-        view = _project(service, name)
-        view["slots"] = [
-            {
-                "slot": _iso(s.slot_at),
-                "decided_at": _iso(s.decided_at),
-                "outcome": s.outcome,
-                "run_id": s.run_id,
-                "detail": s.detail,
-            }
-            for s in service.store.slots(name, limit=20)
-        ]
-        view["runs"] = service.history.last_runs(name, 10)
-        return view
+ServiceDep = Annotated[Service, Depends(_current)]
+router = APIRouter()
 
-    @router.post("/projects/{name}/runs", status_code=202, tags=["runs"])
-    def start_run(name: str, who: Operator, body: RunBody | None = None) -> Accepted:
-        """Start a run of a project (``dry_run``, ``full``); answers with its id at once."""
-        body = body or RunBody()
-        service.ws.project(name)
-        actor = f"api:{who.name}"
-        job = service.submit(RunRequest((name,), actor, full=body.full, dry_run=body.dry_run))
-        service.access.audit(
-            actor,
-            "run.start",
-            name,
-            {"run_id": job.key, "dry_run": body.dry_run, "full": body.full},
+
+@router.get("/projects", tags=["projects"])
+def projects(service: ServiceDep, _who: Viewer) -> dict[str, Any]:
+    """The workspace's projects with schedule, notifications and last status."""
+    return {"projects": [_project(service, p.name) for p in service.ws.config.projects]}
+
+
+@router.get("/projects/{name}", tags=["projects"])
+def project(service: ServiceDep, name: str, _who: Viewer) -> dict[str, Any]:
+    """A project, its recent schedule slots and runs."""
+    view = _project(service, name)
+    view["slots"] = [
+        {
+            "slot": _iso(s.slot_at),
+            "decided_at": _iso(s.decided_at),
+            "outcome": s.outcome,
+            "run_id": s.run_id,
+            "detail": s.detail,
+        }
+        for s in service.store.slots(name, limit=20)
+    ]
+    view["runs"] = service.history.last_runs(name, 10)
+    return view
+
+
+@router.post("/projects/{name}/runs", status_code=202, tags=["runs"])
+def start_run(
+    service: ServiceDep, name: str, who: Operator, body: RunBody | None = None
+) -> Accepted:
+    """Start a run of a project (``dry_run``, ``full``); answers with its id at once."""
+    body = body or RunBody()
+    service.ws.project(name)
+    actor = f"api:{who.name}"
+    job = service.submit(RunRequest((name,), actor, full=body.full, dry_run=body.dry_run))
+    service.access.audit(
+        actor,
+        "run.start",
+        name,
+        {"run_id": job.key, "dry_run": body.dry_run, "full": body.full},
+    )
+    return _accepted(job)
+
+
+@router.get("/runs", tags=["runs"], response_model=RunsPage)
+async def runs(
+    service: ServiceDep,
+    request: Request,
+    _who: Viewer,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    before: Annotated[int | None, Query(ge=1)] = None,
+    project: str | None = None,
+    status: str | None = None,
+) -> JSONResponse:
+    """Runs, newest first, a keyset page at a time (by run id, so a page costs the same
+    however long the history); ``next`` is the URL of the next page."""
+    page = service.history.runs(limit=limit, before=before, project=project, status=status)
+    following = None
+    if page.next_before is not None:
+        following = str(request.url.include_query_params(before=page.next_before))
+    # Plain JSON: the rows are JSON already, and a page is the API's busiest answer.
+    return JSONResponse({"runs": page.runs, "next": following})
+
+
+@router.get("/runs/{run_id}", tags=["runs"])
+async def run(service: ServiceDep, run_id: str, _who: Viewer) -> dict[str, Any]:
+    """A run: status, per task and leg counts, who started it (``dry-N``: a dry run)."""
+    return _run(service, run_id)
+
+
+@router.get("/runs/{run_id}/errors", tags=["runs"])
+def run_errors(
+    service: ServiceDep,
+    run_id: int,
+    _who: Viewer,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    after: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """A run's failed records: record key, field, reason; page with ``after``."""
+    if service.history.status(run_id) is None:
+        raise NotFoundError(f"There is no run {run_id}.")
+    errors = service.history.errors(run_id, limit=limit, after=after)
+    return {"errors": errors, "after": errors[-1]["id"] if len(errors) == limit else None}
+
+
+@router.get("/runs/{run_id}/events", tags=["runs"], response_class=StreamingResponse)
+def run_events(service: ServiceDep, run_id: str, _who: Viewer) -> StreamingResponse:
+    """The run's progress as server-sent events (``task``, ``progress``, ``task-end``,
+    ``end``); a run that has ended sends ``end`` at once."""
+    _run(service, run_id)  # 404 for an unknown run
+    return StreamingResponse(
+        _events(service, run_id),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.get("/errors", tags=["errors"])
+def error_queue(
+    service: ServiceDep,
+    _who: Viewer,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    project: str | None = None,
+) -> dict[str, Any]:
+    """The error queue: failed records not written since."""
+    rows, total = service.history.queue(limit=limit, offset=offset, project=project)
+    return {"errors": rows, "total": total}
+
+
+@router.post("/errors/retry", status_code=202, tags=["errors"])
+def retry(service: ServiceDep, body: RetryBody, who: Operator) -> Accepted:
+    """Read queued failed records again and write them (after a fix)."""
+    rows, _ = service.history.queue(limit=100_000, project=body.project)
+    wanted = set(body.records)
+    chosen = [r for r in rows if body.all or r["record"] in wanted]
+    if not chosen:
+        raise NotFoundError(
+            "No failed record in the error queue matches.", fix="GET /api/v1/errors"
         )
-        return _accepted(job)
+    projects = tuple(sorted({r["project"] for r in chosen}))
+    actor = f"api:{who.name}"
+    selection = RetrySelection(tuple(body.records), body.all)
+    job = service.submit(RunRequest(projects, actor, retry=selection))
+    service.access.audit(
+        actor,
+        "errors.retry",
+        ", ".join(projects),
+        {"run_id": job.key, "records": len(chosen), "all": body.all},
+    )
+    return _accepted(job)
 
-    @router.get("/runs", tags=["runs"], response_model=RunsPage)
-    async def runs(
-        request: Request,
-        _who: Viewer,
-        limit: Annotated[int, Query(ge=1, le=200)] = 50,
-        before: Annotated[int | None, Query(ge=1)] = None,
-        project: str | None = None,
-        status: str | None = None,
-    ) -> JSONResponse:
-        """Runs, newest first, a keyset page at a time (by run id, so a page costs the same
-        however long the history); ``next`` is the URL of the next page."""
-        page = service.history.runs(limit=limit, before=before, project=project, status=status)
-        following = None
-        if page.next_before is not None:
-            following = str(request.url.include_query_params(before=page.next_before))
-        # Plain JSON: the rows are JSON already, and a page is the API's busiest answer.
-        return JSONResponse({"runs": page.runs, "next": following})
 
-    @router.get("/runs/{run_id}", tags=["runs"])
-    async def run(run_id: str, _who: Viewer) -> dict[str, Any]:
-        """A run: status, per task and leg counts, who started it (``dry-N``: a dry run)."""
-        return _run(service, run_id)
+@router.post("/projects/{name}/schedule/pause", tags=["schedules"])
+def pause(
+    service: ServiceDep, name: str, who: Operator, body: PauseBody | None = None
+) -> dict[str, Any]:
+    """Hold the project's schedule."""
+    service.pause(name, f"api:{who.name}", body.reason if body else None)
+    return _project(service, name)
 
-    @router.get("/runs/{run_id}/errors", tags=["runs"])
-    def run_errors(
-        run_id: int,
-        _who: Viewer,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        after: Annotated[int, Query(ge=0)] = 0,
-    ) -> dict[str, Any]:
-        """A run's failed records: record key, field, reason; page with ``after``."""
-        if service.history.status(run_id) is None:
-            raise NotFoundError(f"There is no run {run_id}.")
-        errors = service.history.errors(run_id, limit=limit, after=after)
-        return {"errors": errors, "after": errors[-1]["id"] if len(errors) == limit else None}
 
-    @router.get("/runs/{run_id}/events", tags=["runs"], response_class=StreamingResponse)
-    def run_events(run_id: str, _who: Viewer) -> StreamingResponse:
-        """The run's progress as server-sent events (``task``, ``progress``, ``task-end``,
-        ``end``); a run that has ended sends ``end`` at once."""
-        _run(service, run_id)  # 404 for an unknown run
-        return StreamingResponse(
-            _events(service, run_id),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        )
+@router.post("/projects/{name}/schedule/resume", tags=["schedules"])
+def resume(service: ServiceDep, name: str, who: Operator) -> dict[str, Any]:
+    """Let the schedule run again from its next slot (clears an alert's pause)."""
+    service.resume(name, f"api:{who.name}")
+    return _project(service, name)
 
-    @router.get("/errors", tags=["errors"])
-    def error_queue(
-        _who: Viewer,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
-        project: str | None = None,
-    ) -> dict[str, Any]:
-        """The error queue: failed records not written since."""
-        rows, total = service.history.queue(limit=limit, offset=offset, project=project)
-        return {"errors": rows, "total": total}
 
-    @router.post("/errors/retry", status_code=202, tags=["errors"])
-    def retry(body: RetryBody, who: Operator) -> Accepted:
-        """Read queued failed records again and write them (after a fix)."""
-        rows, _ = service.history.queue(limit=100_000, project=body.project)
-        wanted = set(body.records)
-        chosen = [r for r in rows if body.all or r["record"] in wanted]
-        if not chosen:
-            raise NotFoundError(
-                "No failed record in the error queue matches.", fix="GET /api/v1/errors"
-            )
-        projects = tuple(sorted({r["project"] for r in chosen}))
-        actor = f"api:{who.name}"
-        selection = RetrySelection(tuple(body.records), body.all)
-        job = service.submit(RunRequest(projects, actor, retry=selection))
-        service.access.audit(
-            actor,
-            "errors.retry",
-            ", ".join(projects),
-            {"run_id": job.key, "records": len(chosen), "all": body.all},
-        )
-        return _accepted(job)
-
-    @router.post("/projects/{name}/schedule/pause", tags=["schedules"])
-    def pause(name: str, who: Operator, body: PauseBody | None = None) -> dict[str, Any]:
-        """Hold the project's schedule."""
-        service.pause(name, f"api:{who.name}", body.reason if body else None)
-        return _project(service, name)
-
-    @router.post("/projects/{name}/schedule/resume", tags=["schedules"])
-    def resume(name: str, who: Operator) -> dict[str, Any]:
-        """Let the schedule run again from its next slot (clears an alert's pause)."""
-        service.resume(name, f"api:{who.name}")
-        return _project(service, name)
-
-    @router.get("/audit", tags=["service"])
-    def audit(
-        _who: Admin,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        before: Annotated[int | None, Query(ge=1)] = None,
-    ) -> dict[str, Any]:
-        """Who changed what, newest first (admin)."""
-        entries = service.access.audit_log(limit, before)
-        return {"entries": [{**vars(e), "at": _iso(e.at)} for e in entries]}
-
-    return router
+@router.get("/audit", tags=["service"])
+def audit(
+    service: ServiceDep,
+    _who: Admin,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    before: Annotated[int | None, Query(ge=1)] = None,
+) -> dict[str, Any]:
+    """Who changed what, newest first (admin)."""
+    entries = service.access.audit_log(limit, before)
+    return {"entries": [{**vars(e), "at": _iso(e.at)} for e in entries]}
 
 
 def _iso(moment: Any) -> str | None:
