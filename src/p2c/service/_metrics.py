@@ -70,7 +70,8 @@ class Metrics:
     """The service's counters, gauges and histograms."""
 
     def __init__(self) -> None:
-        disable_created_metrics()  # type: ignore[no-untyped-call] # the _created series double the output for nothing
+        # The _created series would double the output for nothing.
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         registry = self.registry = CollectorRegistry(auto_describe=True)
         self.runs = Counter(
             "p2c_runs",
@@ -104,6 +105,10 @@ class Metrics:
             ["project"],
             registry=registry,
         )
+        self._service_metrics(registry)
+
+    def _service_metrics(self, registry: CollectorRegistry) -> None:
+        """Notifications, the API, the service itself."""
         self.notifications = Counter(
             "p2c_notifications",
             "Notifications, by channel and outcome (sent, failed)",
