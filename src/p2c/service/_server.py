@@ -77,6 +77,11 @@ def serve(
             host,
         )
     sock = _listen(host, port)
+    try:
+        service.start()  # the lease first: a second service stops here, serving nothing
+    except BaseException:
+        sock.close()
+        raise
     bound = sock.getsockname()[1]
     config = uvicorn.Config(
         build_api(service),
@@ -92,7 +97,6 @@ def serve(
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name="p2c-api", daemon=True
     )
-    service.start()
     thread.start()
     clean = threading.Event()
     try:
