@@ -108,6 +108,15 @@ def test_every_two_seconds_end_to_end_and_a_clean_stop(world: World, served: lis
 
     runs = service.wait(scheduled_runs, "two scheduled runs", timeout=30)
     assert runs[-1]["counts"]["read"] == 4  # the first read everything; the next, changes
+    second = subprocess.run(
+        [sys.executable, "-m", "p2c", "serve", "--port", str(free_port()), "-w", str(world.root)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert second.returncode == 6, second.stderr
+    assert "Another p2c serve" in second.stderr
     code, out, _ = service.stop(signal.SIGTERM)
     assert code == 0
     assert "p2c serve: http://127.0.0.1:" in out and "p2c serve stopped." in out
