@@ -137,7 +137,15 @@ class History:
         if status is not None:
             where.append(f"status = {mark}")
             params.append(status)
-        if project is not None:
+        if project is not None and status is None:
+            # The project's run ids straight from the (project, run_id) index, newest first.
+            keyset = f" AND run_id < {mark}" if before is not None else ""
+            where = [
+                f"id IN (SELECT DISTINCT run_id FROM task_run WHERE project = {mark}{keyset} "
+                f"ORDER BY run_id DESC LIMIT {mark})"
+            ]
+            params = [project, *([before] if before is not None else []), limit + 1]
+        elif project is not None:
             where.append(
                 f"EXISTS (SELECT 1 FROM task_run t WHERE t.run_id = run.id AND t.project = {mark})"
             )
