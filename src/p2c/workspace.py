@@ -37,6 +37,7 @@ from p2c.connectors import (
     open_source,
 )
 from p2c.sandbox import ROOT_BUSINESS_UNIT, CDSHub, FinOpsSandbox, SalesSandbox
+from p2c.service import Alerts, Notifications, Notify, Schedule
 from p2c.templates import BUILTIN, Leg, Template, TemplateCatalog, Transform, template_names
 
 CONFIG_FILE = "p2c.yaml"
@@ -112,6 +113,8 @@ class Project(_Model):
     # Records per page read and per batch written (and per state commit).
     batch_size: Annotated[int, Field(ge=1, le=10_000)] = 5000
     tasks: dict[str, TaskChanges] = {}
+    schedule: Schedule | None = None  # p2c serve runs it by itself
+    notify: Notify | None = None  # mail and webhook at the end of its runs
 
     def inactive_policy(self, task: str) -> InactivePolicy:
         changes = self.tasks.get(task)
@@ -184,6 +187,8 @@ class WorkspaceConfig(_Model):
     connection_sets: dict[str, ConnectionSet]
     state: StateConfig = StateConfig()
     projects: list[Project] = []
+    notifications: Notifications | None = None  # the mail server and the link of p2c serve
+    alerts: Alerts | None = None
 
 
 class Workspace:

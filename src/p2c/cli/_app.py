@@ -21,6 +21,7 @@ from p2c.cli._history import register_history
 from p2c.cli._render import err, out, report_error
 from p2c.cli._run import register, run_and_render
 from p2c.cli._sandbox import sales_app, sandbox_app
+from p2c.cli._serve import register as register_service
 from p2c.sandbox import sample_document
 from p2c.workspace import init_workspace
 
@@ -36,6 +37,7 @@ app.add_typer(connections_app, name="connections")
 register(app)
 register_history(app)
 app.command()(emulator)
+register_service(app)
 
 
 @app.command()

@@ -1,0 +1,243 @@
+"""``p2c serve``, ``p2c tokens`` and ``p2c schedule``."""
+
+from __future__ import annotations
+
+__all__ = ["register"]
+
+import getpass
+import logging
+import signal
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from p2c._errors import ConfigError
+from p2c.cli._render import WorkspaceOption, err, out
+from p2c.service import ROLES, AccessStore, ServiceStore, next_slot
+from p2c.workspace import Workspace
+
+tokens_app = typer.Typer(help="API tokens of `p2c serve`.", no_args_is_help=True)
+schedule_app = typer.Typer(
+    help="Schedules: each project's, its next run, paused or not.", invoke_without_command=True
+)
+
+
+def _actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+def _logging() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    formatter = logging.Formatter("%(asctime)sZ %(levelname)s %(name)s: %(message)s")
+    formatter.converter = time.gmtime
+    handler.setFormatter(formatter)
+    root = logging.getLogger("p2c")
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+
+
+def serve_command(
+    host: Annotated[str, typer.Option(help="Address to listen on (loopback by default).")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port (0: a free one).")] = 8080,
+    workers: Annotated[
+        int,
+        typer.Option(min=1, max=32, help="Scheduled runs at once (sandbox connections: keep 1)."),
+    ] = 1,
+    tls_cert: Annotated[
+        Path | None, typer.Option(help="Certificate file, to serve HTTPS directly.")
+    ] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="Key file of --tls-cert.")] = None,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Run the scheduler and the HTTP API (/api/v1, /healthz, /metrics) until SIGTERM or
+    Ctrl-C; runs in progress then end Cancelled at their next batch."""
+    if (tls_cert is None) != (tls_key is None):
+        raise ConfigError("--tls-cert and --tls-key go together.")
+    # Here, not at the top: the web stack is imported by `p2c serve` only.
+    from p2c.service import Service, serve
+
+    ws = Workspace.open(workspace)
+    _logging()
+    stop = threading.Event()
+    previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGTERM, signal.SIGINT)}
+    service = Service(ws.root, workers=workers)
+    tls = (tls_cert, tls_key) if tls_cert and tls_key else None
+    try:
+        with serve(service, host, port, tls=tls) as running:
+            scheduled = len(service.scheduler.projects)
+            out.print(
+                f"p2c serve: {running.url} (workspace {ws.root}; {scheduled} scheduled "
+                "project(s)). SIGTERM or Ctrl-C stops.",
+                markup=False,
+                highlight=False,
+            )
+            sys.stdout.flush()
+            stop.wait()
+            logging.getLogger("p2c.service").info("Stopping: runs in progress are cancelled")
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    out.print("p2c serve stopped.")
+
+
+@tokens_app.command("create")
+def tokens_create(
+    name: Annotated[str, typer.Argument(help="Who or what uses the token.")],
+    role: Annotated[str, typer.Option(help="viewer, operator or admin.")] = "viewer",
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Make an API token and print it, once: only its hash is kept."""
+    if role not in ROLES:
+        raise ConfigError(f"Unknown role {role!r}.", fix=f"use one of: {', '.join(ROLES)}")
+    ws = Workspace.open(workspace)
+    store = ServiceStore(ws.state_url())
+    try:
+        token = AccessStore(store.engine).create_token(name, role, actor=_actor())
+    finally:
+        store.close()
+    err.print(f"Token {escape(name)!r} ({role}). Shown only this once; keep it secret:")
+    print(token)  # noqa: T201 - the one place a token is shown, alone on stdout for scripts
+
+
+@tokens_app.command("list")
+def tokens_list(workspace: WorkspaceOption = None) -> None:
+    """The tokens (never their secrets)."""
+    ws = Workspace.open(workspace)
+    store = ServiceStore(ws.state_url())
+    try:
+        tokens = AccessStore(store.engine).tokens()
+    finally:
+        store.close()
+    table = Table()
+    for column in ("name", "role", "created (UTC)", "by", "last used (UTC)", "revoked (UTC)"):
+        table.add_column(column)
+    for t in tokens:
+        table.add_row(
+            escape(t.name),
+            t.role,
+            f"{t.created_at:%Y-%m-%d %H:%M}",
+            escape(t.created_by),
+            f"{t.last_used_at:%Y-%m-%d %H:%M}" if t.last_used_at else "",
+            f"{t.revoked_at:%Y-%m-%d %H:%M}" if t.revoked_at else "",
+        )
+    out.print(table)
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(
+    name: Annotated[str, typer.Argument(help="The token's name.")],
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Revoke a token: a running service refuses it within seconds."""
+    ws = Workspace.open(workspace)
+    store = ServiceStore(ws.state_url())
+    try:
+        AccessStore(store.engine).revoke_token(name, actor=_actor())
+    finally:
+        store.close()
+    out.print(f"Revoked token {escape(name)!r}.")
+
+
+@schedule_app.callback()
+def schedule_list(ctx: typer.Context, workspace: WorkspaceOption = None) -> None:
+    """Each project's schedule, its next run, and whether it is paused."""
+    if ctx.invoked_subcommand is not None:
+        return
+    ws = Workspace.open(workspace)
+    store = ServiceStore(ws.state_url())
+    try:
+        states = store.schedules()
+        last = {s.project: s for s in reversed(store.slots(limit=500))}
+    finally:
+        store.close()
+    now = datetime.now(UTC)
+    table = Table()
+    for column in ("project", "schedule", "next run (UTC)", "paused", "last slot"):
+        table.add_column(column, overflow="fold")
+    for p in ws.config.projects:
+        if p.schedule is None:
+            table.add_row(escape(p.name), "-", "", "", "")
+            continue
+        state = states.get(p.name)
+        paused = p.schedule.paused or bool(state and state.paused)
+        why = "p2c.yaml" if p.schedule.paused else (state.paused_reason if state else None)
+        due = state.next_due_at if state and state.next_due_at else next_slot(p.schedule, now)
+        slot = last.get(p.name)
+        table.add_row(
+            escape(p.name),
+            escape(p.schedule.describe()),
+            "" if paused else f"{max(due, now):%Y-%m-%d %H:%M:%S}",
+            escape(f"yes: {why}" if why else "yes") if paused else "no",
+            escape(
+                f"{slot.slot_at:%H:%M:%S} {slot.outcome}"
+                + (f" ({slot.run_id})" if slot.run_id else "")
+            )
+            if slot
+            else "",
+        )
+    out.print(table)
+
+
+def _set_paused(project: str, paused: bool, workspace: Path | None) -> None:
+    ws = Workspace.open(workspace)
+    settings = ws.project(project)
+    if settings.schedule is None:
+        raise ConfigError(
+            f"Project {project!r} has no schedule.",
+            fix="add `schedule: {every: 15m}` to it in p2c.yaml",
+        )
+    if not paused and settings.schedule.paused:
+        raise ConfigError(
+            f"Project {project!r} is paused in p2c.yaml.",
+            fix="remove `paused: true` from its schedule in p2c.yaml",
+        )
+    actor = _actor()
+    store = ServiceStore(ws.state_url())
+    try:
+        store.set_paused(
+            project, paused, reason=f"paused by {actor}" if paused else None, actor=actor
+        )
+        AccessStore(store.engine).audit(
+            actor, "schedule.pause" if paused else "schedule.resume", project
+        )
+    finally:
+        store.close()
+
+
+@schedule_app.command("pause")
+def schedule_pause(
+    project: Annotated[str, typer.Argument(help="The project.")],
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Hold a project's schedule (a running service sees it within a second)."""
+    _set_paused(project, True, workspace)
+    out.print(f"Paused the schedule of {escape(project)!r}.")
+
+
+@schedule_app.command("resume")
+def schedule_resume(
+    project: Annotated[str, typer.Argument(help="The project.")],
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Let a paused schedule run again from its next slot (clears an alert's pause)."""
+    _set_paused(project, False, workspace)
+    out.print(f"Resumed the schedule of {escape(project)!r}.")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``serve``, ``tokens`` and ``schedule`` to the app."""
+    app.command("serve")(serve_command)
+    app.add_typer(tokens_app, name="tokens")
+    app.add_typer(schedule_app, name="schedule")
