@@ -25,6 +25,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from p2c._errors import ConfigError, NotFoundError
+from p2c._projectnames import display_names, find_project
 from p2c._yamlfile import load_model
 from p2c.connectors import (
     Connection,
@@ -103,6 +104,8 @@ class Project(_Model):
     """A template applied to a connection set, plus the user's changes."""
 
     name: str
+    # A name to type on the command line (``p2c run customers``); see Workspace.find_project.
+    alias: Annotated[str | None, Field(min_length=1)] = None
     template: str
     connection_set: str = "sandbox"
     business_unit: str | None = None
@@ -211,6 +214,21 @@ class Workspace:
             f"p2c.yaml has no project {name!r}.",
             fix="`p2c projects` lists the workspace's projects",
         )
+
+    def find_project(self, query: str) -> Project:
+        """The project a person names: its name, alias or short name (the name before the
+        parenthesis), else a unique prefix or words of its name, ignoring case.
+
+        Raises:
+            NotFoundError: no project matches.
+            ConfigError: several do (the message lists them).
+        """
+        return find_project(self.config.projects, query)
+
+    def display_names(self) -> dict[str, str]:
+        """Project name -> what to call it where room is short: its alias, else its short
+        name when that names it alone, else its name."""
+        return display_names(self.config.projects)
 
     def state_url(self) -> str:
         """The state database URL; a relative SQLite path is relative to the workspace."""
