@@ -94,8 +94,11 @@ def register_projects(app: typer.Typer) -> None:
 
     @app.command()
     def projects(workspace: WorkspaceOption = None, json: JsonOption = False) -> None:
-        """The workspace's projects: the short name or alias to type (`p2c run contacts`),
-        their connection set, the tasks p2c.yaml changes, and their last status."""
+        """The workspace's projects with the short name to type, and their last status.
+
+        The short name (or the project's alias) names it on the command line:
+        `p2c run contacts`. Also: the connection set, the tasks p2c.yaml changes.
+        """
         ws = Workspace.open(workspace)
         state = StateStore(ws.state_url())
         try:
