@@ -4,7 +4,7 @@ after the README's set-up, which leaves it in ``.venv/bin``)."""
 
 from __future__ import annotations
 
-__all__ = ["try_next"]
+__all__ = ["how_to_call", "try_next"]
 
 import shlex
 import shutil
@@ -22,7 +22,7 @@ def _shown(path: Path) -> str:
         return str(path.absolute())
 
 
-def _me() -> tuple[str, str | None]:
+def how_to_call() -> tuple[str, str | None]:
     """How to call this very p2c from the current folder, and how to put it on the PATH
     (activate its virtual environment) when ``p2c`` alone would not find it."""
     program = Path(sys.argv[0])
@@ -40,7 +40,7 @@ def _me() -> tuple[str, str | None]:
 
 
 def try_next(directory: Path) -> None:
-    me, activate = _me()
+    me, activate = how_to_call()
     folder = shlex.quote(str(directory))
     steps = [
         (f"sandbox export finops CustomersV2 -w {folder}", "customers in F&O"),
