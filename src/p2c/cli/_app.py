@@ -22,6 +22,7 @@ from p2c.cli._next import try_next
 from p2c.cli._render import err, out, report_error
 from p2c.cli._run import register, run_and_render
 from p2c.cli._sandbox import sales_app, sandbox_app
+from p2c.cli._update import register_update
 from p2c.sandbox import sample_document
 from p2c.workspace import init_workspace
 
@@ -38,6 +39,7 @@ app.add_typer(connections_app, name="connections")
 register(app)
 register_history(app)
 app.command()(emulator)
+register_update(sandbox_app)
 
 
 def _show_version(show: bool) -> None:
