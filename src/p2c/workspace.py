@@ -332,7 +332,9 @@ def init_workspace(root: Path, *, via_cds: bool = False, with_p2c: bool = True) 
     data = config.model_dump(mode="json", exclude_none=True)
     header = (
         "# p2c workspace. Connection sets, organization mappings and projects.\n"
-        "# See docs/architecture.md; `p2c templates` lists the built-in templates.\n"
+        "# Projects and mappings: docs/templates.md; connection sets: docs/connectors.md;\n"
+        "# state, aliases and run settings: docs/operations.md. `p2c templates` lists the\n"
+        "# built-in templates.\n"
     )
     (root / CONFIG_FILE).write_text(
         header + yaml.safe_dump(data, sort_keys=False), encoding="utf-8"
