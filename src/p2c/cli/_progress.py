@@ -55,7 +55,7 @@ class _Leg:
 
     def line(self, label: str, now: float) -> str:
         elapsed = now - self.started
-        rate = self.done / elapsed if elapsed >= 1 else None
+        rate = self.done / elapsed if elapsed >= 0.1 else None
         speed = f", {rate:,.0f}/s" if rate else ""
         if self.total is None:
             return f"{label}: {self.done:,} records{speed} (total unknown)"
@@ -133,30 +133,29 @@ def _bars(short: Callable[[str], str]) -> Iterator[Display]:
             "{task.description}",
             table_column=Column(ratio=1, no_wrap=True, overflow="ellipsis", min_width=12),
         ),
-        BarColumn(bar_width=20),
-        _Count(),
-        _Rate(),
-        _Left(),
+        BarColumn(bar_width=16),
+        _Count(table_column=Column(no_wrap=True, justify="right")),
+        _Rate(table_column=Column(no_wrap=True, justify="right")),
+        _Left(table_column=Column(no_wrap=True)),
         console=err,
         transient=True,
     ) as bar:
         bars: dict[str, TaskID] = {}
         totals: dict[str, int | None] = {}
 
-        def task(label: str) -> TaskID:
-            if label not in bars:
-                bars[label] = bar.add_task(escape(short(label)), total=None)
-                totals[label] = 0
-            return bars[label]
-
         def expected(label: str, n: int | None) -> None:
-            task_id = task(label)
+            if label not in bars:
+                totals[label] = n
+                bars[label] = bar.add_task(escape(short(label)), total=n)
+                return
             known = totals[label]
             totals[label] = None if n is None or known is None else known + n
-            bar.update(task_id, total=totals[label])
+            bar.update(bars[label], total=totals[label])
 
         def advance(label: str, n: int) -> None:
-            bar.advance(task(label), n)
+            if label not in bars:
+                expected(label, None)
+            bar.advance(bars[label], n)
 
         yield Display(expected, advance)
 
