@@ -173,6 +173,11 @@ WaitOption = Annotated[float, typer.Option(help="Seconds to wait for a project a
 
 
 def register(app: typer.Typer) -> None:
+    _register_run(app)
+    _register_retry(app)
+
+
+def _register_run(app: typer.Typer) -> None:
     @app.command()
     def run(
         projects: Annotated[
@@ -211,6 +216,8 @@ def register(app: typer.Typer) -> None:
         )
         sys.exit(code or 0)
 
+
+def _register_retry(app: typer.Typer) -> None:
     @app.command()
     def retry(
         run_id: Annotated[
