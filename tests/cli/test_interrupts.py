@@ -196,7 +196,8 @@ def test_a_killed_run_is_not_left_running(big: Path) -> None:
     assert run["finished_at"] and run["duration_seconds"] is not None  # at its last batch
     assert (run["started_by"], run["status"]) == ("command", "Error")
     assert "stopped before it finished (killed or crashed)" in run["message"]
-    assert "stopped before it finished" in p2c_process("history", "-w", big).stdout
+    shown = " ".join(p2c_process("history", "-w", big).stdout.split())  # wrapped to the width
+    assert "stopped before it finished (killed or crashed)" in shown
     ((read, created, updated, unchanged),) = _rows(
         state,
         "SELECT read, created, updated, unchanged FROM task_run WHERE run_id = 2 AND project = ?",
