@@ -100,6 +100,39 @@ class YamlLines:
         return sorted(found, key=lambda f: f[1])
 
 
+# Where p2c.yaml's keys are documented, by the key path of an error.
+_PAGES = {
+    "connection_sets": "docs/connectors.md",
+    "state": "docs/operations.md",
+    "notifications": "docs/operations.md",
+    "alerts": "docs/operations.md",
+}
+_PROJECT_PAGES = {
+    "connection_set": "docs/connectors.md",
+    "alias": "docs/operations.md",
+    "on_inactive": "docs/operations.md",
+    "max_failed_records": "docs/operations.md",
+    "batch_size": "docs/operations.md",
+    "schedule": "docs/operations.md",
+    "notify": "docs/operations.md",
+}
+
+
+def docs_page(loc: tuple[int | str, ...]) -> str:
+    """The page that documents the key at ``loc``: mappings and projects in
+    docs/templates.md, connections in docs/connectors.md, state and run settings in
+    docs/operations.md, the rest in docs/architecture.md."""
+    if not loc:
+        return "docs/architecture.md"
+    if loc[0] == "projects":
+        keys = [p for p in loc[2:] if isinstance(p, str)]
+        if keys and keys[0] == "tasks":
+            task_keys = [k for k in keys[2:] if k in ("on_inactive", "max_failed_records")]
+            return "docs/operations.md" if task_keys else "docs/templates.md"
+        return _PROJECT_PAGES.get(keys[0], "docs/templates.md") if keys else "docs/templates.md"
+    return _PAGES.get(str(loc[0]), "docs/architecture.md")
+
+
 def load_model(path: Path, model: type[M]) -> M:
     """Parse and validate ``path``; raise ConfigError naming line, key and fix."""
     return load_document(path, model)[0]
@@ -136,10 +169,12 @@ def load_document(path: Path, model: type[M]) -> tuple[M, YamlLines]:
         return model.model_validate(data or {}), lines
     except pydantic.ValidationError as exc:
         problems: list[P2CError] = []
+        pages: list[str] = []
         for error in exc.errors():
             loc = tuple(
                 p for p in error["loc"] if not (isinstance(p, str) and p.startswith("function-"))
             )
+            pages.append(docs_page(loc))
             problems.append(P2CError(f"{lines.where(loc)}: {error['msg']}"))
         first_message = problems[0].message
         more = (
@@ -147,6 +182,4 @@ def load_document(path: Path, model: type[M]) -> tuple[M, YamlLines]:
             if len(problems) > 1
             else ""
         )
-        raise ConfigError(
-            first_message + more, fix="correct p2c.yaml; see docs/architecture.md"
-        ) from None
+        raise ConfigError(first_message + more, fix=f"correct p2c.yaml; see {pages[0]}") from None

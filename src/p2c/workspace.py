@@ -25,6 +25,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from p2c._errors import ConfigError, NotFoundError
+from p2c._projectnames import display_names, find_project
 from p2c._yamlfile import load_document
 from p2c.config import READ_ALL, check_workspace
 from p2c.connectors import (
@@ -105,6 +106,8 @@ class Project(_Model):
     """A template applied to a connection set, plus the user's changes."""
 
     name: str
+    # A name to type on the command line (``p2c run customers``); see Workspace.find_project.
+    alias: Annotated[str | None, Field(min_length=1)] = None
     template: str
     connection_set: str = "sandbox"
     business_unit: str | None = None
@@ -225,6 +228,21 @@ class Workspace:
             fix="`p2c projects` lists the workspace's projects",
         )
 
+    def find_project(self, query: str) -> Project:
+        """The project a person names: its name, alias or short name (the name before the
+        parenthesis), else a unique prefix or words of its name, ignoring case.
+
+        Raises:
+            NotFoundError: no project matches.
+            ConfigError: several do (the message lists them).
+        """
+        return find_project(self.config.projects, query)
+
+    def display_names(self) -> dict[str, str]:
+        """Project name -> what to call it where room is short: its alias, else its short
+        name when that names it alone, else its name."""
+        return display_names(self.config.projects)
+
     def state_url(self) -> str:
         """The state database URL; a relative SQLite path is relative to the workspace."""
         url = self.config.state.url
@@ -327,7 +345,9 @@ def init_workspace(root: Path, *, via_cds: bool = False, with_p2c: bool = True) 
     data = config.model_dump(mode="json", exclude_none=True)
     header = (
         "# p2c workspace. Connection sets, organization mappings and projects.\n"
-        "# See docs/architecture.md; `p2c templates` lists the built-in templates.\n"
+        "# Projects and mappings: docs/templates.md; connection sets: docs/connectors.md;\n"
+        "# state, aliases and run settings: docs/operations.md. `p2c templates` lists the\n"
+        "# built-in templates.\n"
     )
     (root / CONFIG_FILE).write_text(
         header + yaml.safe_dump(data, sort_keys=False), encoding="utf-8"

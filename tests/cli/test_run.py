@@ -4,13 +4,16 @@ user runs them: ``python -m p2c`` in a separate process, output read off the ter
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from screens import task_rows
 
 from p2c.workspace import Workspace, init_workspace
 
@@ -60,16 +63,9 @@ class Done:
     stdout: str
     stderr: str
 
-    def rows(self) -> list[list[str]]:
-        """The body rows of the tables in stdout, as stripped cells."""
-        return [
-            [cell.strip() for cell in line.strip().strip("│").split("│")]
-            for line in self.stdout.splitlines()
-            if line.startswith("│")
-        ]
-
 
 def p2c(*args: object, cwd: Path | None = None) -> Done:
+    """``python -m p2c ARGS`` with no terminal and no COLUMNS: the width of a pipe (100)."""
     environment = {
         k: v for k, v in os.environ.items() if k not in ("P2C_WORKSPACE", "P2C_DEBUG", "COLUMNS")
     }
@@ -77,6 +73,7 @@ def p2c(*args: object, cwd: Path | None = None) -> Done:
     done = subprocess.run(
         [sys.executable, "-m", "p2c", *map(str, args)],
         capture_output=True,
+        stdin=subprocess.DEVNULL,
         encoding="utf-8",
         env=environment,
         cwd=cwd,
@@ -89,19 +86,12 @@ def p2c(*args: object, cwd: Path | None = None) -> Done:
 
 
 def summary(done: Done) -> dict[tuple[str, str], dict[str, int]]:
-    """The run summary: (project, leg) -> counts, from the ``p2c run`` table."""
-    table: dict[tuple[str, str], dict[str, int]] = {}
-    for cells in done.rows():
-        assert len(cells) == 4 + len(COUNTS), cells
-        project, _task, leg, _status, *numbers = cells
-        table[(project, leg)] = {
-            name: int(n.replace(",", "")) for name, n in zip(COUNTS, numbers, strict=True)
-        }
-    return table
+    """The run summary: (project, leg) -> counts, from what ``p2c run`` prints."""
+    return {(row.project, row.leg): row.counts for row in task_rows(done.stdout)}
 
 
 def statuses(done: Done) -> dict[tuple[str, str], str]:
-    return {(cells[0], cells[2]): cells[3] for cells in done.rows()}
+    return {(row.project, row.leg): row.status for row in task_rows(done.stdout)}
 
 
 @dataclass(frozen=True)
@@ -126,10 +116,9 @@ def test_quickstart_prints_a_summary_table(quickstart: Quickstart) -> None:
     assert (quickstart.root / "p2c.yaml").is_file()
     assert "loaded " in done.stdout and "30 contacts" in done.stdout
     assert "Upgrade script:" in done.stdout
-    assert "Run 1" in done.stdout
-    header = next(line for line in done.stdout.splitlines() if line.startswith("┃"))
-    for column in ("project", "task", "leg", "status", *COUNTS):
-        assert column in header
+    assert "Run 1: Completed" in done.stdout
+    header = next(line for line in done.stdout.splitlines() if line.startswith("project"))
+    assert header.split() == ["project", "/", "task", "status", *COUNTS]
     table = summary(done)
     assert {project for project, _ in table} == set(DIRECT)
     for key, counts in table.items():
@@ -162,64 +151,66 @@ def test_run_again_prints_unchanged_counts(quickstart: Quickstart) -> None:
     assert "Some records failed" not in done.stdout
 
 
+RUN_LINE = re.compile(
+    r"^Run (\d+)  (\w+)  (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) - (\S+) UTC \(([\d.]+ s)\), by (\S+)$"
+)
+
+
 def test_history_lists_both_runs(quickstart: Quickstart) -> None:
     done = p2c("history", "--workspace", quickstart.root)
     assert done.code == 0, done.stderr
-    rows = done.rows()
+    rows = task_rows(done.stdout)
     assert len(rows) == 2 * len(DIRECT)
-    run_ids = [cells[0] for cells in rows if cells[0]]
-    assert run_ids == ["2", "1"]  # newest first
-    # Columns: run, started, ended, duration, started by, run status, then the task's.
-    header = next(line for line in done.stdout.splitlines() if line.startswith("┃"))
-    assert [c.strip() for c in header.strip("┃").split("┃")][:8] == [
-        "run",
-        "started (UTC)",
-        "ended (UTC)",
-        "duration",
-        "started by",
-        "run status",
-        "project / task / leg",
-        "status",
-    ]
-    assert {cells[7] for cells in rows} == {"Completed"}
-    listed = {cells[6].split(" / ")[0] for cells in rows}
-    assert listed == set(DIRECT)
-    for cells in rows:
-        if cells[0]:  # the first row of a run carries the run's own columns
-            assert cells[2] and cells[3].endswith(" s")  # ended, duration
-            assert (cells[4], cells[5]) == ("command", "Completed")
+    # Each run's line: id, status, start and end, duration, what started it; newest first.
+    runs = [RUN_LINE.match(line) for line in done.stdout.splitlines() if line.startswith("Run ")]
+    assert all(runs) and [m.group(1) for m in runs if m] == ["2", "1"]
+    for match in runs:
+        assert match is not None
+        assert (match.group(2), match.group(6)) == ("Completed", "command")
+    # Then its task legs with their status and counts.
+    assert {row.status for row in rows} == {"Completed"}
+    assert {row.project for row in rows} == set(DIRECT)
+    assert {row.run for row in rows} == {1, 2}
+    first = {row.project: row.counts for row in rows if row.run == 1}
+    assert first == {project: counts for (project, _), counts in summary(quickstart.first).items()}
 
 
 def test_projects_show_their_last_status(quickstart: Quickstart, tmp_path: Path) -> None:
     done = p2c("projects", "-w", quickstart.root)
     assert done.code == 0, done.stderr
-    rows = {cells[0]: cells for cells in done.rows()}
+    header, *lines = done.stdout.splitlines()
+    assert re.split(r"  +", header) == ["project", "short name", "set", "last status"]
+    rows = {re.split(r"  +", line)[0]: re.split(r"  +", line)[1:] for line in lines}
     assert set(rows) == set(DIRECT)
     for name, cells in rows.items():
-        assert cells[1] == name  # one project per template, named after it
-        assert cells[2] == "sandbox"
-        assert cells[-1] == "Completed"
+        # The name to type (`p2c run contacts`), the connection set and the last status.
+        assert cells == [name.split(" (")[0], "sandbox", "Completed"]
 
     fresh = tmp_path / "fresh"
     init_workspace(fresh, via_cds=True)
-    done = p2c("projects", "-w", fresh)
+    done = p2c("projects", "-w", fresh, "--json")
     assert done.code == 0, done.stderr
-    rows = {cells[0]: cells for cells in done.rows()}
-    assert set(rows) == set(VIA_CDS)
-    assert {cells[-1] for cells in rows.values()} == {"never run"}
+    projects = json.loads(done.stdout)["projects"]
+    assert {p["name"] for p in projects} == set(VIA_CDS)
+    assert {p["last_status"] for p in projects} == {None}
+    assert "never run" in p2c("projects", "-w", fresh).stdout
 
 
 def test_templates_lists_the_six_built_in_templates() -> None:
-    done = p2c("templates")
+    done = p2c("templates", "--json")
     assert done.code == 0, done.stderr
-    names = {cells[0] for cells in done.rows()}
-    assert names == {*DIRECT, *VIA_CDS}
-    by_name = {cells[0]: cells for cells in done.rows()}
-    assert by_name[DIRECT[1]][1] == "direct"
-    assert by_name[VIA_CDS[1]][1] == "via-cds"
-    assert by_name[DIRECT[2]][3] == DIRECT[0]  # requires the Accounts template
-    assert by_name[VIA_CDS[2]][3] == VIA_CDS[0]
-    assert "Source > CDS" in by_name[VIA_CDS[1]][2]
+    by_name = {t["name"]: t for t in json.loads(done.stdout)["templates"]}
+    assert set(by_name) == {*DIRECT, *VIA_CDS}
+    assert by_name[DIRECT[1]]["generation"] == "direct"
+    assert by_name[VIA_CDS[1]]["generation"] == "via-cds"
+    assert by_name[DIRECT[2]]["requires"] == [DIRECT[0]]  # requires the Accounts template
+    assert by_name[VIA_CDS[2]]["requires"] == [VIA_CDS[0]]
+    assert by_name[VIA_CDS[1]]["tasks"] == [
+        {"name": "Contacts", "legs": ["Source > CDS", "CDS > Destination"]}
+    ]
+    text = p2c("templates").stdout
+    assert f"{VIA_CDS[2]} (via-cds)" in text.splitlines()
+    assert f"  requires {VIA_CDS[0]}" in text.splitlines()
 
 
 @pytest.mark.parametrize("via_cds", [False, True], ids=["direct", "via-cds"])
@@ -250,15 +241,17 @@ def test_errors_of_a_run_with_failures(tmp_path: Path, via_cds: bool) -> None:
     errors = p2c("errors", "1", "-w", root)
 
     assert errors.code == 0, errors.stderr
-    assert "1 failed record" in errors.stdout
-    (row,) = [cells for cells in errors.rows() if cells[1]]
-    # The source record: the Sales contact, or via CDS the hub's record of it.
-    assert row[1] == (f"ORG001/{number}" if via_cds else ATLANTIS)
-    assert row[2].startswith(f"usmf/{number}/")
-    assert row[3] == "PrimaryAddressCountryRegionISOCode"
-    # The reason, folded over several lines of its column.
-    reason = " ".join(cells[4] for cells in errors.rows() if cells[4])
-    assert "The value 'Atlantis'" in reason
+    lines = errors.stdout.splitlines()
+    assert lines[:2] == ["Run 1: 1 failed record(s)", f"{projects[1]} / {'Contacts'}"]
+    # Named by its key in F&O, whole on its line; then the source record: the Sales
+    # contact, or via CDS the hub's record of it.
+    assert re.match(rf"  usmf/{number}/ACC-\d{{5}}-\w{{6}}( |$)", lines[2])
+    source = "source key " + (f"ORG001/{number}" if via_cds else ATLANTIS)
+    (at,) = [i for i, line in enumerate(lines) if line.endswith(source)]
+    assert at in (2, 3)  # on the key's line when it fits there
+    # The field and the reason, wrapped under it.
+    reason = " ".join(line.strip() for line in lines[at + 1 :])
+    assert reason.startswith("PrimaryAddressCountryRegionISOCode: The value 'Atlantis'")
     assert "'Countries/regions'" in reason
 
 

@@ -79,7 +79,8 @@ def test_projects_with_the_same_name_are_refused(direct: Config) -> None:
     direct.replace("- name: Contacts (Sales to Fin and Ops) - Direct\n", f"- name: {ACCOUNTS}\n")
     message = direct.refused()
     names_line(message, direct, f"- name: {ACCOUNTS}", "projects.1.name")
-    assert f"project {ACCOUNTS!r} is defined twice (first at line 22)" in message
+    first = next(n for n, line in enumerate(direct.lines(), 1) if f"- name: {ACCOUNTS}" in line)
+    assert f"project {ACCOUNTS!r} is defined twice (first at line {first})" in message
 
 
 def test_a_secret_given_as_client_secret_env_is_refused_and_never_shown(direct: Config) -> None:

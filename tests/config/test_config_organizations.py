@@ -84,7 +84,8 @@ def test_a_business_unit_mapped_to_two_legal_entities_is_refused(direct: Config)
         "- business_unit: Contoso Sales",
         "connection_sets.sandbox.organizations.1.business_unit",
     )
-    assert "mapped to legal entity 'usmf' (line 14) and again to 'demf'" in message
+    first = _first_line(direct, "- business_unit: Contoso Sales")
+    assert f"mapped to legal entity 'usmf' (line {first}) and again to 'demf'" in message
     assert "keep one of the two" in message
 
 
@@ -96,7 +97,8 @@ def test_a_business_unit_mapped_twice_to_the_same_company_is_refused(direct: Con
     )
     message = direct.refused()
     assert "mapped twice to legal entity 'USMF'" in message
-    assert "remove one of the two (the first is on line 14)" in message
+    first = _first_line(direct, "- business_unit: Contoso Sales")
+    assert f"remove one of the two (the first is on line {first})" in message
 
 
 def test_two_business_units_may_share_a_company(direct: Config) -> None:
@@ -170,3 +172,7 @@ def test_over_https_an_unknown_legal_entity_stops_the_run_before_it_writes(
     assert "legal entity 'usfm' does not exist in finops (https://127.0.0.1:" in message
     assert "did you mean 'usmf'?" in message
     nothing_written(direct.root)
+
+
+def _first_line(config: Config, needle: str) -> int:
+    return next(n for n, line in enumerate(config.lines(), 1) if needle in line)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -13,8 +14,9 @@ from service_world import ACCOUNTS, CONTACTS, CUSTOMERS, World
 from p2c.service import AccessStore, ServiceStore
 
 
-def p2c(*args: object) -> subprocess.CompletedProcess[str]:
+def p2c(*args: object, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items() if k not in ("P2C_WORKSPACE", "P2C_DEBUG")}
+    environment.update(env or {})
     done = subprocess.run(
         [sys.executable, "-m", "p2c", *map(str, args)],
         capture_output=True,
@@ -65,21 +67,20 @@ def test_schedules_listed_paused_and_resumed_from_the_command_line(world: World)
     world.project(ACCOUNTS, schedule={"every": "15m"})
     world.project(CONTACTS, schedule={"cron": "0 6 * * 1-5", "timezone": "Europe/Oslo"})
     world.project(CUSTOMERS, schedule={"every": "1h", "paused": True})
-    listed = p2c("schedule", "-w", world.root)
+    listed = p2c("schedule", "--json", "-w", world.root)
     assert listed.returncode == 0, listed.stderr
-    rows = {
-        cells[0]: cells[1:]
-        for line in listed.stdout.splitlines()
-        if line.startswith("│")
-        for cells in [[c.strip() for c in line.strip("│").split("│")]]
-    }
-    assert rows[ACCOUNTS][0] == "every 15m" and rows[ACCOUNTS][2] == "no"
-    assert datetime.fromisoformat(rows[ACCOUNTS][1] + "+00:00").minute % 15 == 0
-    assert rows[CONTACTS][0] == "cron 0 6 * * 1-5 (Europe/Oslo)"
-    assert rows[CUSTOMERS][2] == "yes: p2c.yaml" and rows[CUSTOMERS][1] == ""
+    rows = {row["project"]: row for row in json.loads(listed.stdout)}
+    assert rows[ACCOUNTS]["schedule"] == "every 15m" and rows[ACCOUNTS]["paused"] is False
+    assert datetime.fromisoformat(rows[ACCOUNTS]["next_run"]).minute % 15 == 0
+    assert rows[CONTACTS]["schedule"] == "cron 0 6 * * 1-5 (Europe/Oslo)"
+    assert rows[CUSTOMERS]["paused"] == "p2c.yaml" and rows[CUSTOMERS]["next_run"] is None
+    table = p2c("schedule", "-w", world.root, env={"COLUMNS": "80"})
+    assert table.returncode == 0 and "every 15m" in table.stdout
+    assert max(len(line) for line in table.stdout.splitlines()) <= 80
     assert p2c("schedule", "pause", ACCOUNTS, "-w", world.root).returncode == 0
-    listed = p2c("schedule", "-w", world.root)
-    assert "paused by cli:" in listed.stdout
+    listed = p2c("schedule", "--json", "-w", world.root)
+    (accounts,) = [row for row in json.loads(listed.stdout) if row["project"] == ACCOUNTS]
+    assert accounts["paused"].startswith("paused by cli:")
     refused = p2c("schedule", "resume", CUSTOMERS, "-w", world.root)
     assert refused.returncode == 2 and "paused in p2c.yaml" in refused.stderr
     assert p2c("schedule", "resume", ACCOUNTS, "-w", world.root).returncode == 0

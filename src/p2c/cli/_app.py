@@ -13,15 +13,18 @@ from typing import Annotated
 import typer
 from typer.exceptions import TyperException
 
+from p2c import __version__
 from p2c._errors import ExitCode, P2CError
 from p2c.cli._connections import connections_app
 from p2c.cli._emulator import emulator
 from p2c.cli._faults import machine_fault
 from p2c.cli._history import register_history
+from p2c.cli._next import try_next
 from p2c.cli._render import err, out, report_error
 from p2c.cli._run import register, run_and_render
 from p2c.cli._sandbox import sales_app, sandbox_app
 from p2c.cli._serve import register as register_service
+from p2c.cli._update import register_update
 from p2c.sandbox import sample_document
 from p2c.workspace import init_workspace
 
@@ -30,6 +33,7 @@ app = typer.Typer(
     help="Prospect-to-cash for Dynamics 365: contacts from Sales to Finance and Operations.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(sales_app, name="sales")
@@ -38,6 +42,25 @@ register(app)
 register_history(app)
 app.command()(emulator)
 register_service(app)
+register_update(sandbox_app)
+
+
+def _show_version(show: bool) -> None:
+    if show:
+        out.print(f"p2c {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Show the version and exit.", callback=_show_version, is_eager=True
+        ),
+    ] = False,
+) -> None:
+    """Prospect-to-cash for Dynamics 365: contacts from Sales to Finance and Operations."""
 
 
 @app.command()
@@ -84,14 +107,7 @@ def quickstart(
     code = run_and_render(ws, None) or 0
     if code >= 128:  # interrupted: what to try next can wait
         sys.exit(code)
-    out.print(
-        "\nTry next:\n"
-        f"  p2c sandbox export finops CustomersV2 -w {directory}        customers in F&O\n"
-        f"  p2c sandbox export finops CDSContactPersons -w {directory}  contact persons\n"
-        f"  p2c history -w {directory}                                  execution history\n"
-        f"  p2c run -w {directory}                                      again: nothing changes\n"
-        f"  edit {directory}/p2c.yaml (e.g. add SiteId to ContactToCustomer), then p2c run"
-    )
+    try_next(directory)
     sys.exit(code)
 
 

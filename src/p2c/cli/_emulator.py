@@ -4,17 +4,21 @@ from __future__ import annotations
 
 __all__ = ["emulator"]
 
+import os
+import shlex
 import signal
 import sys
 import threading
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from pydantic import ValidationError
 
 from p2c._errors import ConfigError
+from p2c.cli._next import how_to_call
 from p2c.cli._render import WorkspaceOption, out
-from p2c.emulator import SECRET_ENV, EmulatorSettings, serve
+from p2c.emulator import DEFAULT_SECRET, SECRET_ENV, EmulatorSettings, serve
 from p2c.workspace import Workspace
 
 
@@ -103,17 +107,16 @@ def emulator(
                 _say(f"  CDS hub (F&O OData shape): {running.url('cds')}/data/")
             _say(
                 f"  Entra ID token endpoint: {running.base_url}/{running.tenant}/oauth2/v2.0/token"
-                f" (client {running.client_id}; the secret is read from {SECRET_ENV})"
+                f" (client {running.client_id})"
             )
+            _say(f"  client secret: {_secret_in_use()}")
             _say(
                 f"  limits per service: {settings.requests_per_window} requests per "
                 f"{settings.window_seconds:g} s, {settings.max_concurrent} concurrent; "
                 f"latency {settings.latency_ms:g} ms; fault rate {settings.fault_rate:g}"
             )
-            _say(
-                f"Add this to p2c.yaml (and export {SECRET_ENV} with the same value for p2c), "
-                "then run with -c emulator. Ctrl-C stops.\n"
-            )
+            for line in _next_steps(ws.root):
+                _say(line)
             _say(running.connection_set_yaml())
             try:
                 while not stop.wait(0.5):
@@ -127,6 +130,28 @@ def emulator(
             )
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _secret_in_use() -> str:
+    """The secret the token endpoint takes, or where it comes from: never the value of the
+    variable (a real secret may be in it); the emulator's default is no secret."""
+    if os.environ.get(SECRET_ENV):
+        return f"the value of {SECRET_ENV} in this shell (not shown)"
+    return f"{DEFAULT_SECRET} (the emulator's default; set {SECRET_ENV} to choose another)"
+
+
+def _next_steps(root: Path) -> list[str]:
+    """How to run p2c against it: the YAML below into p2c.yaml, the secret, the commands."""
+    me, _ = how_to_call()
+    folder = shlex.quote(str(root))
+    value = "<the same value>" if os.environ.get(SECRET_ENV) else DEFAULT_SECRET
+    return [
+        "Add the connection set below to p2c.yaml; then, in the shell where p2c runs:",
+        f"  export {SECRET_ENV}={value}",
+        f"  {me} connections test -c emulator -w {folder}",
+        f"  {me} run -c emulator -w {folder}",
+        "Ctrl-C stops the emulator.\n",
+    ]
 
 
 def _say(text: str) -> None:

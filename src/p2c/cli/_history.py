@@ -1,47 +1,39 @@
-"""``p2c history``, ``errors``, ``templates`` and ``projects``: what ran, what failed, what
-there is."""
+"""``p2c history`` and ``errors``: what ran and what failed, laid out for the terminal's
+width, or as JSON with ``--json`` (shapes in docs/operations.md)."""
 
 from __future__ import annotations
 
 __all__ = ["register_history"]
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from itertools import groupby
 from typing import Annotated, Any
 
 import sqlalchemy as sa
 import typer
-from rich.markup import escape
-from rich.table import Table
+from rich.text import Text
 
 from p2c._errors import NotFoundError
+from p2c.cli._layout import Grid, key_lines
 from p2c.cli._numbers import RUN_ID_MAX
-from p2c.cli._render import STATUS_STYLE, WorkspaceOption, out
-from p2c.engine import QueuedRecord, StateStore, record_label
-from p2c.templates import builtin_templates
-from p2c.workspace import Workspace
-
-_HISTORY_COLUMNS = (
-    "run",
-    "started (UTC)",
-    "ended (UTC)",
-    "duration",
-    "started by",
-    "run status",
-    "project / task / leg",
-    "status",
-    "read",
-    "created",
-    "updated",
-    "unchanged",
-    "failed",
+from p2c.cli._projects import register_projects
+from p2c.cli._render import (
+    COUNT_COLUMNS,
+    COUNTS,
+    STATUS_COLUMN,
+    STATUS_STYLE,
+    JsonOption,
+    WorkspaceOption,
+    out,
+    print_json,
+    print_lines,
+    print_wrapped,
+    task_label,
+    task_rows,
 )
-
-
-_COUNTS = ("read", "created", "updated", "unchanged", "failed")
-
-
-def _styled(status: str) -> str:
-    return f"[{STATUS_STYLE.get(status, 'white')}]{escape(status)}[/]"
+from p2c.engine import QueuedRecord, StateStore, record_label
+from p2c.workspace import Workspace
 
 
 def _duration(started: datetime, ended: datetime | None) -> str:
@@ -62,92 +54,177 @@ def _ended(started: datetime, ended: datetime | None) -> str:
     return f"{ended:%H:%M:%S}" if ended.date() == started.date() else f"{ended:%Y-%m-%d %H:%M:%S}"
 
 
-def _run_cells(run: sa.Row[Any]) -> list[str]:
-    return [
-        str(run.id),
-        f"{run.started_at:%Y-%m-%d %H:%M:%S}",
-        _ended(run.started_at, run.finished_at),
-        _duration(run.started_at, run.finished_at),
-        escape(run.started_by or ""),
-        _styled(run.status),
-    ]
+def _run_heading(run: sa.Row[Any]) -> Text:
+    """``Run 2  Completed  2024-05-01 08:12:03 - 08:12:04 UTC (0.4 s), by command``."""
+    text = Text(f"Run {run.id}  ", style="bold")
+    text.append(run.status, style=STATUS_STYLE.get(run.status, "white"))
+    ended = _ended(run.started_at, run.finished_at)
+    when = f"{run.started_at:%Y-%m-%d %H:%M:%S}" + (f" - {ended}" if ended else "")
+    text.append(f"  {when} UTC ({_duration(run.started_at, run.finished_at)})")
+    if run.started_by:
+        text.append(f", by {run.started_by}")
+    return text
 
 
-def _history_table(state: StateStore, limit: int) -> tuple[Table, list[str]]:
-    """One row per task run (the run's own cells on its first), and the runs' reasons."""
-    table = Table()
-    for column in _HISTORY_COLUMNS:
-        table.add_column(column, justify="right" if column in _COUNTS else "left")
-    notes = []
-    for run in state.runs(limit):
-        first = _run_cells(run)
-        task_runs = state.task_runs(run.id)
-        if not task_runs:
-            table.add_row(*first, *[""] * (len(_HISTORY_COLUMNS) - len(first)))
-        for index, t in enumerate(task_runs):
-            table.add_row(
-                *(first if index == 0 else [""] * len(first)),
-                escape(f"{t.project} / {t.task} / {t.leg}"),
-                _styled(t.status),
-                *(f"{t._mapping[c]:,}" for c in _COUNTS),
-            )
+def _history_grid(state: StateStore, runs: Sequence[sa.Row[Any]]) -> Grid:
+    """Each run's line (and the reason of one that did not end on its own), then its task
+    runs under their projects."""
+    grid = Grid("project / task", (STATUS_COLUMN, *COUNT_COLUMNS))
+    for index, run in enumerate(runs):
+        if index:
+            grid.line("")
+        grid.line(_run_heading(run))
         if run.message:
-            notes.append(f"Run {run.id} {_styled(run.status)}: {escape(run.message)}")
-    return table, notes
+            grid.line(run.message, indent=2)
+        task_rows(
+            grid,
+            (
+                (t.project, t.task, t.leg, t.status, [f"{t._mapping[c]:,}" for c in COUNTS])
+                for t in state.task_runs(run.id)
+            ),
+        )
+    return grid
+
+
+def _time(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def _history_document(state: StateStore, runs: Sequence[sa.Row[Any]]) -> dict[str, Any]:
+    """``p2c history --json``."""
+    documents = []
+    for run in runs:
+        ended = run.finished_at
+        documents.append(
+            {
+                "run_id": run.id,
+                "status": run.status,
+                "started_at": _time(run.started_at),
+                "finished_at": _time(ended),
+                "duration_seconds": round((ended - run.started_at).total_seconds(), 3)
+                if ended
+                else None,
+                "started_by": run.started_by,
+                "mode": run.mode,
+                "message": run.message,
+                "projects": [p for p in (run.projects or "").split("\n") if p],
+                "tasks": [
+                    {
+                        "project": t.project,
+                        "task": t.task,
+                        "leg": t.leg,
+                        "status": t.status,
+                        "counts": {c: t._mapping[c] for c in COUNTS},
+                        "message": t.message,
+                        "started_at": _time(t.started_at),
+                        "finished_at": _time(t.finished_at),
+                    }
+                    for t in state.task_runs(run.id)
+                ],
+            }
+        )
+    return {"runs": documents}
+
+
+def _runs_label(q: QueuedRecord) -> str:
+    if q.first_run_id == q.last_run_id:
+        return f"run {q.last_run_id}"
+    return f"runs {q.first_run_id}-{q.last_run_id}"
+
+
+def _reason(field: str | None, message: str) -> str:
+    return f"{field}: {message}" if field else message
+
+
+def _source(destination_key: str | None, source_key: str) -> list[str]:
+    """The source key, where the record is named by its destination key (``--record``)."""
+    return [f"source key {source_key}"] if destination_key else []
 
 
 def _render_queue(queued: list[QueuedRecord]) -> None:
     if not queued:
         out.print("The error queue is empty: every failed record has been written since.")
         return
-    table = Table(title=f"Error queue: {len(queued)} record(s)", title_justify="left")
-    for column in (
-        "project / task / leg",
-        "record",
-        "source key",
-        "field",
-        "reason",
-        "kind",
-        "tries",
-        "runs",
-    ):
-        table.add_column(column, overflow="fold")
-    for q in queued:
-        table.add_row(
-            escape(f"{q.leg.project} / {q.leg.task} / {q.leg.leg}"),
-            escape(record_label(q.destination_key, q.source_key)),
-            escape(q.source_key),
-            escape(q.field or ""),
-            escape(q.message),
-            "retried by the next run" if q.retryable else "needs a fix",
-            str(q.attempts),
-            f"{q.first_run_id}-{q.last_run_id}"
-            if q.first_run_id != q.last_run_id
-            else str(q.last_run_id),
-        )
-    out.print(table)
-    out.print("Fix the data or the mapping, then `p2c retry --all` (or `--record KEY`).")
+    width = out.width
+    retryable = sum(q.retryable for q in queued)
+    print_wrapped(
+        f"Error queue: {len(queued)} record(s): {retryable} retried by the next run, "
+        f"{len(queued) - retryable} need a fix",
+        "bold",
+    )
+    for leg, records in groupby(queued, key=lambda q: q.leg):
+        print_wrapped(f"{leg.project} / {task_label(leg.task, leg.leg)}", "bold")
+        for q in records:
+            details = [
+                "retried by the next run" if q.retryable else "needs a fix",
+                f"{q.attempts} {'try' if q.attempts == 1 else 'tries'}",
+                _runs_label(q),
+                *_source(q.destination_key, q.source_key),
+            ]
+            label = record_label(q.destination_key, q.source_key)
+            print_lines(key_lines(label, details, _reason(q.field, q.message), width))
+    print_wrapped("Fix the data or the mapping, then `p2c retry --all` (or `--record KEY`).")
 
 
-def _render_run_errors(state: StateStore, run_id: int) -> None:
+def _queue_document(queued: list[QueuedRecord]) -> dict[str, Any]:
+    return {
+        "run_id": None,
+        "records": [
+            {
+                "project": q.leg.project,
+                "task": q.leg.task,
+                "leg": q.leg.leg,
+                "source_key": q.source_key,
+                "destination_key": q.destination_key,
+                "field": q.field,
+                "message": q.message,
+                "retryable": q.retryable,
+                "attempts": q.attempts,
+                "first_run_id": q.first_run_id,
+                "last_run_id": q.last_run_id,
+                "failed_at": _time(q.failed_at),
+            }
+            for q in queued
+        ],
+    }
+
+
+def _run_errors(state: StateStore, run_id: int) -> list[sa.Row[Any]]:
     if state.run(run_id) is None:
         raise NotFoundError(f"There is no run {run_id}.", fix="`p2c history` lists the runs")
-    rows = state.errors(run_id)
+    return state.errors(run_id)
+
+
+def _render_run_errors(run_id: int, rows: list[sa.Row[Any]]) -> None:
     if not rows:
         out.print(f"Run {run_id} has no record errors.")
         return
-    table = Table(title=f"Run {run_id}: {len(rows)} failed record(s)", title_justify="left")
-    for column in ("project / task", "source record", "destination key", "field", "reason"):
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        table.add_row(
-            escape(f"{row.project} / {row.task}"),
-            escape(row.source_key),
-            escape(row.destination_key or ""),
-            escape(row.field or ""),
-            escape(row.message),
-        )
-    out.print(table)
+    width = out.width
+    print_wrapped(f"Run {run_id}: {len(rows)} failed record(s)", "bold")
+    for (project, task), records in groupby(rows, key=lambda r: (r.project, r.task)):
+        print_wrapped(f"{project} / {task}", "bold")
+        for row in records:
+            details = _source(row.destination_key, row.source_key)
+            label = record_label(row.destination_key, row.source_key)
+            print_lines(key_lines(label, details, _reason(row.field, row.message), width))
+
+
+def _run_errors_document(run_id: int, rows: list[sa.Row[Any]]) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "records": [
+            {
+                "project": row.project,
+                "task": row.task,
+                "source_key": row.source_key,
+                "destination_key": row.destination_key,
+                "field": row.field,
+                "message": row.message,
+                "retryable": row.retryable,
+            }
+            for row in rows
+        ],
+    }
 
 
 def register_history(app: typer.Typer) -> None:
@@ -155,6 +232,7 @@ def register_history(app: typer.Typer) -> None:
     def history(
         workspace: WorkspaceOption = None,
         limit: Annotated[int, typer.Option(help="How many runs.", min=1, max=RUN_ID_MAX)] = 20,
+        json: JsonOption = False,
     ) -> None:
         """Execution history: runs (when, how long, what started them, their status) and
         their tasks with status and counts.
@@ -164,12 +242,16 @@ def register_history(app: typer.Typer) -> None:
         ws = Workspace.open(workspace)
         state = StateStore(ws.state_url())
         try:
-            table, notes = _history_table(state, limit)
+            runs = state.runs(limit)
+            if json:
+                print_json(_history_document(state, runs))
+                return
+            if not runs:
+                out.print("No runs yet: `p2c run` starts one.")
+                return
+            print_lines(_history_grid(state, runs).lines(out.width))
         finally:
             state.close()
-        out.print(table)
-        for note in notes:
-            out.print(note)
 
     @app.command()
     def errors(
@@ -183,6 +265,7 @@ def register_history(app: typer.Typer) -> None:
             ),
         ] = None,
         workspace: WorkspaceOption = None,
+        json: JsonOption = False,
     ) -> None:
         """The error queue, or the failed records of one run.
 
@@ -193,48 +276,18 @@ def register_history(app: typer.Typer) -> None:
         state = StateStore(ws.state_url())
         try:
             if run_id is None:
-                _render_queue(state.queue())
+                queued = state.queue()
+                if json:
+                    print_json(_queue_document(queued))
+                else:
+                    _render_queue(queued)
+                return
+            rows = _run_errors(state, run_id)
+            if json:
+                print_json(_run_errors_document(run_id, rows))
             else:
-                _render_run_errors(state, run_id)
+                _render_run_errors(run_id, rows)
         finally:
             state.close()
 
-    @app.command()
-    def templates() -> None:
-        """The built-in templates with their tasks and prerequisites."""
-        table = Table()
-        for column in ("template", "generation", "tasks (legs)", "requires"):
-            table.add_column(column)
-        for template in builtin_templates().values():
-            tasks = "; ".join(
-                f"{t.name} ({', '.join(leg.name for leg in t.legs)})" for t in template.tasks
-            )
-            table.add_row(
-                escape(template.name),
-                template.generation,
-                escape(tasks),
-                escape(", ".join(template.requires)),
-            )
-        out.print(table)
-
-    @app.command()
-    def projects(workspace: WorkspaceOption = None) -> None:
-        """The workspace's projects with their template, connection set and last status."""
-        ws = Workspace.open(workspace)
-        state = StateStore(ws.state_url())
-        table = Table()
-        for column in ("project", "template", "connection set", "changed tasks", "last status"):
-            table.add_column(column)
-        try:
-            for p in ws.config.projects:
-                status = state.last_status(p.name)
-                table.add_row(
-                    escape(p.name),
-                    escape(p.template),
-                    p.connection_set,
-                    escape(", ".join(p.tasks)),
-                    _styled(status) if status else "never run",
-                )
-        finally:
-            state.close()
-        out.print(table)
+    register_projects(app)

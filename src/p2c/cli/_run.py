@@ -1,75 +1,82 @@
 """``p2c run`` and ``retry``: run with a progress display, Ctrl-C and SIGTERM handled, and a
-summary per task."""
+summary per task (or ``--json``)."""
 
 from __future__ import annotations
 
-__all__ = ["register", "render_run", "run_and_render", "run_projects"]
+__all__ = ["on_connection_set", "register", "run_and_render", "run_projects"]
 
 import sys
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    Progress,
-    SpinnerColumn,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
-from rich.table import Table
 
 from p2c._errors import ConfigError
 from p2c.cli._interrupt import Interrupts
 from p2c.cli._numbers import RUN_ID_MAX, WAIT_MAX
-from p2c.cli._render import STATUS_STYLE, WorkspaceOption, err, out
+from p2c.cli._progress import progress_display
+from p2c.cli._render import JsonOption, WorkspaceOption, err, out, print_json
+from p2c.cli._summary import render_run, run_document
 from p2c.engine import Engine, RunAbandoned, RunOptions, RunResult, StateStore
 from p2c.workspace import Workspace
 
-_COUNTS = ("read", "created", "updated", "unchanged", "skipped", "failed")
-# Without a terminal (a log, a pipe), a progress line per task leg when it starts writing,
-# then at most one every this many seconds.
-_LOG_EVERY = 15.0
+ConnectionSetOption = Annotated[
+    str | None,
+    typer.Option(
+        "--connection-set",
+        "-c",
+        help="Run against this connection set of p2c.yaml instead of each project's own "
+        "(e.g. the emulator's).",
+        show_default=False,
+    ),
+]
 
 
-@contextmanager
-def _progress_display() -> Iterator[Callable[[str, int], None]]:
-    """The engine's progress callback: a live bar per task leg on a terminal, lines on stderr
-    otherwise."""
-    if not err.is_terminal:
-        totals: dict[str, int] = {}
-        shown: dict[str, float] = {}
+def on_connection_set(ws: Workspace, name: str | None) -> Workspace:
+    """The workspace with every project set to run against connection set ``name``.
 
-        def line(label: str, n: int) -> None:
-            totals[label] = totals.get(label, 0) + n
-            now = time.monotonic()
-            if label not in shown or now - shown[label] >= _LOG_EVERY:
-                shown[label] = now
-                err.print(f"{escape(label)}: {totals[label]:,} records")
+    A project whose own set (in p2c.yaml) is another runs as ``<project> @ <set>``: its
+    cursors, lineage, error queue and history are its own, so what was read from one set
+    never decides what is read from another.
+    """
+    if name is None:
+        return ws
+    ws.connection_set(name)  # an unknown set: ConfigError naming those there are
+    projects = [
+        p
+        if p.connection_set == name
+        else p.model_copy(update={"name": f"{p.name} @ {name}", "connection_set": name})
+        for p in ws.config.projects
+    ]
+    return Workspace(ws.root, ws.config.model_copy(update={"projects": projects}))
 
-        yield line
-        return
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed:,} records"),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-    ) as bar:
-        bars: dict[str, TaskID] = {}
 
-        def advance(label: str, n: int) -> None:
-            if label not in bars:
-                bars[label] = bar.add_task(escape(label), total=None)
-            bar.advance(bars[label], n)
+def _chosen(ws: Workspace, queries: list[str] | None, connection_set: str | None) -> list[str]:
+    """The project names the queries mean (names, aliases, short names, prefixes), as the
+    run knows them (``@ <set>`` with ``-c``); all projects when none are given."""
+    projects = ws.config.projects
+    picked = [ws.find_project(q) for q in queries] if queries else list(projects)
+    names = list(dict.fromkeys(p.name for p in picked))
+    if connection_set is None:
+        return names
+    run_as = on_connection_set(ws, connection_set).config.projects
+    renamed = {p.name: q.name for p, q in zip(projects, run_as, strict=True)}
+    return [renamed[n] for n in names]
 
-        yield advance
+
+def _shortener(ws: Workspace) -> Callable[[str], str]:
+    """A task leg's label as a progress bar shows it: the project's short name or alias."""
+    names = ws.display_names()
+    ordered = sorted(names.items(), key=lambda item: len(item[0]), reverse=True)
+
+    def short(label: str) -> str:
+        label = label.removesuffix(" / Source > Destination")
+        for name, shorter in ordered:
+            if label.startswith(f"{name} / "):
+                return shorter + label[len(name) :]
+        return label
+
+    return short
 
 
 def run_projects(
@@ -88,8 +95,8 @@ def run_projects(
     interrupts = interrupts or Interrupts()
     state = StateStore(ws.state_url())
     try:
-        with _progress_display() as progress:
-            engine = Engine(ws, state, progress, wait=wait)
+        with progress_display(_shortener(ws)) as display:
+            engine = Engine(ws, state, display.advance, wait=wait, expected=display.expected)
             result: RunResult | None = None
             abandoned = False
             # The handlers cover the engine's call alone: once it returned, the run is
@@ -124,10 +131,12 @@ def run_and_render(
     wait: float = 0.0,
     retry: dict[str, Any] | None = None,
     started_by: str = "command",
+    json: bool = False,
+    connection_set: str | None = None,
 ) -> int | None:
     """Run (or retry) with Ctrl-C and SIGTERM stopping the run between batches, render the
-    result, and return the exit status: 130 or 143 after a signal. None when a retry found
-    nothing to retry."""
+    result (or print it as JSON), and return the exit status: 130 or 143 after a signal.
+    None when a retry found nothing to retry."""
     interrupts = Interrupts()
     result = run_projects(
         ws,
@@ -140,73 +149,16 @@ def run_and_render(
     )
     if result is None:
         return None
-    render_run(result, ws)
+    code = interrupts.exit_code(int(result.exit_code))
+    render_run(result, ws, json=json)
+    if json:
+        print_json(run_document(result, code, connection_set))
     if interrupts.signal is not None and result.cancelled is None:
         err.print(
             f"Interrupted as the run finished: {result.written:,} written, nothing left for "
             "the next run."
         )
-    return interrupts.exit_code(int(result.exit_code))
-
-
-def _interrupted(result: RunResult) -> str:
-    if result.dry_run:
-        return "Interrupted: the dry run stopped before its end; nothing was written."
-    if not result.run_id:
-        return "Interrupted before the run started: nothing written."
-    left = "the rest"  # unknown: a run reads what changed as it goes
-    if result.left is not None:
-        left = f"{result.left:,}" if result.left else "nothing"
-    return f"Interrupted: {result.written:,} written, {left} left for the next run."
-
-
-def render_run(result: RunResult, ws: Workspace | None = None) -> None:
-    title = "Dry run: nothing was written" if result.dry_run else f"Run {result.run_id}"
-    table = Table(title=title, title_justify="left")
-    for column in ("project", "task", "leg", "status", *_COUNTS):
-        table.add_column(column, justify="right" if column in _COUNTS else "left")
-    for t in result.tasks:
-        c = t.counts
-        table.add_row(
-            escape(t.project),
-            escape(t.task),
-            escape(t.leg),
-            f"[{STATUS_STYLE.get(t.status, 'white')}]{t.status}[/]",
-            *(f"{n:,}" for n in (c.read, c.created, c.updated, c.unchanged, c.skipped, c.failed)),
-        )
-    if result.tasks or result.run_id or result.dry_run:
-        out.print(table)
-    for t in result.tasks:
-        if t.message:
-            err.print(f"[bold]{escape(t.project)} / {escape(t.task)}:[/] {escape(t.message)}")
-        for example in t.examples:
-            out.print(f"  {escape(t.project)} / {escape(t.task)}: would {escape(example)}")
-    if result.cancelled is not None:
-        err.print(f"[bold yellow]{escape(_interrupted(result))}[/]")
-    if result.dry_run:
-        return
-    if any(t.counts.failed for t in result.tasks):
-        out.print(
-            f"Some records failed: `p2c errors {result.run_id}` lists them with the field "
-            "and the reason."
-        )
-    if ws is not None:
-        _render_queue_summary(ws)
-
-
-def _render_queue_summary(ws: Workspace) -> None:
-    state = StateStore(ws.state_url())
-    try:
-        queued = state.queue()
-    finally:
-        state.close()
-    if queued:
-        retryable = sum(q.retryable for q in queued)
-        out.print(
-            f"{len(queued)} failed record(s) wait in the error queue ({retryable} will be "
-            "retried by the next run; the others need a fix first): `p2c errors`, then "
-            "`p2c retry --all`."
-        )
+    return code
 
 
 def _nothing_to_retry(run_id: int | None, projects: list[str] | None) -> str:
@@ -218,11 +170,30 @@ def _nothing_to_retry(run_id: int | None, projects: list[str] | None) -> str:
     return "Nothing to retry: the error queue is empty."
 
 
+WaitOption = Annotated[
+    float,
+    typer.Option(
+        help="Seconds to wait for a project another run holds (at most a day).",
+        min=0,
+        max=WAIT_MAX,
+    ),
+]
+
+
 def register(app: typer.Typer) -> None:
+    _register_run(app)
+    _register_retry(app)
+
+
+def _register_run(app: typer.Typer) -> None:
     @app.command()
     def run(
         projects: Annotated[
-            list[str] | None, typer.Argument(help="Projects to run (default: all).")
+            list[str] | None,
+            typer.Argument(
+                help="Projects to run (default: all): a name, an alias, or a unique prefix or "
+                "word of a name, ignoring case (`contacts`, `customer`)."
+            ),
         ] = None,
         workspace: WorkspaceOption = None,
         full: Annotated[
@@ -235,14 +206,9 @@ def register(app: typer.Typer) -> None:
                 help="Read and map everything, report what would change, write nothing.",
             ),
         ] = False,
-        wait: Annotated[
-            float,
-            typer.Option(
-                help="Seconds to wait for a project another run holds (at most a day).",
-                min=0,
-                max=WAIT_MAX,
-            ),
-        ] = 0.0,
+        wait: WaitOption = 0.0,
+        connection_set: ConnectionSetOption = None,
+        json: JsonOption = False,
     ) -> None:
         """Run projects in prerequisite order and print a summary per task.
 
@@ -250,10 +216,16 @@ def register(app: typer.Typer) -> None:
         stops after the batch in progress (twice: at once); the run is kept as Cancelled.
         """
         ws = Workspace.open(workspace)
+        names = _chosen(ws, projects, connection_set) if projects else None
+        ws = on_connection_set(ws, connection_set)
         options = RunOptions(full=full, dry_run=dry_run)
-        code = run_and_render(ws, projects, options, wait=wait)
+        code = run_and_render(
+            ws, names, options, wait=wait, json=json, connection_set=connection_set
+        )
         sys.exit(code or 0)
 
+
+def _register_retry(app: typer.Typer) -> None:
     @app.command()
     def retry(
         run_id: Annotated[
@@ -269,17 +241,20 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Option(help="Retry one record: its source key (see `p2c errors`).")
         ] = None,
         project: Annotated[
-            list[str] | None, typer.Option(help="Only records of these projects.")
+            list[str] | None,
+            typer.Option(help="Only records of these projects (names, aliases, prefixes)."),
         ] = None,
         workspace: WorkspaceOption = None,
-        wait: Annotated[
-            float,
+        wait: WaitOption = 0.0,
+        connection_set: Annotated[
+            str | None,
             typer.Option(
-                help="Seconds to wait for a project another run holds (at most a day).",
-                min=0,
-                max=WAIT_MAX,
+                "--connection-set",
+                "-c",
+                help="Retry the records of runs made with -c SET against that set.",
+                show_default=False,
             ),
-        ] = 0.0,
+        ] = None,
     ) -> None:
         """Write failed records from the error queue again, after a fix.
 
@@ -299,9 +274,11 @@ def register(app: typer.Typer) -> None:
                     fix="copy the key from `p2c errors`",
                 ) from None
         ws = Workspace.open(workspace)
+        names = _chosen(ws, project, connection_set)
+        ws = on_connection_set(ws, connection_set)
         selection: dict[str, Any] = {"run_id": run_id, "source_key": record}
-        code = run_and_render(ws, project, wait=wait, retry=selection, started_by="retry")
+        code = run_and_render(ws, names, wait=wait, retry=selection, started_by="retry")
         if code is None:
-            out.print(_nothing_to_retry(run_id, project))
+            out.print(_nothing_to_retry(run_id, names if project else None))
             return
         sys.exit(code)

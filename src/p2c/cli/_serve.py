@@ -12,16 +12,16 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from p2c._errors import ConfigError
-from p2c.cli._render import WorkspaceOption, err, out
-from p2c.service import ROLES, AccessStore, ServiceStore, next_slot
-from p2c.workspace import Workspace
+from p2c.cli._render import JsonOption, WorkspaceOption, err, out, print_json
+from p2c.service import ROLES, AccessStore, ScheduleState, ServiceStore, SlotEvent, next_slot
+from p2c.workspace import Project, Workspace
 
 tokens_app = typer.Typer(help="API tokens of `p2c serve`.", no_args_is_help=True)
 schedule_app = typer.Typer(
@@ -151,7 +151,9 @@ def tokens_revoke(
 
 
 @schedule_app.callback()
-def schedule_list(ctx: typer.Context, workspace: WorkspaceOption = None) -> None:
+def schedule_list(
+    ctx: typer.Context, workspace: WorkspaceOption = None, json: JsonOption = False
+) -> None:
     """Each project's schedule, its next run, and whether it is paused."""
     if ctx.invoked_subcommand is not None:
         return
@@ -163,31 +165,53 @@ def schedule_list(ctx: typer.Context, workspace: WorkspaceOption = None) -> None
     finally:
         store.close()
     now = datetime.now(UTC)
+    rows = [_schedule_row(p, states.get(p.name), last.get(p.name), now) for p in ws.config.projects]
+    if json:
+        print_json(rows)
+        return
     table = Table()
     for column in ("project", "schedule", "next run (UTC)", "paused", "last slot"):
         table.add_column(column, overflow="fold")
-    for p in ws.config.projects:
-        if p.schedule is None:
-            table.add_row(escape(p.name), "-", "", "", "")
-            continue
-        state = states.get(p.name)
-        paused = p.schedule.paused or bool(state and state.paused)
-        why = "p2c.yaml" if p.schedule.paused else (state.paused_reason if state else None)
-        due = state.next_due_at if state and state.next_due_at else next_slot(p.schedule, now)
-        slot = last.get(p.name)
+    for row in rows:
+        paused = row["paused"]
         table.add_row(
-            escape(p.name),
-            escape(p.schedule.describe()),
-            "" if paused else f"{max(due, now):%Y-%m-%d %H:%M:%S}",
-            escape(f"yes: {why}" if why else "yes") if paused else "no",
-            escape(
-                f"{slot.slot_at:%H:%M:%S} {slot.outcome}"
-                + (f" ({slot.run_id})" if slot.run_id else "")
-            )
-            if slot
-            else "",
+            escape(row["project"]),
+            escape(row["schedule"] or "-"),
+            (row["next_run"] or "")[:19].replace("T", " "),
+            escape(f"yes: {paused}" if isinstance(paused, str) else "yes" if paused else "no"),
+            escape(row["last_slot"] or ""),
         )
     out.print(table)
+
+
+def _schedule_row(
+    project: Project, state: ScheduleState | None, slot: SlotEvent | None, now: datetime
+) -> dict[str, Any]:
+    """One project's schedule as ``p2c schedule`` shows it: ``paused`` is False, True or
+    the reason (``p2c.yaml``, who paused it, the threshold alert)."""
+    if project.schedule is None:
+        return {
+            "project": project.name,
+            "schedule": None,
+            "next_run": None,
+            "paused": False,
+            "last_slot": None,
+        }
+    why = "p2c.yaml" if project.schedule.paused else (state.paused_reason if state else None)
+    paused: bool | str = why or project.schedule.paused or bool(state and state.paused)
+    due = state.next_due_at if state and state.next_due_at else next_slot(project.schedule, now)
+    last = None
+    if slot:
+        last = f"{slot.slot_at:%H:%M:%S} {slot.outcome}" + (
+            f" ({slot.run_id})" if slot.run_id else ""
+        )
+    return {
+        "project": project.name,
+        "schedule": project.schedule.describe(),
+        "next_run": None if paused else max(due, now).isoformat(timespec="seconds"),
+        "paused": paused,
+        "last_slot": last,
+    }
 
 
 def _set_paused(project: str, paused: bool, workspace: Path | None) -> None:

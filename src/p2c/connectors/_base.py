@@ -73,6 +73,11 @@ class Source(_Closing, abc.ABC):
     def record_key(self, entity: str) -> tuple[str, ...]:
         """Columns that identify a record of ``entity`` (for lineage and error reports)."""
 
+    def count(self, request: ReadRequest) -> int | None:
+        """How many records ``read(request)`` would return, when the source can say cheaply
+        (for a progress display); None when it cannot."""
+        return None
+
     def watermark(self, entity: str) -> str | None:
         """The column that says when a record last changed (``modifiedon``), for incremental
         reads ordered by it; None when the source has none (every run reads everything)."""

@@ -18,7 +18,7 @@ from p2c.connectors._base import Changes, Destination, Outcome, ReadRequest, Rec
 from p2c.connectors._config import SandboxConnection
 from p2c.connectors._kind import ConnectionType, DryRun, System
 from p2c.dynamics import SALES
-from p2c.sandbox import CDSHub, FinOpsSandbox, SalesSandbox, UpgradeReport
+from p2c.sandbox import CDSHub, FinOpsSandbox, SalesSandbox, UpgradeReport, count
 
 Store = SalesSandbox | FinOpsSandbox | CDSHub
 
@@ -37,6 +37,20 @@ class SandboxSource(Source):
             request.filter,
             request.page_size,
             order_by=request.order_by,
+        )
+
+    def count(self, request: ReadRequest) -> int:
+        system = self.system
+        if isinstance(system, SalesSandbox):
+            entity = SALES.entity(request.entity)
+            visible = system.visible_columns(entity)
+            return count(
+                system.store, entity, where=request.filter, visible=visible, resolve=SALES.entity
+            )
+        entity = system.entity(request.entity)
+        visible = {f.name for f in entity.fields}
+        return count(
+            system.store, entity, where=request.filter, visible=visible, resolve=system.entity
         )
 
     def record_key(self, entity: str) -> tuple[str, ...]:

@@ -27,6 +27,7 @@ from p2c.templates import Leg
 from p2c.workspace import InactivePolicy, Project, Workspace
 
 Progress = Callable[[str, int], None]  # (label, records just processed)
+Expected = Callable[[str, int | None], None]  # (label, records a pass will read, or None)
 
 _KEYS_PER_READ = 200  # source keys per read by key: 200 `eq`s stay a URL of about 12 KB
 _EXAMPLES = 3
@@ -116,6 +117,7 @@ class LegRun:
         task_run_id: int,
         progress: Progress,
         heartbeat: Callable[[], None],
+        expected: Expected | None = None,
     ) -> None:
         self.workspace = workspace
         self.state = state
@@ -127,6 +129,7 @@ class LegRun:
         self.task_run_id = task_run_id
         self.progress = progress
         self.heartbeat = heartbeat
+        self.expected = expected
         # A dry run writes to a scratch copy of a sandbox destination, and asks any other
         # destination to preview.
         destination = workspace.connection(project.connection_set, leg.destination.system)
@@ -229,6 +232,7 @@ class LegRun:
             changes = source.changes(entity, cursor.delta)
             if changes is not None:
                 keys = ["/".join(str(v) for v in key) for key in changes.keys]
+                self._expect(lambda: len(keys))
                 self._read_keys(source, destination, keys, skip_unchanged)
                 self._save_delta(cursor.state(changes.token))
                 return
@@ -243,10 +247,18 @@ class LegRun:
                 f"{problem}; read everything instead and replaced the cursor "
                 "(nothing is lost: unchanged records are not written again)"
             )
-        for page in source.read(self._request(where, ordered=True)):
+        request = self._request(where, ordered=True)
+        self._expect(lambda: source.count(request))
+        for page in source.read(request):
             self._process(page, destination, skip_unchanged, cursor.advance(page))
         if tracking is not None:
             self._save_delta(cursor.state(tracking.token))
+
+    def _expect(self, total: Callable[[], int | None]) -> None:
+        """Tell the progress display how many records the pass about to start reads (the
+        count is asked only when someone listens)."""
+        if self.expected is not None:
+            self.expected(self.label, total())
 
     def _save_delta(self, cursor: Cursor) -> None:
         if not self.options.dry_run:
@@ -266,6 +278,7 @@ class LegRun:
 
     def _retry(self, source: Source, destination: Destination, keys: Sequence[str]) -> None:
         self.never_written = False  # queued records may well exist in the destination
+        self._expect(lambda: len(keys))
         found = self._read_keys(source, destination, keys, False)
         gone = [k for k in keys if k not in found]
         if gone:

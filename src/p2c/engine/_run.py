@@ -27,7 +27,7 @@ from p2c._errors import ExitCode, NotFoundError, P2CError
 from p2c.config import check_organizations
 from p2c.connectors import DryRun
 from p2c.engine._cancel import CancelToken, RunAbandoned, RunCancelled
-from p2c.engine._leg import LegRun, RunOptions
+from p2c.engine._leg import Expected, LegRun, RunOptions
 from p2c.engine._lock import ProjectLocks
 from p2c.engine._plan import PlannedProject, plan
 from p2c.engine._records import LegId, RunStatus, TaskCounts
@@ -107,6 +107,9 @@ class Engine:
         state: The state database.
         progress: Called after each page with a label and the number of records.
         wait: Seconds to wait for a project another run holds.
+        expected: Called before each pass of a task leg with its label and how many records
+            the pass reads, when the source can count them cheaply (else None): the total
+            of a progress display. Counting costs a query, so it is asked only when given.
     """
 
     def __init__(
@@ -116,11 +119,13 @@ class Engine:
         progress: Progress | None = None,
         *,
         wait: float = 0.0,
+        expected: Expected | None = None,
     ):
         self.workspace = workspace
         self.state = state
         self.progress = progress or (lambda label, n: None)
         self.wait = wait
+        self.expected = expected
 
     def run(
         self,
@@ -321,6 +326,7 @@ class Engine:
                     task_run_id=task_run,
                     progress=self._checked(cancel),
                     heartbeat=heartbeat,
+                    expected=self.expected,
                 )
                 outcome = self._run_leg(runner, leg_id, task_run)
             result.tasks.append(outcome)
