@@ -147,9 +147,7 @@ def read_manifest(data: bytes) -> tuple[str, list[PackageEntity]]:
 
 
 def data_text(value: Any) -> str:
-    """A value as the text of a data file: empty for null, numbers in full, bools as 1/0."""
-    if value is None:
-        return ""
+    """A value as the text of a data file: numbers in full, bools as 1/0."""
     if isinstance(value, bool):
         return "1" if value else "0"
     if isinstance(value, float):
@@ -157,9 +155,17 @@ def data_text(value: Any) -> str:
     return str(value)
 
 
+def _field(value: Any) -> str:
+    """One field of a data file: null as nothing, anything else quoted (so that an empty
+    text, ``""``, is told apart from null)."""
+    if value is None:
+        return ""
+    return '"' + data_text(value).replace('"', '""') + '"'
+
+
 class DataFileWriter:
     """Rows into a ``CSV-Unicode`` data file: UTF-16 with a byte order mark, a header row,
-    fields quoted where needed, CRLF line ends.
+    CRLF line ends; every value quoted, null left empty.
 
     Args:
         stream: A binary stream to write to.
@@ -168,12 +174,11 @@ class DataFileWriter:
 
     def __init__(self, stream: IO[bytes], columns: Sequence[str]) -> None:
         self._text = io.TextIOWrapper(stream, encoding="utf-16", newline="", write_through=False)
-        self._csv = csv.writer(self._text, lineterminator="\r\n")
-        self._csv.writerow(columns)
+        self._text.write(",".join(map(_field, columns)) + "\r\n")
         self.rows = 0
 
     def write(self, row: Sequence[Any]) -> None:
-        self._csv.writerow([data_text(v) for v in row])
+        self._text.write(",".join(map(_field, row)) + "\r\n")
         self.rows += 1
 
     def close(self) -> None:
@@ -182,8 +187,25 @@ class DataFileWriter:
         self._text.detach()
 
 
-def read_data_file(stream: IO[bytes]) -> Iterator[list[str]]:
-    """The rows of a ``CSV-Unicode`` data file, the header row first.
+class _Lines:
+    """The lines of a text, each also kept until the record it belongs to is read."""
+
+    def __init__(self, text: IO[str]) -> None:
+        self._text = text
+        self.raw: list[str] = []
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._text)
+        self.raw.append(line)
+        return line
+
+
+def read_data_file(stream: IO[bytes]) -> Iterator[list[str | None]]:
+    """The rows of a ``CSV-Unicode`` data file, the header row first; an empty field is
+    None (null), a quoted empty one ``""`` (empty text).
 
     Raises:
         ValueError: the file is not UTF-16 (``Selected file is not Unicode``, as F&O says).
@@ -192,5 +214,43 @@ def read_data_file(stream: IO[bytes]) -> Iterator[list[str]]:
     if head not in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
         raise ValueError("Selected file is not Unicode.")
     encoding = "utf-16-le" if head == codecs.BOM_UTF16_LE else "utf-16-be"
-    text = io.TextIOWrapper(stream, encoding=encoding, newline="")
-    yield from csv.reader(text)
+    lines = _Lines(io.TextIOWrapper(stream, encoding=encoding, newline=""))
+    for row in csv.reader(lines):
+        raw = "".join(lines.raw)
+        lines.raw.clear()
+        if '""' in raw:  # an empty text, or a quote inside a value: read it exactly
+            yield _exact(raw.removesuffix("\n").removesuffix("\r"))
+        else:
+            yield [value or None for value in row]
+
+
+def _exact(raw: str) -> list[str | None]:
+    """One record's fields, telling a quoted empty field from an empty one."""
+    fields: list[str | None] = []
+    i, n = 0, len(raw)
+    while True:
+        if i < n and raw[i] == '"':
+            parts, j = [], i + 1
+            while True:
+                k = raw.find('"', j)
+                if k < 0:
+                    raise ValueError(f"A quoted value does not end: {raw[i : i + 40]!r}")
+                parts.append(raw[j:k])
+                if raw.startswith('"', k + 1):
+                    parts.append('"')
+                    j = k + 2
+                    continue
+                i = k + 1
+                break
+            fields.append("".join(parts))
+        else:
+            k = raw.find(",", i)
+            k = n if k < 0 else k
+            fields.append(raw[i:k] or None)
+            i = k
+        if i >= n:
+            return fields
+        i += 1  # the comma
+        if i == n:
+            fields.append(None)
+            return fields

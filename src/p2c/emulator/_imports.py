@@ -47,7 +47,7 @@ class Execution:
     updated: int = 0
     unchanged: int = 0
     errors: list[dict[str, Any]] = field(default_factory=list)
-    staging_rows: list[list[str]] = field(default_factory=list)
+    staging_rows: list[list[str | None]] = field(default_factory=list)
     columns: tuple[str, ...] = ()
     key_columns: tuple[str, ...] = ()
     queued_at: datetime = field(default_factory=lambda: datetime.now(UTC))
@@ -154,10 +154,10 @@ class ImportRun:
         execution: Execution,
         entity: Entity,
         columns: tuple[str, ...],
-        rows: Iterator[list[str]],
+        rows: Iterator[list[str | None]],
     ) -> None:
         by_upper = {f.name.upper(): f for f in entity.fields}
-        header = next(rows, [])
+        header = [c or "" for c in next(rows, [])]
         names = [by_upper.get(c.upper()) for c in header]
         unknown = [c for c, f in zip(header, names, strict=True) if f is None]
         if unknown or [c.upper() for c in header] != [c.upper() for c in columns]:
@@ -188,7 +188,7 @@ class ImportRun:
                 self._target(execution, entity, records)
 
     def _staging_error(
-        self, execution: Execution, entity: Entity, header: list[str], row: list[str]
+        self, execution: Execution, entity: Entity, header: list[str], row: list[str | None]
     ) -> None:
         values = dict(zip((h.upper() for h in header), row, strict=False))
         execution.errors.append(
@@ -231,17 +231,18 @@ class ImportRun:
         execution.server_seconds += cost
 
 
-def _staged(fields: list[Any], row: list[str]) -> Record | None:
+def _staged(fields: list[Any], row: list[str | None]) -> Record | None:
     """A data file row as a record of typed values; None when the row cannot be read."""
     if len(row) != len(fields):
         return None
     return {f.name: _value(f.type, text) for f, text in zip(fields, row, strict=True)}
 
 
-def _value(kind: FieldType, text: str) -> Any:
-    """A field's text as its type; text that does not convert is left for the entity's own
-    check to refuse, with its own message."""
-    if text == "":
+def _value(kind: FieldType, text: str | None) -> Any:
+    """A field's text as its type (an empty field is null, a quoted empty one empty text);
+    text that does not convert is left for the entity's own check to refuse, with its own
+    message."""
+    if text is None or (text == "" and kind is not FieldType.STRING):
         return None
     try:
         if kind in (FieldType.INT, FieldType.PICKLIST):
