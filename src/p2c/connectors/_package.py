@@ -252,6 +252,9 @@ class PackageWriter(BulkWriter):
         status = dmf.wait(ticket, waiting)
         if status == "Unknown":
             return None
+        if status == "Succeeded":  # every record was written
+            self._columns.pop(ticket, None)
+            return Settlement({})
         errors = dmf.errors(ticket)
         messages: dict[Key, ExecutionError] = {}
         general: list[str] = []
@@ -261,11 +264,10 @@ class PackageWriter(BulkWriter):
             else:
                 general.append(error.message)
         failed = set(messages)
-        if status != "Succeeded":
-            for row in dmf.target_error_keys(ticket, self.dmf_entity, waiting):
-                failed.add(self._key_of(row))
-            for row in dmf.staging_errors(ticket, self.dmf_entity):
-                failed.add(self._key_of(row))
+        for row in dmf.target_error_keys(ticket, self.dmf_entity, waiting):
+            failed.add(self._key_of(row))
+        for row in dmf.staging_errors(ticket, self.dmf_entity):
+            failed.add(self._key_of(row))
         if status == "Canceled" or (status == "Failed" and not failed):
             why = "; ".join(general) or f"the execution ended {status}"
             return Settlement(
