@@ -92,6 +92,9 @@ class BlobStore:
         with self._lock:
             partial.replace(target)
 
+    def exists(self, name: str) -> bool:
+        return self.path(name).exists()
+
     def get(self, name: str) -> bytes | None:
         target = self.path(name)
         return target.read_bytes() if target.exists() else None

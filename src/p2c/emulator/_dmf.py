@@ -157,7 +157,7 @@ class DataManagementService:
         if not group:
             raise ApiError(400, "definitionGroupId is required.")
         name = _blob_name(str(body.get("packageUrl") or ""))
-        if name is None or self.blobs.get(name) is None:
+        if name is None or not self.blobs.exists(name):
             raise ApiError(400, f"The package at {body.get('packageUrl')!r} could not be read.")
         with self._lock:
             execution_id = str(body.get("executionId") or "").strip()
@@ -205,7 +205,7 @@ class DataManagementService:
     def _keys_url(self, call: Call, body: Record) -> Reply:
         execution = self._execution(body)
         name = _keys_file(execution)
-        ready = self.blobs.get(name) is not None
+        ready = self.blobs.exists(name)
         return self._value(
             call, self.blobs.signed_url(self._base(call), name, "r") if ready else ""
         )
