@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from connector_world import emulator_connections, use_connection_set
 from engine_scenarios import BASE
 from test_end_to_end import content, run
@@ -25,7 +26,7 @@ from p2c import ExitCode
 from p2c.emulator import EmulatorSettings, serve
 from p2c.engine import StateStore
 from p2c.sandbox import sample_document
-from p2c.workspace import Workspace, init_workspace
+from p2c.workspace import CONFIG_FILE, Workspace, init_workspace
 
 F_O = ("CustomersV2", "CDSContactPersons", "Parties")
 
@@ -172,3 +173,35 @@ def test_a_run_killed_while_an_import_runs_asks_for_it_and_never_imports_twice(
     for entity in F_O:
         assert content(root, "finops", entity) == content(expected, "finops", entity)
     assert result.exit_code == ExitCode.FAILED_RECORDS
+
+
+def test_a_task_larger_than_a_package_goes_as_several_and_a_rerun_imports_nothing_new(
+    copies: dict[str, Path],
+) -> None:
+    root, expected = copies["package"], copies["odata"]
+    run(expected)  # in-process: what F&O must hold
+    with serve(root) as running:
+        use_connection_set(root, "emulator", connections(running, write="package", package_size=9))
+        small_pages(root, 4)
+        first = run(root)
+        imports = running.job_history()
+        again = run(root)
+        more = running.job_history()[len(imports) :]
+    written = sum(t.counts.created for t in first.tasks)
+    assert len(imports) >= written // 12  # units of 9 to 12 records (pages of 4)
+    assert sum(h["StagingRecords"] for h in imports) == written + 2  # + the 2 rejected
+    # The rerun reads the records too recent for the cursor again: only the two records
+    # F&O rejected are sent again (and rejected again); the others are unchanged.
+    assert sum(h["StagingRecords"] for h in more) == 2
+    assert sum(t.counts.created + t.counts.updated for t in again.tasks) == 0
+    for entity in F_O:
+        assert content(root, "finops", entity) == content(expected, "finops", entity)
+    assert len(lineage_of(root)) == written
+
+
+def small_pages(root: Path, size: int) -> None:
+    path = root / CONFIG_FILE
+    config = yaml.safe_load(path.read_text(encoding="utf-8"))
+    for project in config["projects"]:
+        project["batch_size"] = size
+    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
