@@ -1,5 +1,6 @@
 """The F&O connection type passes the conformance suite over HTTPS against the emulator (F&O
-and the CDS hub), with ``$batch`` and with single requests."""
+and the CDS hub), with ``$batch``, with single requests, and writing F&O through the Data
+management package API."""
 
 from __future__ import annotations
 
@@ -11,15 +12,21 @@ from connector_world import emulator_connections
 
 from p2c.connectors import Connection, FinOpsConnection, System, connection_type
 
+MODES: dict[str, dict[str, Any]] = {
+    "batch": {"batch_size": 50},
+    "single": {"batch_size": 1},
+    "package": {"batch_size": 50, "write": "package", "package_poll": 0.02},
+}
+
 
 class TestFinOpsConnector(ConnectorConformance):
     kind = connection_type("finops")
     through_emulator = True
 
-    @pytest.fixture(params=[50, 1], ids=["batch", "single"])
+    @pytest.fixture(params=list(MODES))
     def connect(self, request: pytest.FixtureRequest) -> Connect:
         def connection(system: System, running: Any) -> Connection:
-            settings = emulator_connections(running, batch_size=request.param)[system]
+            settings = emulator_connections(running, **MODES[request.param])[system]
             return FinOpsConnection(**settings)
 
         return connection

@@ -103,6 +103,11 @@ def emulator(
             _say(f"p2c emulator: serving {ws.root} ({connection_set}) at {running.base_url}")
             _say(f"  Sales, Dataverse Web API: {running.url('sales')}/api/data/v9.2/")
             _say(f"  Finance and Operations OData: {running.url('finops')}/data/")
+            _say(
+                "  F&O Data management package API: "
+                f"{running.url('finops')}/data/DataManagementDefinitionGroups/…; "
+                f"blobs at {running.base_url}/blob/dmf/"
+            )
             if "cds" in running.services:
                 _say(f"  CDS hub (F&O OData shape): {running.url('cds')}/data/")
             _say(

@@ -5,7 +5,16 @@ registry (``CONNECTION_TYPES``): its settings model, the systems it serves, how 
 checks and dry-runs. ``connection.kind`` is a connection's entry.
 """
 
-from p2c.connectors._base import Changes, Destination, Outcome, ReadRequest, Record, Source
+from p2c.connectors._base import (
+    BulkWriter,
+    Changes,
+    Destination,
+    Outcome,
+    ReadRequest,
+    Record,
+    Settlement,
+    Source,
+)
 from p2c.connectors._config import (
     ConnectionSettings,
     DataverseConnection,
@@ -30,6 +39,7 @@ from p2c.connectors._sandbox import SandboxDestination, SandboxSource
 
 __all__ = [
     "CONNECTION_TYPES",
+    "BulkWriter",
     "Changes",
     "Connection",
     "ConnectionCheck",
@@ -50,6 +60,7 @@ __all__ = [
     "SandboxConnection",
     "SandboxDestination",
     "SandboxSource",
+    "Settlement",
     "Source",
     "System",
     "check_connection",

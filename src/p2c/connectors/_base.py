@@ -7,10 +7,20 @@ sinks do. Both are context managers: ``with open_source(...) as source:`` closes
 
 from __future__ import annotations
 
-__all__ = ["Changes", "Destination", "Outcome", "ReadRequest", "Record", "Source"]
+__all__ = [
+    "BulkWriter",
+    "Changes",
+    "Destination",
+    "Key",
+    "Outcome",
+    "ReadRequest",
+    "Record",
+    "Settlement",
+    "Source",
+]
 
 import abc
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
@@ -20,6 +30,7 @@ from p2c.dynamics import Outcome
 from p2c.odata import Filter
 
 Record = dict[str, Any]
+Key = tuple[Any, ...]
 
 
 @dataclass(frozen=True)
@@ -113,3 +124,74 @@ class Destination(_Closing, abc.ABC):
             f"{type(self).__name__} cannot preview writes, so a dry run cannot use it.",
             fix="run the dry run against a sandbox copy of the destination",
         )
+
+    def bulk(self, entity: str, key: Sequence[str], name: str) -> BulkWriter | None:
+        """A writer that takes this task's records a unit of many pages at a time (F&O's data
+        packages), or None: the engine upserts page by page (the default).
+
+        Args:
+            entity: The entity written.
+            key: Its key fields.
+            name: What the system calls the work (the project's name: F&O's data project).
+        """
+        return None
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """What the system did with a unit of a :class:`BulkWriter`.
+
+    Attributes:
+        outcomes: Outcomes by key where the system reported one: every record it rejected
+            and, where it says so, the status of one it wrote. A record of the unit without
+            an entry was written: created when it was new to p2c, else updated.
+        failed: The unit failed as a whole (the system could not read it): this outcome,
+            without a key, for every record of the unit.
+    """
+
+    outcomes: Mapping[Key, Outcome]
+    failed: Outcome | None = None
+
+
+class BulkWriter(abc.ABC):
+    """A task's writes handed to the system a unit of many pages at a time.
+
+    The engine opens a unit (``open``, which names its ticket), adds pages to it (``add``),
+    and keeps the ticket and the unit's records in its state before it hands the unit over
+    (``submit``); then it asks for the outcome (``settle``) and only then records lineage
+    and moves the cursor. A run killed while the system works on a unit asks for that
+    unit's outcome on the next run, by its ticket, instead of writing it again.
+    """
+
+    @abc.abstractmethod
+    def open(self) -> str:
+        """Start a unit; the ticket that names it to the system."""
+
+    @abc.abstractmethod
+    def add(self, records: list[Record], new: Sequence[bool]) -> list[Key | Outcome]:
+        """Take a page into the open unit. Per record: the key the system will report it
+        by, or the failed outcome of a record refused before it is sent.
+
+        Args:
+            records: The page's records.
+            new: Per record, whether p2c never wrote it.
+        """
+
+    @property
+    def full(self) -> bool:
+        """Whether the open unit should be submitted now (it reached its size)."""
+        return False
+
+    @abc.abstractmethod
+    def submit(self) -> None:
+        """Hand the open unit to the system (its records were kept by the caller)."""
+
+    @abc.abstractmethod
+    def settle(self, ticket: str, waiting: Callable[[], None]) -> Settlement | None:
+        """Wait for the system's verdict on a unit; None when the system never received it
+        (nothing of it was written: write its records again).
+
+        Args:
+            ticket: The unit's ticket, of this run or of a run that was killed.
+            waiting: Called now and then while waiting (the engine's heartbeat).
+        """

@@ -42,10 +42,18 @@ class ConnectionSettings(BaseModel):
 
 
 class SandboxConnection(ConnectionSettings):
-    """A system of the local sandbox: a SQLite file, relative to the workspace."""
+    """A system of the local sandbox: a SQLite file, relative to the workspace.
+
+    Args:
+        path: The SQLite file.
+        set_wise: Write F&O and CDS a page at a time through a staging table (fast); false:
+            record by record, each update saying which fields it changes (the dry run's
+            scratch copy, whose preview lists them).
+    """
 
     type: Literal["sandbox"] = "sandbox"
     path: str
+    set_wise: bool = True
 
 
 class _HttpConnection(ConnectionSettings):
@@ -118,7 +126,26 @@ class DataverseConnection(_HttpConnection):
 
 
 class FinOpsConnection(_HttpConnection):
-    """Finance and Operations through OData, ``<url>/data/``."""
+    """Finance and Operations through OData, ``<url>/data/``, and for bulk writes through
+    the Data management package API (F&O only; the CDS hub is always written over OData).
+
+    Args:
+        write: ``odata`` (every write a request, ``batch_size`` to a ``$batch``),
+            ``package`` (a task's writes as data packages imported by the Data management
+            framework) or ``auto`` (packages when a task has more than
+            ``package_threshold`` records to write, OData for the trickle of later runs).
+        package_threshold: With ``auto``: most records a task writes through OData.
+        package_size: Most records per data package.
+        package_poll: Seconds before the first status poll of an import; the wait doubles
+            up to 30 s.
+        package_timeout: Seconds to wait for an import; after that the run stops and the
+            next one asks for the import's outcome.
+    """
 
     type: Literal["finops"]
     page_size: int = Field(5000, ge=1, le=10000)
+    write: Literal["odata", "package", "auto"] = "odata"
+    package_threshold: int = Field(10_000, ge=0)
+    package_size: int = Field(100_000, ge=1)
+    package_poll: float = Field(2.0, gt=0)
+    package_timeout: float = Field(3600.0, gt=0)

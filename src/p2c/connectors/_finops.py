@@ -179,7 +179,13 @@ class FinOpsType(HttpConnectionType[FinOpsConnection]):
         self, connection: FinOpsConnection, system: System, root: Path, label: str
     ) -> Destination:
         session = self.session(connection, root, label)
-        return FinOpsDestination(session, cross_company=system == "finops")
+        odata = FinOpsDestination(session, cross_company=system == "finops")
+        if system != "finops" or connection.write == "odata":
+            return odata
+        # The package API imports into F&O; the CDS hub is written over OData only.
+        from p2c.connectors._package import PackageDestination  # it builds on this module
+
+        return PackageDestination(session, connection, odata)
 
 
 FINOPS = FinOpsType()

@@ -149,11 +149,17 @@ class ApiSession:
     # one request ---------------------------------------------------------------------------
 
     def send(
-        self, call: Call, *, params: Mapping[str, str] | None = None, raw: bytes | None = None
+        self,
+        call: Call,
+        *,
+        params: Mapping[str, str] | None = None,
+        raw: bytes | None = None,
+        signed: bool = True,
     ) -> Answer:
         """Send one call, retrying as the policy says; never raises for HTTP statuses (the
         caller decides what a 4xx means), only ConnectionFailed when signing in fails or the
-        session's first request cannot connect."""
+        session's first request cannot connect. ``signed=False`` sends no token: a URL that
+        carries its own signature (a blob's shared access signature)."""
         url = self.url(call.url)
         content = raw
         if content is None and call.body is not None:
@@ -167,7 +173,9 @@ class ApiSession:
         }
         retries = Retries(self.connection.max_retries)
         while True:
-            answer = self._attempt(call.method, url, params, content, headers, retries)
+            answer = self._attempt(
+                call.method, url, params, content, headers, retries, self.auth if signed else None
+            )
             verdict = classify(answer.status, answer.headers, refreshed=True)
             answer.attempts = retries.attempts
             if not verdict.retry:
@@ -188,12 +196,13 @@ class ApiSession:
         content: bytes | None,
         headers: Mapping[str, str],
         retries: Retries,
+        auth: httpx.Auth | None,
     ) -> Answer:
         """One request through the gate; status 0 when no answer came."""
         self.gate.enter()
         try:
             response = self.client.request(
-                method, url, params=params, content=content, headers=headers, auth=self.auth
+                method, url, params=params, content=content, headers=headers, auth=auth
             )
             body = response.read()
         except httpx.TransportError as exc:

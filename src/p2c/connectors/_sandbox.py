@@ -82,8 +82,9 @@ class SandboxSource(Source):
 class SandboxDestination(Destination):
     """Upserts into the sandbox F&O or CDS, through their validation rules."""
 
-    def __init__(self, system: FinOpsSandbox | CDSHub) -> None:
+    def __init__(self, system: FinOpsSandbox | CDSHub, *, set_wise: bool = True) -> None:
         self.system = system
+        self.set_wise = set_wise
 
     def upsert(
         self,
@@ -105,7 +106,7 @@ class SandboxDestination(Destination):
         declared = self.system.entity(entity).key
         if tuple(key) != declared:
             raise ValueError(f"{entity} is keyed by {declared}, not {tuple(key)}")
-        return self.system.upsert(entity, records, dry_run=dry_run)
+        return self.system.upsert(entity, records, dry_run=dry_run, set_wise=self.set_wise)
 
     def close(self) -> None:
         self.system.close()
@@ -135,7 +136,8 @@ class SandboxType(ConnectionType[SandboxConnection]):
     def destination(
         self, connection: SandboxConnection, system: System, root: Path, label: str
     ) -> Destination:
-        return SandboxDestination(_keyed(system, self.sandbox_path(connection, root)))
+        path = self.sandbox_path(connection, root)
+        return SandboxDestination(_keyed(system, path), set_wise=connection.set_wise)
 
     def check(self, connection: SandboxConnection, system: System, root: Path, label: str) -> str:
         path = self.sandbox_path(connection, root)
@@ -158,7 +160,8 @@ class SandboxType(ConnectionType[SandboxConnection]):
             closing(sqlite3.connect(copy)) as dst,
         ):
             src.backup(dst)
-        return SandboxConnection(path=str(copy))
+        # Record by record: the dry run shows each update's changes.
+        return SandboxConnection(path=str(copy), set_wise=False)
 
     def upgrade_sales(self, connection: SandboxConnection, root: Path, label: str) -> UpgradeReport:
         sales = SalesSandbox(self.sandbox_path(connection, root))

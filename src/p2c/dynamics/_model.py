@@ -430,6 +430,7 @@ def _compile_intake(
         lines.append(f"    if v{i} is None or v{i} == '':")
         lines.append("        raise ValueError")
         key.append(f"v{i}")
-    lines.append(f"    return ({', '.join(key)},), {{{', '.join(values)}}}")
+    # A key field the shape lacks raised above; the line stays valid Python either way.
+    lines.append(f"    return ({''.join(k + ', ' for k in key)}), {{{', '.join(values)}}}")
     exec("\n".join(lines), scope)
     return scope["intake"]  # type: ignore[no-any-return]

@@ -16,6 +16,7 @@ from urllib.parse import quote
 from p2c._errors import ConfigError, P2CError
 from p2c.dynamics import Entity, FieldType
 from p2c.emulator._batch import BatchRunner, Face
+from p2c.emulator._dmf import DataManagementService
 from p2c.emulator._finops_metadata import ACTIONS, action_reply, metadata_service_reply, row_etag
 from p2c.emulator._http import ApiError, Call, Reply, json_reply
 from p2c.emulator._metadata import keyed_csdl
@@ -69,6 +70,8 @@ class KeyedFace(Face):
         self.batches = BatchRunner(
             root_path, self.execute, self.render, self._change_set, None, self.group
         )
+        # F&O's Data management package API, where the service has one (``_dmf.py``).
+        self.packages: DataManagementService | None = None
 
     # entry points ----------------------------------------------------------------------------
 
@@ -97,6 +100,8 @@ class KeyedFace(Face):
             return metadata_service_reply(call, list(self.entities.values()))
         if path in ACTIONS:
             return action_reply(call, path, list(self.entities.values()))
+        if self.packages is not None and (answer := self.packages.route(call, path)):
+            return answer
         if path == "":
             return json_reply(
                 200,

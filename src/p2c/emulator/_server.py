@@ -20,8 +20,10 @@ from cryptography import x509
 from p2c._errors import ConfigError
 from p2c.dynamics import CDS, FINOPS
 from p2c.emulator._app import EmulatorApp, Service
+from p2c.emulator._blobs import BlobFace, BlobStore
 from p2c.emulator._dataverse import DataverseFace
-from p2c.emulator._odata import KeyedFace
+from p2c.emulator._dmf import DataManagementService
+from p2c.emulator._odata import KeyedFace, write_error
 from p2c.emulator._pool import SystemPool
 from p2c.emulator._protection import EmulatorStats, ServiceProtection, ServiceStats
 from p2c.emulator._settings import (
@@ -73,6 +75,7 @@ class RunningEmulator:
     organizations: list[dict[str, Any]] = field(default_factory=list)
     services: tuple[str, ...] = ("sales", "finops")
     _protections: dict[str, ServiceProtection] = field(default_factory=dict, repr=False)
+    _packages: DataManagementService | None = field(default=None, repr=False)
 
     @property
     def port(self) -> int:
@@ -94,6 +97,11 @@ class RunningEmulator:
             operations=sum(s.operations for s in per.values()),
             services=per,
         )
+
+    def job_history(self) -> list[dict[str, Any]]:
+        """F&O's data management executions, oldest first, as the workspace's job history
+        export lists them (data project, status, counts)."""
+        return self._packages.history() if self._packages is not None else []
 
     def connection_set(self) -> dict[str, Any]:
         """The connection set that points p2c at this emulator (as in p2c.yaml)."""
@@ -185,13 +193,26 @@ def build_app(
     )
     finops_pool: SystemPool[Any] = SystemPool(lambda: FinOpsSandbox(finops_path))
     pools.append(finops_pool)
+    finops_face = KeyedFace("finops", finops_pool, settings, ROOTS["finops"], FINOPS.entities)
     services["finops"] = Service(
         "finops",
         "finops",
         ROOTS["finops"],
-        KeyedFace("finops", finops_pool, settings, ROOTS["finops"], FINOPS.entities),
+        finops_face,
         protection(1),
         MORE_ROOTS["finops"],
+    )
+    # F&O's package API, and the blob container its packages are uploaded to.
+    blobs = BlobStore()
+    finops_face.packages = DataManagementService(
+        finops_pool,
+        finops_face.entities,
+        settings,
+        blobs,
+        lambda entity, message: str((write_error(entity, message).inner or {})["message"]),
+    )
+    services["blob"] = Service(
+        "blob", "finops", "/blob/", BlobFace(blobs), protection(3), signed=True
     )
     if cds_path is not None:
         cds_pool: SystemPool[Any] = SystemPool(lambda: CDSHub(cds_path))
@@ -217,6 +238,8 @@ def build_app(
         "organizations": [o.model_dump(mode="json") for o in ws.connection_set(name).organizations],
         "services": tuple(services),
         "protections": {n: s.protection for n, s in services.items()},
+        "packages": finops_face.packages,
+        "blobs": blobs,
     }
     return app, pools, facts
 
@@ -285,6 +308,7 @@ def serve(
             organizations=facts["organizations"],
             services=facts["services"],
             _protections=facts["protections"],
+            _packages=facts["packages"],
         )
     finally:
         # Forced: an idle keep-alive TLS connection would otherwise hold the shutdown until the
@@ -293,5 +317,7 @@ def serve(
         server.force_exit = True
         thread.join(timeout=10)
         sock.close()
+        facts["packages"].close()
         for pool in pools:
             pool.close()
+        facts["blobs"].close()

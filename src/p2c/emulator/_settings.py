@@ -46,6 +46,13 @@ class EmulatorSettings(BaseModel):
         without_role: Services where the application user has no security role: sign-in
             works, every request is then refused with 403 (Dataverse: 0x80040220, a missing
             privilege).
+        odata_record_ms: The cost model: server time per record an F&O or CDS OData write
+            creates or updates (each request of a ``$batch`` alike), slept by the worker
+            thread that serves it.
+        package_record_ms: The cost model: server time per record of a data package import
+            (the staging and target steps, set-based).
+        package_start_ms: The cost model: time before an import starts (the framework's
+            batch job picks it up).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -66,3 +73,6 @@ class EmulatorSettings(BaseModel):
     batch_max_operations: int = Field(default=1000, ge=1)
     default_company: str = "usmf"
     without_role: tuple[Literal["sales", "finops", "cds"], ...] = ()
+    odata_record_ms: float = Field(default=0.0, ge=0)
+    package_record_ms: float = Field(default=0.0, ge=0)
+    package_start_ms: float = Field(default=0.0, ge=0)

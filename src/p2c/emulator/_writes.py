@@ -10,6 +10,7 @@ from __future__ import annotations
 
 __all__ = ["write_group"]
 
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -87,6 +88,10 @@ def write_group(face: KeyedFace, calls: Sequence[Call]) -> list[Reply] | None:
         outcomes = system.upsert(entity.entity_set, records) if records else []
         created = [o.key for o in outcomes if o.status == "created"]
         rows = _stored(face, entity, created) if created else {}
+    # The cost model: server time per record written, outside the write lock.
+    written = sum(o.status in ("created", "updated") for o in outcomes)
+    if written and face.settings.odata_record_ms:
+        time.sleep(written * face.settings.odata_record_ms / 1000)
     for index, outcome in zip(pending, outcomes, strict=True):
         call = calls[index]
         if outcome.status == "failed":

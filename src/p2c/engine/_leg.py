@@ -17,6 +17,7 @@ from typing import Any
 from p2c.connectors import Destination, DryRun, ReadRequest, Record, Source
 from p2c.dynamics import system_model
 from p2c.engine._activity import Deactivation
+from p2c.engine._bulk import BulkWrites
 from p2c.engine._cursor import CursorProblem, Incremental, definition_digest
 from p2c.engine._mapping import compile_map
 from p2c.engine._organization import OrganizationResolver
@@ -139,6 +140,7 @@ class LegRun:
         self.label = f"{project.name} / {task}" + (f" / {leg.name}" if leg.name else "")
         self.threshold = project.failure_threshold(task)
         self.policy: InactivePolicy = project.inactive_policy(task)
+        self.bulk: BulkWrites | None = None  # units of many pages, where the destination takes them
 
     def run(self) -> LegOutcome:
         connection_set = self.project.connection_set
@@ -146,18 +148,22 @@ class LegRun:
         destination = self.workspace.destination(connection_set, self.leg.destination.system)
         try:
             self._prepare(source)
+            self._open_bulk(destination)
             keys = (self.options.retry_keys or {}).get(self.id)
             if self.options.retry_only:
                 if keys:
                     self._retry(source, destination, keys)
+                    self._finish_bulk()
             else:
                 self._incremental(source, destination)
+                self._finish_bulk()
                 if not self.options.full:
                     automatic = [
                         q.source_key for q in self.state.queue(leg=self.id, retryable=True)
                     ]
                     if automatic:
                         self._retry(source, destination, automatic)
+                        self._finish_bulk()
         except ThresholdExceeded as stop:
             self.outcome.stopped = str(stop)
         finally:
@@ -197,6 +203,43 @@ class LegRun:
         self.definition = definition_digest(leg, self.policy)
         # Which source records wait in the error queue: a written one leaves it.
         self.queued = set() if self.options.dry_run else self.state.queued_keys(self.id)
+
+    def _open_bulk(self, destination: Destination) -> None:
+        """Write through the destination's bulk writer where it has one (not in a dry run),
+        after settling what an earlier run left pending."""
+        if self.options.dry_run:
+            return
+        target = self.leg.destination
+        writer = destination.bulk(target.entity, target.key, self.project.name)
+        if writer is None:
+            return
+        self.bulk = BulkWrites(
+            writer,
+            self.state,
+            self.id,
+            self._entities,
+            run_id=self.run_id,
+            task_run_id=self.task_run_id,
+            counts=self.outcome.counts,
+            queued=self.queued,
+            heartbeat=self.heartbeat,
+        )
+        self.outcome.notes.extend(self.bulk.resume())
+        self._check_threshold()
+
+    def _finish_bulk(self) -> None:
+        if self.bulk is not None:
+            self.bulk.finish()
+            self._check_threshold()
+
+    def _check_threshold(self) -> None:
+        failed = self.outcome.counts.failed
+        if self.threshold is not None and failed > self.threshold:
+            raise ThresholdExceeded(
+                f"stopped after {failed} failed records, over the task's threshold of "
+                f"{self.threshold} (max_failed_records); fix them (`p2c errors`) and run "
+                "again: the records not read yet are read next run"
+            )
 
     def _request(self, where: Filter | None, ordered: bool) -> ReadRequest:
         order = (self.watermark, *self.source_key) if ordered and self.watermark else ()
@@ -261,6 +304,7 @@ class LegRun:
             self.expected(self.label, total())
 
     def _save_delta(self, cursor: Cursor) -> None:
+        self._finish_bulk()  # the token moves past records only once they are settled
         if not self.options.dry_run:
             self.state.save_cursor(self.run_id, self.id, cursor)
 
@@ -359,7 +403,14 @@ class LegRun:
             new = [k not in known for k in batch_keys]
         elif self.never_written:
             new = [True] * len(batch.records)
-        written, failures = self._write(destination, batch.records, batch_keys, batch.digests, new)
+        if self.bulk is not None:
+            written, failures, cursor = self.bulk.add(
+                batch.records, batch_keys, batch.digests, new or [False] * len(batch_keys), cursor
+            )
+        else:
+            written, failures = self._write(
+                destination, batch.records, batch_keys, batch.digests, new
+            )
         errors.extend(failures)
         counts.failed += len(errors)
         if not self.options.dry_run:

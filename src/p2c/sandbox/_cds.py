@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 from p2c.dynamics import CDS, DEFAULT_ORGANIZATION
 from p2c.sandbox._keyed import KeyedSystem
 from p2c.sandbox._rules import EntityRules, Rejection, register_rules
+from p2c.sandbox._setwise import SetRules
 from p2c.sandbox._store import chunks
 
 _ORGANIZATION_FIELDS = ("Organization_OrganizationId", "PrimaryAccount_Organization_OrganizationId")
@@ -52,6 +53,19 @@ class _OrganizationRecordRules(EntityRules[CDSHub]):
     def prepare_batch(self, rows: Sequence[dict[str, Any]]) -> _Batch:
         return _Batch(self.system.organizations(), set())
 
+    def set_wise(self) -> SetRules:
+        return SetRules(flags=tuple(self.flags()))
+
+    def flags(self) -> list[str]:
+        """``validate`` in SQL over the page (``s``): an organization named and unknown."""
+        organizations = _q(self.system.entity("Organization").name)
+        return [
+            f"{_filled(f)} AND NOT EXISTS (SELECT 1 FROM {organizations} AS o "
+            f'WHERE o."OrganizationId" = s.{_q(f)})'
+            for f in _ORGANIZATION_FIELDS
+            if f in self.entity.by_name
+        ]
+
     def validate(
         self, row: dict[str, Any], existing: Mapping[str, Any] | None, context: Any
     ) -> Rejection | None:
@@ -70,6 +84,9 @@ class _OrganizationRecordRules(EntityRules[CDSHub]):
 class AccountRules(_OrganizationRecordRules):
     """``Account``: a known organization and a name."""
 
+    def flags(self) -> list[str]:
+        return [*super().flags(), f"{_empty('Name')} AND {_empty('LastName')}"]
+
     def validate(
         self, row: dict[str, Any], existing: Mapping[str, Any] | None, context: Any
     ) -> Rejection | None:
@@ -82,6 +99,20 @@ class AccountRules(_OrganizationRecordRules):
 class ContactRules(_OrganizationRecordRules):
     """``Contact``: a known organization, a last name, and its company (primary account)
     synchronized before it."""
+
+    def flags(self) -> list[str]:
+        accounts = _q(self.system.entity("Account").name)
+        organization = (
+            "COALESCE(NULLIF(s.\"PrimaryAccount_Organization_OrganizationId\", ''), "
+            's."Organization_OrganizationId")'
+        )
+        return [
+            *super().flags(),
+            _empty("LastName"),
+            f"{_filled('PrimaryAccount_AccountNumber')} AND NOT EXISTS (SELECT 1 FROM "
+            f'{accounts} AS a WHERE a."Organization_OrganizationId" = {organization} '
+            'AND a."AccountNumber" = s."PrimaryAccount_AccountNumber")',
+        ]
 
     def prepare_batch(self, rows: Sequence[dict[str, Any]]) -> _Batch:
         """The organizations, and which of the batch's primary accounts exist: two queries
@@ -130,6 +161,18 @@ class ContactRules(_OrganizationRecordRules):
             (organization, account),
         )
         return found is not None
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _filled(column: str) -> str:
+    return f"COALESCE(s.{_q(column)}, '') <> ''"
+
+
+def _empty(column: str) -> str:
+    return f"COALESCE(s.{_q(column)}, '') = ''"
 
 
 def _primary_account(row: Mapping[str, Any]) -> tuple[str, str] | None:

@@ -15,6 +15,7 @@ from typing import Any
 from p2c.dynamics import REFERENCE_ENTITIES, Entity
 from p2c.sandbox._finops import FinOpsSandbox, Reference
 from p2c.sandbox._rules import EntityRules, Rejection, register_rules
+from p2c.sandbox._setwise import SetRules
 
 _ADDRESS_PARTS = ("Street", "City", "ZipCode", "State", "StateId")
 
@@ -38,6 +39,35 @@ class _CompanyRules(EntityRules[FinOpsSandbox]):
         return Rejection(
             "dataAreaId",
             f"Company '{area}' does not exist. Legal entities: {', '.join(sorted(companies))}.",
+        )
+
+    # the same rules, set-wise (see _setwise.py; column ``x`` of the page is s."x") ---------
+
+    def table(self, entity_set: str) -> str:
+        return _q(self.system.entity(entity_set).name)
+
+    def missing(self, entity_set: str, **match: str) -> str:
+        """No reference record whose fields equal the page's: ``field=page column``."""
+        on = " AND ".join(f"r.{_q(f)} = s.{_q(c)}" for f, c in match.items())
+        return f"NOT EXISTS (SELECT 1 FROM {self.table(entity_set)} AS r WHERE {on})"
+
+    def company_flag(self) -> str:
+        return self.missing("LegalEntities", LegalEntityId="dataAreaId")
+
+    def party_flags(self, number: str) -> str:
+        """A party number given twice in a page: its rows go record by record, so that the
+        party's name is the last one's, as there."""
+        return (
+            f"s.{_q(number)} IN (SELECT {_q(number)} FROM {{stage}} "
+            f"GROUP BY {_q(number)} HAVING count(*) > 1)"
+        )
+
+    def parties_sql(self, number: str, kind: str, name: str) -> str:
+        return (
+            f'INSERT INTO {self.table("Parties")} ("PartyNumber", "PartyType", "Name") '
+            f"SELECT s.{_q(number)}, {kind}, {name} FROM {{written}} "
+            'ON CONFLICT ("PartyNumber") DO UPDATE SET "PartyType" = excluded."PartyType", '
+            '"Name" = excluded."Name"'
         )
 
     def write_parties(self, parties: Sequence[tuple[str, str | None, str | None]]) -> None:
@@ -95,6 +125,44 @@ class CustomerRules(_CompanyRules):
                 return rejection
         return _check_site(entity, row, ref)
 
+    def set_wise(self) -> SetRules:
+        entity = self.entity
+        currency = (
+            "CASE WHEN COALESCE(s.\"SalesCurrencyCode\", '') = '' THEN (SELECT "
+            f'r."AccountingCurrency" FROM {self.table("LegalEntities")} AS r '
+            'WHERE r."LegalEntityId" = s."dataAreaId") ELSE s."SalesCurrencyCode" END'
+        )
+        person = "s.\"PartyType\" IS 'Person'"
+        flags = [
+            self.company_flag(),
+            _empty("CustomerGroupId"),
+            self.missing(
+                "CustomerGroups", dataAreaId="dataAreaId", CustomerGroupId="CustomerGroupId"
+            ),
+            f"{person} AND {_empty('PersonFirstName')} AND {_empty('PersonLastName')}",
+            f"NOT {person} AND {_empty('OrganizationName')}",
+            f"{_filled('SalesCurrencyCode')} AND "
+            + self.missing("Currencies", CurrencyCode="SalesCurrencyCode"),
+            f"{_filled('LanguageId')} AND " + self.missing("Languages", LanguageId="LanguageId"),
+            *(_address_flag(self, entity, p) for p in ("Address", "DeliveryAddress")),
+            _site_flag(self),
+            # A new customer without a party number takes one of the sequence, in order.
+            f"s.p2c_status = 'created' AND {_empty('PartyNumber')}",
+            self.party_flags("PartyNumber"),
+        ]
+        name = (
+            f"CASE WHEN {person} THEN {_joined('PersonFirstName', 'PersonLastName')} "
+            'ELSE s."OrganizationName" END'
+        )
+        return SetRules(
+            on_create=(
+                ("PartyType", "COALESCE(s.\"PartyType\", 'Organization')"),
+                ("SalesCurrencyCode", currency),
+            ),
+            flags=tuple(flags),
+            after_write=(self.parties_sql("PartyNumber", 's."PartyType"', name),),
+        )
+
     def after_write(self, rows: Sequence[dict[str, Any]]) -> None:
         parties = []
         for row in rows:
@@ -140,6 +208,22 @@ class ContactPersonRules(_CompanyRules):
             return _not_found(entity, "DecisionMakingRoleCode", role, "Decision making roles")
         return _check_address(entity, row, "PrimaryAddress", ref)
 
+    def set_wise(self) -> SetRules:
+        flags = [
+            self.company_flag(),
+            self.missing("Parties", PartyNumber="AssociatedPartyNumber"),
+            f"{_empty('FirstName')} AND {_empty('LastName')}",
+            f"{_filled('DecisionMakingRoleCode')} AND "
+            + self.missing("DecisionMakingRoles", DecisionMakingRoleCode="DecisionMakingRoleCode"),
+            _address_flag(self, self.entity, "PrimaryAddress"),
+            self.party_flags("ContactPersonPartyNumber"),
+        ]
+        name = _joined("FirstName", "LastName")
+        return SetRules(
+            flags=tuple(flags),
+            after_write=(self.parties_sql("ContactPersonPartyNumber", "'Person'", name),),
+        )
+
     def after_write(self, rows: Sequence[dict[str, Any]]) -> None:
         self.write_parties(
             [
@@ -151,6 +235,62 @@ class ContactPersonRules(_CompanyRules):
                 for row in rows
             ]
         )
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _filled(column: str) -> str:
+    """The page's field is given (not null, not empty): Python's truth of a text."""
+    return f"COALESCE(s.{_q(column)}, '') <> ''"
+
+
+def _empty(column: str) -> str:
+    return f"COALESCE(s.{_q(column)}, '') = ''"
+
+
+def _joined(first: str, last: str) -> str:
+    """``_join`` in SQL."""
+    f, la = f"s.{_q(first)}", f"s.{_q(last)}"
+    return (
+        f"CASE WHEN {_filled(first)} AND {_filled(last)} THEN {f} || ' ' || {la} "
+        f"ELSE COALESCE(NULLIF({f}, ''), NULLIF({la}, ''), '') END"
+    )
+
+
+def _address_flag(rules: _CompanyRules, entity: Entity, prefix: str) -> str:
+    """``_check_address`` in SQL: a country or ISO code given must exist; else an address
+    part given needs one."""
+    iso, country, parts = _ADDRESSES[prefix]
+    countries = rules.table("AddressCountryRegions")
+
+    def unknown(column: str) -> str:
+        return (
+            f"({_filled(column)} AND NOT EXISTS (SELECT 1 FROM {countries} AS r "
+            f'WHERE r."CountryRegion" = s.{_q(column)} OR r."ISOCode" = s.{_q(column)}))'
+        )
+
+    given = [c for c in (iso, country) if c in entity.by_name]
+    present = [p for p in parts if p in entity.by_name]
+    any_given = " OR ".join(_filled(c) for c in given) or "0"
+    bad = " OR ".join(unknown(c) for c in given) or "0"
+    any_part = " OR ".join(_filled(p) for p in present) or "0"
+    return f"CASE WHEN {any_given} THEN {bad} ELSE {any_part} END"
+
+
+def _site_flag(rules: _CompanyRules) -> str:
+    """``_check_site`` in SQL."""
+    warehouses = rules.table("Warehouses")
+    in_company = 'w."dataAreaId" = s."dataAreaId" AND w."WarehouseId" = s."WarehouseId"'
+    return (
+        f"({_filled('SiteId')} AND "
+        + rules.missing("OperationalSites", dataAreaId="dataAreaId", SiteId="SiteId")
+        + f") OR ({_filled('WarehouseId')} AND NOT EXISTS (SELECT 1 FROM {warehouses} AS w "
+        f"WHERE {in_company})) OR ({_filled('SiteId')} AND {_filled('WarehouseId')} AND "
+        f"EXISTS (SELECT 1 FROM {warehouses} AS w WHERE {in_company} "
+        'AND w."OperationalSiteId" IS NOT s."SiteId"))'
+    )
 
 
 def _join(first: str | None, last: str | None) -> str:

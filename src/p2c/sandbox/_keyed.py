@@ -20,6 +20,7 @@ from p2c.dynamics import Entity, Outcome, Shape, SystemModel, WriteStatus, utc_n
 from p2c.odata import Filter
 from p2c.sandbox._query import select
 from p2c.sandbox._rules import EntityRules, Rejection, rules_class
+from p2c.sandbox._setwise import SetWisePage
 from p2c.sandbox._store import Store, chunks
 
 
@@ -120,64 +121,95 @@ class KeyedSystem:
     # upsert ----------------------------------------------------------------------------------
 
     def upsert(
-        self, entity_set: str, records: Sequence[Mapping[str, Any]], *, dry_run: bool = False
+        self,
+        entity_set: str,
+        records: Sequence[Mapping[str, Any]],
+        *,
+        dry_run: bool = False,
+        set_wise: bool = True,
     ) -> list[Outcome]:
         """Create or update each record by the entity key; one outcome per record, in order.
-        With ``dry_run`` everything is checked and nothing is kept; updates say what changes."""
+        With ``dry_run`` everything is checked and nothing is kept; updates say what changes.
+
+        The page goes set-wise where the entity's rules have a set-wise form
+        (``_setwise.py``); the records a set-wise check flags, and whole pages it cannot
+        take, go record by record. ``set_wise=False`` sends every record that way (the
+        outcomes and the stored records are the same: tests hold both paths to it)."""
         try:
-            return self._upsert(entity_set, records, dry_run)
+            return self._upsert(entity_set, records, dry_run, set_wise and not dry_run)
         except _RolledBack as done:
             return done.outcomes
 
     def _upsert(
-        self, entity_set: str, records: Sequence[Mapping[str, Any]], dry_run: bool
+        self, entity_set: str, records: Sequence[Mapping[str, Any]], dry_run: bool, fast: bool
     ) -> list[Outcome]:
         entity = self.entity(entity_set)
         rules = self.rules(entity)
-        outcomes: list[Outcome | None] = [None] * len(records)
-        taken = _take(entity, records, outcomes)
         # To the microsecond: readers of the hub's changes can tell writes apart.
         stamp = utc_now().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         with self.store.transaction():
-            stored = self._existing(entity, {key for _, _, key, _ in taken})
-            context = rules.prepare_batch([row for *_, row in taken])
-            changed: dict[tuple[Any, ...], dict[str, Any]] = {}
-            validate, on_create, modified = rules.validate, rules.on_create, entity.modified_field
-            for index, shape, key, row in taken:
-                before = changed.get(key) or stored.get(key)
-                if before is None:
-                    merged = row
-                    shape.fill_defaults(merged)
-                    on_create(merged)
-                else:
-                    merged = {**before, **row}
-                rejection = validate(merged, before, context)
-                if rejection is not None:
-                    outcomes[index] = Outcome(
-                        key, WriteStatus.FAILED, rejection.field, rejection.message
-                    )
-                    continue
-                if before is None:
-                    outcomes[index] = Outcome(key, WriteStatus.CREATED)
-                elif all(before.get(c) == v for c, v in row.items()):
-                    outcomes[index] = Outcome(key, WriteStatus.UNCHANGED)
-                    continue
-                else:
-                    # Said on every update, not only a dry run's: a dry run against a sandbox
-                    # writes to a scratch copy, and shows these.
-                    changes = {c: (before.get(c), v) for c, v in row.items() if before.get(c) != v}
-                    outcomes[index] = Outcome(key, WriteStatus.UPDATED, changes=changes)
-                if modified:
-                    merged[modified] = stamp
-                changed[key] = merged
-            if changed:
-                rows = list(changed.values())
-                self._write(entity, rows)
-                rules.after_write(rows)
-            done = [o for o in outcomes if o is not None]
+            page = SetWisePage(self, entity, rules, records) if fast else None
+            rest = page.prepare() if page is not None else None
+            if page is None or rest is None:
+                done = self._per_record(entity, rules, records, stamp, dry_run)
+            else:
+                # The flagged records first: they see the system as it was before the page.
+                slow = self._per_record(entity, rules, [records[i] for i in rest], stamp, False)
+                outcomes: dict[int, Outcome] = dict(zip(rest, slow, strict=True))
+                outcomes.update(page.finish(stamp))
+                done = [outcomes[i] for i in range(len(records))]
             if dry_run:
                 raise _RolledBack(done)
         return done
+
+    def _per_record(
+        self,
+        entity: Entity,
+        rules: EntityRules[Any],
+        records: Sequence[Mapping[str, Any]],
+        stamp: str,
+        dry_run: bool,
+    ) -> list[Outcome]:
+        """Record by record, inside the caller's transaction: the field checks, the merge
+        over the stored record, the rules and the write of the whole batch."""
+        outcomes: list[Outcome | None] = [None] * len(records)
+        taken = _take(entity, records, outcomes)
+        stored = self._existing(entity, {key for _, _, key, _ in taken})
+        context = rules.prepare_batch([row for *_, row in taken])
+        changed: dict[tuple[Any, ...], dict[str, Any]] = {}
+        validate, on_create, modified = rules.validate, rules.on_create, entity.modified_field
+        for index, shape, key, row in taken:
+            before = changed.get(key) or stored.get(key)
+            if before is None:
+                merged = row
+                shape.fill_defaults(merged)
+                on_create(merged)
+            else:
+                merged = {**before, **row}
+            rejection = validate(merged, before, context)
+            if rejection is not None:
+                outcomes[index] = Outcome(
+                    key, WriteStatus.FAILED, rejection.field, rejection.message
+                )
+                continue
+            if before is None:
+                outcomes[index] = Outcome(key, WriteStatus.CREATED)
+            elif all(before.get(c) == v for c, v in row.items()):
+                outcomes[index] = Outcome(key, WriteStatus.UNCHANGED)
+                continue
+            else:
+                # Said on every update, not only a dry run's: a dry run against a sandbox
+                # writes to a scratch copy, and shows these.
+                changes = {c: (before.get(c), v) for c, v in row.items() if before.get(c) != v}
+                outcomes[index] = Outcome(key, WriteStatus.UPDATED, changes=changes)
+            if modified:
+                merged[modified] = stamp
+            changed[key] = merged
+        if changed:
+            rows = list(changed.values())
+            self._write(entity, rows)
+            rules.after_write(rows)
+        return [o for o in outcomes if o is not None]
 
     def delete(self, entity_set: str, key: Mapping[str, Any]) -> bool:
         """Delete the record with this entity key; False when there is none. Its party stays

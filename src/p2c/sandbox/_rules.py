@@ -20,6 +20,7 @@ from p2c.dynamics import Entity, SystemModel, system_model
 
 if TYPE_CHECKING:
     from p2c.sandbox._keyed import KeyedSystem
+    from p2c.sandbox._setwise import SetRules
 
 SystemT = TypeVar("SystemT", bound="KeyedSystem")
 
@@ -78,6 +79,13 @@ class EntityRules(Generic[SystemT]):
     def after_write(self, rows: Sequence[dict[str, Any]]) -> None:
         """Side effects of the records just written (created or updated), in the same
         transaction: F&O's party records, for instance."""
+
+    def set_wise(self) -> SetRules | None:
+        """The same rules over a whole page, as SQL (``SetRules``: the values of a new
+        record, predicates of the rows ``validate`` may refuse, the side effects); None,
+        the default, sends every record through the hooks above one by one. A subclass
+        that gives one must flag at least every row its ``validate`` refuses."""
+        return None
 
 
 # system name -> folded entity name or entity set -> rules class

@@ -1,0 +1,327 @@
+"""The page as the unit of work: a keyed system's upsert of a whole page in a few statements.
+
+The page's records go into a staging table in one ``executemany``; then, each a statement
+over the whole page: the field checks (types, lengths, options, a non-empty key), keys
+given twice, the merge over the stored records (``UPDATE … FROM``), defaults and the values
+a new record gets, the entity's rules (``SetRules``: the same rules as its ``validate``,
+said set-wise), and the write, one ``INSERT … SELECT … ON CONFLICT DO UPDATE``, with the
+side effects (F&O's parties) the same way. A row any set-wise check flags goes to the
+per-record path instead, so that its outcome and message are exactly what that path says;
+so do whole pages the set-wise path cannot take (records of different fields, fields of
+types it does not check, entities whose rules have no set-wise form, dry runs).
+"""
+
+from __future__ import annotations
+
+__all__ = ["SetRules", "SetWisePage"]
+
+import operator
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import apsw
+
+from p2c.dynamics import Entity, FieldType, Outcome, WriteStatus
+
+if TYPE_CHECKING:
+    from p2c.sandbox._keyed import KeyedSystem
+    from p2c.sandbox._rules import EntityRules
+
+_TEXT = (FieldType.STRING, FieldType.ENUM, FieldType.NOYES)
+_INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
+
+
+@dataclass(frozen=True)
+class SetRules:
+    """An entity's rules over a page, as SQL on the staging table (``s``, one row per
+    record, merged over the stored record, with the entity's fields as columns).
+
+    Attributes:
+        on_create: (field, SQL) set on new rows in order, after the defaults: the values
+            ``on_create`` gives.
+        flags: Predicates of rows that ``validate`` may refuse (at least every one it
+            refuses): those rows take the per-record path, which says why.
+        after_write: Statements run after the write; ``{written}`` is a SELECT's
+            ``FROM … WHERE`` of the rows written (created or updated), in page order.
+    """
+
+    on_create: tuple[tuple[str, str], ...] = ()
+    flags: tuple[str, ...] = ()
+    after_write: tuple[str, ...] = ()
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int | float):
+        return repr(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _python_types_ok(entity: Entity, names: tuple[str, ...], rows: list[tuple[Any, ...]]) -> bool:
+    """Whole numbers, money and yes/no values checked in Python: SQL cannot tell True from 1
+    once bound. True when the page has no other value these checks would refuse."""
+    for position, name in enumerate(names):
+        kind = entity.by_name[name].type
+        if kind in _TEXT:
+            continue
+        options = set(entity.by_name[name].options)
+        for row in rows:
+            value = row[position + 1]
+            if value is None:
+                continue
+            if kind is FieldType.BOOL:
+                ok = type(value) is bool
+            elif kind is FieldType.MONEY:
+                ok = type(value) in (int, float)
+            else:  # INT
+                ok = type(value) is int and _INT_MIN <= value <= _INT_MAX
+                ok = ok and (not options or value in options)
+            if not ok:
+                return False
+    return True
+
+
+def _intake_flags(entity: Entity, names: tuple[str, ...]) -> list[str]:
+    """What the shape's intake refuses, as predicates on the raw staged values."""
+    flags = []
+    for name in names:
+        field = entity.by_name[name]
+        column = f"s.{_q(name)}"
+        if field.type is FieldType.STRING:
+            flags.append(f"typeof({column}) NOT IN ('text', 'null')")
+            if field.max_length is not None:
+                flags.append(f"length({column}) > {int(field.max_length)}")
+            if field.fold_case:  # SQLite folds ASCII only: others take the per-record path
+                flags.append(f"{column} GLOB '*[^ -~]*'")
+        elif field.type in (FieldType.ENUM, FieldType.NOYES):
+            symbols = field.options if field.type is FieldType.ENUM else ("Yes", "No")
+            listed = ", ".join(_literal(v) for v in symbols)
+            flags.append(
+                f"({column} IS NOT NULL AND (typeof({column}) <> 'text' OR {column} "
+                f"NOT IN ({listed})))"
+            )
+    for name in entity.key:
+        flags.append(f"(s.{_q(name)} IS NULL OR s.{_q(name)} = '')")
+    return flags
+
+
+class _Page:
+    """One page through the staging table of one entity (a temporary table, made once per
+    connection)."""
+
+    def __init__(self, db: apsw.Connection, entity: Entity, names: tuple[str, ...]) -> None:
+        self.db = db
+        self.entity = entity
+        self.names = names
+        self.fields = [f.name for f in entity.fields]
+        self.key = entity.key
+        self.target = _q(entity.name)
+        self.stage_name = f"temp.{_q('p2c_stage_' + entity.name)}"
+        columns = ", ".join(_q(f) for f in self.fields)
+        self.db.execute(
+            f"CREATE TABLE IF NOT EXISTS {self.stage_name} (seq INTEGER PRIMARY KEY, {columns}, "
+            "p2c_bad INTEGER NOT NULL DEFAULT 0, p2c_status TEXT, p2c_same INTEGER)"
+        )
+
+    def run(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self.db.execute(sql, params)
+
+    def stage(self, rows: list[tuple[Any, ...]]) -> None:
+        marks = ", ".join("?" * (len(self.names) + 1))
+        names = ", ".join(_q(n) for n in self.names)
+        self.db.executemany(f"INSERT INTO {self.stage_name} (seq, {names}) VALUES ({marks})", rows)
+
+    def flag(self, predicates: Sequence[str]) -> None:
+        if predicates:
+            where = " OR ".join(f"({p})" for p in predicates).format(stage=self.stage_name)
+            self.run(
+                f"UPDATE {self.stage_name} AS s SET p2c_bad = 1 WHERE NOT s.p2c_bad AND ({where})"
+            )
+
+    def fold(self) -> None:
+        folded = [n for n in self.names if self.entity.by_name[n].fold_case]
+        if folded:
+            sets = ", ".join(f"{_q(n)} = lower({_q(n)})" for n in folded)
+            self.run(f"UPDATE {self.stage_name} SET {sets} WHERE NOT p2c_bad")
+
+    def twice(self) -> None:
+        """Keys given more than once: the per-record path writes them in order."""
+        key = ", ".join(_q(k) for k in self.key)
+        self.run(
+            f"UPDATE {self.stage_name} SET p2c_bad = 1 WHERE ({key}) IN "
+            f"(SELECT {key} FROM {self.stage_name} GROUP BY {key} HAVING count(*) > 1)"
+        )
+
+    def merge(self) -> None:
+        """Stored values of the fields the page does not set, and whether the page changes
+        the stored record at all."""
+        on = " AND ".join(f"t.{_q(k)} = {self.stage_name}.{_q(k)}" for k in self.key)
+        absent = [f for f in self.fields if f not in self.names]
+        same = " AND ".join(f"t.{_q(n)} IS {self.stage_name}.{_q(n)}" for n in self.names) or "1"
+        sets = [f"{_q(f)} = t.{_q(f)}" for f in absent]
+        sets += ["p2c_status = 'stored'", f"p2c_same = ({same})"]
+        self.run(
+            f"UPDATE {self.stage_name} SET {', '.join(sets)} FROM {self.target} AS t "
+            f"WHERE {on} AND NOT {self.stage_name}.p2c_bad"
+        )
+        self.run(
+            f"UPDATE {self.stage_name} SET p2c_status = CASE WHEN p2c_status IS NULL "
+            "THEN 'created' WHEN p2c_same THEN 'unchanged' ELSE 'updated' END WHERE NOT p2c_bad"
+        )
+
+    def create(self, on_create: Sequence[tuple[str, str]]) -> None:
+        """Defaults, then the rules' values, on new rows."""
+        sets = []
+        for name, value in self.entity.defaults:
+            column = _q(name)
+            sets.append(
+                f"{column} = COALESCE({column}, {_literal(value)})"
+                if name in self.names
+                else f"{column} = {_literal(value)}"
+            )
+        if sets:
+            self.run(
+                f"UPDATE {self.stage_name} SET {', '.join(sets)} "
+                "WHERE NOT p2c_bad AND p2c_status = 'created'"
+            )
+        for name, sql in on_create:
+            sql = sql.format(stage=self.stage_name)
+            self.run(
+                f"UPDATE {self.stage_name} AS s SET {_q(name)} = ({sql}) "
+                "WHERE NOT s.p2c_bad AND s.p2c_status = 'created'"
+            )
+
+    def write(self, stamp: str | None) -> None:
+        written = "NOT p2c_bad AND p2c_status IN ('created', 'updated')"
+        modified = self.entity.modified_field
+        if modified and stamp is not None:
+            self.run(f"UPDATE {self.stage_name} SET {_q(modified)} = ? WHERE {written}", (stamp,))
+        columns = ", ".join(_q(f) for f in self.fields)
+        updates = ", ".join(f"{_q(f)} = excluded.{_q(f)}" for f in self.fields if f not in self.key)
+        conflict = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
+        self.run(
+            f"INSERT INTO {self.target} ({columns}) SELECT {columns} FROM {self.stage_name} "
+            f"WHERE {written} ORDER BY seq "
+            f"ON CONFLICT ({', '.join(_q(k) for k in self.key)}) {conflict}"
+        )
+
+    def flagged(self) -> list[int]:
+        return [s for (s,) in self.db.execute(f"SELECT seq FROM {self.stage_name} WHERE p2c_bad")]
+
+    def outcomes(self, rows: list[tuple[Any, ...]]) -> dict[int, Outcome]:
+        """The outcomes of the rows no check flagged, their keys from the staged ``rows``
+        (folded as the intake folds them: ASCII only reaches here)."""
+        positions = [self.names.index(k) + 1 for k in self.key]
+        folded = {
+            p for p, k in zip(positions, self.key, strict=True) if self.entity.by_name[k].fold_case
+        }
+        statuses = {s.value: s for s in WriteStatus}
+        make = tuple.__new__
+        done: dict[int, Outcome] = {}
+        for seq, status in self.db.execute(
+            f"SELECT seq, p2c_status FROM {self.stage_name} WHERE NOT p2c_bad"
+        ):
+            row = rows[seq]
+            key = tuple(row[p].lower() if p in folded else row[p] for p in positions)
+            done[seq] = make(Outcome, (key, statuses[status], None, None, False, None))
+        self.clear()
+        return done
+
+    def clear(self) -> None:
+        self.run(f"DELETE FROM {self.stage_name}")
+
+
+class SetWisePage:
+    """A page upserted set-wise, in two steps inside the caller's transaction: ``prepare``
+    checks, merges and flags (writing nothing) and names the records for the per-record
+    path; the caller writes those first, so that they see the system as it was before the
+    page, as they would on the per-record path alone; then ``finish`` writes the others.
+
+    Args:
+        system: The keyed system.
+        entity: The entity written.
+        rules: Its rules (their ``set_wise`` form).
+        records: The page.
+    """
+
+    def __init__(
+        self,
+        system: KeyedSystem,
+        entity: Entity,
+        rules: EntityRules[Any],
+        records: Sequence[Mapping[str, Any]],
+    ) -> None:
+        self.system = system
+        self.entity = entity
+        self.rules = rules.set_wise()
+        self.records = records
+        self.page: _Page | None = None
+        self.rows: list[tuple[Any, ...]] = []
+
+    def _rows(self) -> tuple[tuple[str, ...], list[tuple[Any, ...]]] | None:
+        """The page as rows of one set of fields; None when it is not one."""
+        entity, records = self.entity, self.records
+        names = tuple(records[0])
+        if not all(n in entity.by_name for n in names) or not all(k in names for k in entity.key):
+            return None
+        supported = (*_TEXT, FieldType.INT, FieldType.MONEY, FieldType.BOOL)
+        fields = [entity.by_name[n] for n in names]
+        if any(f.type not in supported or f.read_only for f in fields):
+            return None
+        if any(f.polymorphic for f in entity.fields) or any(len(r) != len(names) for r in records):
+            return None
+        get = operator.itemgetter(*names)
+        try:
+            if len(names) == 1:
+                rows = [(i, get(r)) for i, r in enumerate(records)]
+            else:
+                rows = [(i, *get(r)) for i, r in enumerate(records)]
+        except KeyError:
+            return None
+        return (names, rows) if _python_types_ok(entity, names, rows) else None
+
+    def prepare(self) -> list[int] | None:
+        """Check and merge the page; the positions of the records for the per-record path,
+        or None when the page cannot go set-wise at all (then nothing was done)."""
+        if self.rules is None or not self.records:
+            return None
+        shaped = self._rows()
+        if shaped is None:
+            return None
+        names, rows = shaped
+        self.rows = rows
+        page = _Page(self.system.store.db, self.entity, names)
+        try:
+            page.stage(rows)
+        except (TypeError, ValueError, OverflowError, apsw.Error):
+            page.clear()
+            return None  # a value SQLite cannot hold: the per-record path says which
+        page.flag(_intake_flags(self.entity, names))
+        page.fold()
+        page.twice()
+        page.merge()
+        page.create(self.rules.on_create)
+        page.flag(self.rules.flags)
+        self.page = page
+        return page.flagged()
+
+    def finish(self, stamp: str | None) -> dict[int, Outcome]:
+        """Write the records no check flagged; their outcomes by position."""
+        page = self.page
+        assert page is not None and self.rules is not None
+        page.write(stamp)
+        written = (
+            f"{page.stage_name} AS s WHERE NOT s.p2c_bad "
+            "AND s.p2c_status IN ('created', 'updated') ORDER BY s.seq"
+        )
+        for statement in self.rules.after_write:
+            page.run(statement.format(written=written))
+        return page.outcomes(self.rows)
