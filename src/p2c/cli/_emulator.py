@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from p2c._errors import ConfigError
 from p2c.cli._next import how_to_call
 from p2c.cli._render import WorkspaceOption, out
-from p2c.emulator import DEFAULT_SECRET, SECRET_ENV, EmulatorSettings, serve
+from p2c.emulator import DEFAULT_SECRET, SECRET_ENV, EmulatorSettings, RunningEmulator, serve
 from p2c.workspace import Workspace
 
 
@@ -76,53 +76,22 @@ def emulator(
     """Serve the sandbox as Dataverse (Sales), F&O OData and the CDS hub, with a local token
     endpoint, on 127.0.0.1 only, until Ctrl-C; print the connection set for p2c.yaml."""
     ws = Workspace.open(workspace)
-    try:
-        settings = EmulatorSettings.model_validate(
-            {
-                "port": port,
-                "connection_set": connection_set,
-                "requests_per_window": requests_per_window,
-                "window_seconds": window_seconds,
-                "max_concurrent": max_concurrent,
-                "latency_ms": latency_ms,
-                "fault_rate": fault_rate,
-                "dop_hint": dop_hint,
-                "without_role": tuple(without_role or ()),
-            }
-        )
-    except ValidationError as exc:
-        problem = exc.errors()[0]
-        raise ConfigError(
-            f"--{str(problem['loc'][0]).replace('_', '-')}: {problem['msg']}.",
-            fix="see `p2c emulator --help`",
-        ) from None
+    settings = _settings(
+        port=port,
+        connection_set=connection_set,
+        requests_per_window=requests_per_window,
+        window_seconds=window_seconds,
+        max_concurrent=max_concurrent,
+        latency_ms=latency_ms,
+        fault_rate=fault_rate,
+        dop_hint=dop_hint,
+        without_role=tuple(without_role or ()),
+    )
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         with serve(ws.root, settings) as running:
-            _say(f"p2c emulator: serving {ws.root} ({connection_set}) at {running.base_url}")
-            _say(f"  Sales, Dataverse Web API: {running.url('sales')}/api/data/v9.2/")
-            _say(f"  Finance and Operations OData: {running.url('finops')}/data/")
-            _say(
-                "  F&O Data management package API: "
-                f"{running.url('finops')}/data/DataManagementDefinitionGroups/…; "
-                f"blobs at {running.base_url}/blob/dmf/"
-            )
-            if "cds" in running.services:
-                _say(f"  CDS hub (F&O OData shape): {running.url('cds')}/data/")
-            _say(
-                f"  Entra ID token endpoint: {running.base_url}/{running.tenant}/oauth2/v2.0/token"
-                f" (client {running.client_id})"
-            )
-            _say(f"  client secret: {_secret_in_use()}")
-            _say(
-                f"  limits per service: {settings.requests_per_window} requests per "
-                f"{settings.window_seconds:g} s, {settings.max_concurrent} concurrent; "
-                f"latency {settings.latency_ms:g} ms; fault rate {settings.fault_rate:g}"
-            )
-            for line in _next_steps(ws.root):
-                _say(line)
-            _say(running.connection_set_yaml())
+            _announce(ws.root, settings, running)
             try:
                 while not stop.wait(0.5):
                     pass
@@ -135,6 +104,47 @@ def emulator(
             )
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _settings(**options: object) -> EmulatorSettings:
+    """The options as settings; a value the settings refuse is named by its option, as the
+    user typed it, rather than by the field."""
+    try:
+        return EmulatorSettings.model_validate(options)
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        raise ConfigError(
+            f"--{str(problem['loc'][0]).replace('_', '-')}: {problem['msg']}.",
+            fix="see `p2c emulator --help`",
+        ) from None
+
+
+def _announce(root: Path, settings: EmulatorSettings, running: RunningEmulator) -> None:
+    """Where each service is served, the sign-in, the limits, how to point p2c at it and the
+    connection set to paste: everything a user or a supervisor needs, before it serves."""
+    _say(f"p2c emulator: serving {root} ({settings.connection_set}) at {running.base_url}")
+    _say(f"  Sales, Dataverse Web API: {running.url('sales')}/api/data/v9.2/")
+    _say(f"  Finance and Operations OData: {running.url('finops')}/data/")
+    _say(
+        "  F&O Data management package API: "
+        f"{running.url('finops')}/data/DataManagementDefinitionGroups/…; "
+        f"blobs at {running.base_url}/blob/dmf/"
+    )
+    if "cds" in running.services:
+        _say(f"  CDS hub (F&O OData shape): {running.url('cds')}/data/")
+    _say(
+        f"  Entra ID token endpoint: {running.base_url}/{running.tenant}/oauth2/v2.0/token"
+        f" (client {running.client_id})"
+    )
+    _say(f"  client secret: {_secret_in_use()}")
+    _say(
+        f"  limits per service: {settings.requests_per_window} requests per "
+        f"{settings.window_seconds:g} s, {settings.max_concurrent} concurrent; "
+        f"latency {settings.latency_ms:g} ms; fault rate {settings.fault_rate:g}"
+    )
+    for line in _next_steps(root):
+        _say(line)
+    _say(running.connection_set_yaml())
 
 
 def _secret_in_use() -> str:
