@@ -162,12 +162,9 @@ def app_certificates(folder: Path) -> list[x509.Certificate]:
     return found
 
 
-def build_app(
-    workspace_root: Path, settings: EmulatorSettings, secret: str
-) -> tuple[EmulatorApp, list[SystemPool[Any]], dict[str, Any]]:
-    """The ASGI app over a workspace's sandbox, its system pools, and facts for clients."""
-    ws = Workspace.open(workspace_root)
-    name = settings.connection_set
+def _sandbox_paths(ws: Workspace, name: str) -> tuple[Path, Path, Path | None]:
+    """The Sales, F&O and CDS hub databases of a sandbox connection set (no hub: None),
+    checked before any is opened: a missing one means `p2c init` has not run."""
     sales_path = _sandbox_path(ws, name, "sales")
     finops_path = _sandbox_path(ws, name, "finops")
     cds_path = _sandbox_path(ws, name, "cds")
@@ -175,6 +172,51 @@ def build_app(
     for path in (sales_path, finops_path, cds_path):
         if path is not None and not path.exists():
             raise ConfigError(f"The sandbox database {path} does not exist.", fix="run `p2c init`")
+    return sales_path, finops_path, cds_path
+
+
+def _package_api(
+    finops_face: KeyedFace,
+    finops_pool: SystemPool[Any],
+    settings: EmulatorSettings,
+    protection: ServiceProtection,
+) -> tuple[BlobStore, Service]:
+    """F&O's package API on the F&O face, and the blob container its packages are uploaded
+    to: a service of its own, as Azure storage is, reached by signed URLs."""
+    blobs = BlobStore()
+    finops_face.packages = DataManagementService(
+        finops_pool,
+        finops_face.entities,
+        settings,
+        blobs,
+        lambda entity, message: str((write_error(entity, message).inner or {})["message"]),
+    )
+    return blobs, Service("blob", "finops", "/blob/", BlobFace(blobs), protection, signed=True)
+
+
+def _cds_hub(
+    path: Path, settings: EmulatorSettings, protection: ServiceProtection
+) -> tuple[SystemPool[Any], Service]:
+    """The CDS hub's pool and service: the shape of F&O OData over the hub's tables."""
+    pool: SystemPool[Any] = SystemPool(lambda: CDSHub(path))
+    service = Service(
+        "cds",
+        "finops",
+        ROOTS["cds"],
+        KeyedFace("cds", pool, settings, ROOTS["cds"], CDS.entities),
+        protection,
+        MORE_ROOTS["cds"],
+    )
+    return pool, service
+
+
+def build_app(
+    workspace_root: Path, settings: EmulatorSettings, secret: str
+) -> tuple[EmulatorApp, list[SystemPool[Any]], dict[str, Any]]:
+    """The ASGI app over a workspace's sandbox, its system pools, and facts for clients."""
+    ws = Workspace.open(workspace_root)
+    name = settings.connection_set
+    sales_path, finops_path, cds_path = _sandbox_paths(ws, name)
     pools: list[SystemPool[Any]] = []
     services: dict[str, Service] = {}
 
@@ -202,29 +244,10 @@ def build_app(
         protection(1),
         MORE_ROOTS["finops"],
     )
-    # F&O's package API, and the blob container its packages are uploaded to.
-    blobs = BlobStore()
-    finops_face.packages = DataManagementService(
-        finops_pool,
-        finops_face.entities,
-        settings,
-        blobs,
-        lambda entity, message: str((write_error(entity, message).inner or {})["message"]),
-    )
-    services["blob"] = Service(
-        "blob", "finops", "/blob/", BlobFace(blobs), protection(3), signed=True
-    )
+    blobs, services["blob"] = _package_api(finops_face, finops_pool, settings, protection(3))
     if cds_path is not None:
-        cds_pool: SystemPool[Any] = SystemPool(lambda: CDSHub(cds_path))
+        cds_pool, services["cds"] = _cds_hub(cds_path, settings, protection(2))
         pools.append(cds_pool)
-        services["cds"] = Service(
-            "cds",
-            "finops",
-            ROOTS["cds"],
-            KeyedFace("cds", cds_pool, settings, ROOTS["cds"], CDS.entities),
-            protection(2),
-            MORE_ROOTS["cds"],
-        )
     tokens = TokenService(
         TENANT,
         CLIENT_ID,
@@ -262,32 +285,9 @@ def serve(
     secret = os.environ.get(SECRET_ENV) or DEFAULT_SECRET
     app, pools, facts = build_app(root, settings, secret)
     cert, key = ensure_certificate(root / FOLDER)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    # Accepted connections inherit it: no Nagle delay between headers and body.
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    try:
-        sock.bind((HOST, settings.port))
-    except OSError as exc:
-        sock.close()
-        raise ConfigError(
-            f"Cannot listen on {HOST}:{settings.port}: {exc.strerror}.",
-            fix="choose another --port, or 0 for a free one",
-        ) from None
+    sock = _bound_socket(settings.port)
     port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app,
-        host=HOST,
-        port=port,
-        ssl_certfile=str(cert),
-        ssl_keyfile=str(key),
-        lifespan="off",
-        log_level="warning",
-        access_log=False,
-        timeout_keep_alive=30,
-        timeout_graceful_shutdown=5,
-    )
-    server = uvicorn.Server(config)
+    server = _https_server(app, port, cert, key)
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name="p2c-emulator", daemon=True
     )
@@ -311,13 +311,61 @@ def serve(
             _packages=facts["packages"],
         )
     finally:
-        # Forced: an idle keep-alive TLS connection would otherwise hold the shutdown until the
-        # client answers the TLS close (clients that are not closed never do).
-        server.should_exit = True
-        server.force_exit = True
-        thread.join(timeout=10)
+        _shut_down(server, thread, sock, pools, facts)
+
+
+def _bound_socket(port: int) -> socket.socket:
+    """A TCP socket bound to 127.0.0.1 (port 0: a free one), bound here rather than by
+    uvicorn so that a port in use is a ConfigError and the chosen port is known at once."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Accepted connections inherit it: no Nagle delay between headers and body.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    try:
+        sock.bind((HOST, port))
+    except OSError as exc:
         sock.close()
-        facts["packages"].close()
-        for pool in pools:
-            pool.close()
-        facts["blobs"].close()
+        raise ConfigError(
+            f"Cannot listen on {HOST}:{port}: {exc.strerror}.",
+            fix="choose another --port, or 0 for a free one",
+        ) from None
+    return sock
+
+
+def _https_server(app: EmulatorApp, port: int, cert: Path, key: Path) -> uvicorn.Server:
+    """uvicorn over TLS, quiet (the emulator prints its own lines), with a short graceful
+    shutdown so that the end of a test does not wait on clients."""
+    config = uvicorn.Config(
+        app,
+        host=HOST,
+        port=port,
+        ssl_certfile=str(cert),
+        ssl_keyfile=str(key),
+        lifespan="off",
+        log_level="warning",
+        access_log=False,
+        timeout_keep_alive=30,
+        timeout_graceful_shutdown=5,
+    )
+    return uvicorn.Server(config)
+
+
+def _shut_down(
+    server: uvicorn.Server,
+    thread: threading.Thread,
+    sock: socket.socket,
+    pools: list[SystemPool[Any]],
+    facts: dict[str, Any],
+) -> None:
+    """Stop serving, then close what the app held: the package API, the sandboxes' pools,
+    and the blob folder."""
+    # Forced: an idle keep-alive TLS connection would otherwise hold the shutdown until the
+    # client answers the TLS close (clients that are not closed never do).
+    server.should_exit = True
+    server.force_exit = True
+    thread.join(timeout=10)
+    sock.close()
+    facts["packages"].close()
+    for pool in pools:
+        pool.close()
+    facts["blobs"].close()
