@@ -66,50 +66,49 @@ def _alternate_keys(entity: Entity) -> str:
     )
 
 
-def dataverse_csdl(entities: Iterable[tuple[Entity, set[str]]], entity_sets: dict[str, str]) -> str:
-    """The Dataverse CSDL: entity types with ``_<lookup>_value`` properties and single-valued
-    navigation properties (one per target of a polymorphic lookup), the entity sets, and the
-    solution table and ``WhoAmI`` function that the emulator also serves.
-
-    Args:
-        entities: Each entity with its visible columns.
-        entity_sets: Logical name -> entity set.
-    """
-    types: list[str] = []
-    sets: list[str] = []
-    for entity, visible in entities:
-        body = [f"<Key><PropertyRef Name={_a(entity.key[0])}/></Key>"]
-        navs: list[str] = []
-        bindings: list[str] = []
-        for f in entity.fields:
-            if f.name not in visible:
-                continue
-            if f.type is FieldType.LOOKUP:
-                body.append(_property(f"_{f.name}_value", "Edm.Guid"))
-                for target in f.targets:
-                    nav = f"{f.name}_{target}" if f.polymorphic else f.name
-                    navs.append(
-                        f"<NavigationProperty Name={_a(nav)} Type={_a('mscrm.' + target)}>"
-                        f"<ReferentialConstraint Property={_a(f'_{f.name}_value')} "
-                        f"ReferencedProperty={_a(target + 'id')}/></NavigationProperty>"
+def _dataverse_entity(
+    entity: Entity, visible: set[str], entity_sets: dict[str, str]
+) -> tuple[str, str]:
+    """An entity's ``EntityType`` and ``EntitySet``: a lookup is a ``_<lookup>_value``
+    property plus a navigation property per target, bound to the target's set if served."""
+    body = [f"<Key><PropertyRef Name={_a(entity.key[0])}/></Key>"]
+    navs: list[str] = []
+    bindings: list[str] = []
+    for f in entity.fields:
+        if f.name not in visible:
+            continue
+        if f.type is FieldType.LOOKUP:
+            body.append(_property(f"_{f.name}_value", "Edm.Guid"))
+            for target in f.targets:
+                nav = f"{f.name}_{target}" if f.polymorphic else f.name
+                navs.append(
+                    f"<NavigationProperty Name={_a(nav)} Type={_a('mscrm.' + target)}>"
+                    f"<ReferentialConstraint Property={_a(f'_{f.name}_value')} "
+                    f"ReferencedProperty={_a(target + 'id')}/></NavigationProperty>"
+                )
+                if target in entity_sets:
+                    bindings.append(
+                        f"<NavigationPropertyBinding Path={_a(nav)} "
+                        f"Target={_a(entity_sets[target])}/>"
                     )
-                    if target in entity_sets:
-                        bindings.append(
-                            f"<NavigationPropertyBinding Path={_a(nav)} "
-                            f"Target={_a(entity_sets[target])}/>"
-                        )
-            else:
-                body.append(_property(f.name, _EDM[f.type], f))
-        types.append(
-            f"<EntityType Name={_a(entity.name)}>{''.join(body)}{''.join(navs)}"
-            f"{_alternate_keys(entity)}</EntityType>"
-        )
-        sets.append(
-            f"<EntitySet Name={_a(entity.entity_set)} "
-            f"EntityType={_a('Microsoft.Dynamics.CRM.' + entity.name)}>{''.join(bindings)}"
-            "</EntitySet>"
-        )
-    types.append(
+        else:
+            body.append(_property(f.name, _EDM[f.type], f))
+    entity_type = (
+        f"<EntityType Name={_a(entity.name)}>{''.join(body)}{''.join(navs)}"
+        f"{_alternate_keys(entity)}</EntityType>"
+    )
+    entity_set = (
+        f"<EntitySet Name={_a(entity.entity_set)} "
+        f"EntityType={_a('Microsoft.Dynamics.CRM.' + entity.name)}>{''.join(bindings)}"
+        "</EntitySet>"
+    )
+    return entity_type, entity_set
+
+
+def _solution_type() -> str:
+    """The solution table, which the emulator serves besides the sandbox's entities (p2c
+    reads it to tell which solutions are installed)."""
+    return (
         '<EntityType Name="solution"><Key><PropertyRef Name="solutionid"/></Key>'
         + "".join(
             _property(n, t)
@@ -124,20 +123,41 @@ def dataverse_csdl(entities: Iterable[tuple[Entity, set[str]]], entity_sets: dic
         )
         + "</EntityType>"
     )
+
+
+# The ``WhoAmI`` function and its answer's type, which the emulator also serves.
+_WHO_AM_I = (
+    '<ComplexType Name="WhoAmIResponse">'
+    '<Property Name="BusinessUnitId" Type="Edm.Guid" Nullable="false"/>'
+    '<Property Name="UserId" Type="Edm.Guid" Nullable="false"/>'
+    '<Property Name="OrganizationId" Type="Edm.Guid" Nullable="false"/></ComplexType>'
+    '<Function Name="WhoAmI"><ReturnType Type="mscrm.WhoAmIResponse" Nullable="false"/>'
+    "</Function>"
+)
+
+
+def dataverse_csdl(entities: Iterable[tuple[Entity, set[str]]], entity_sets: dict[str, str]) -> str:
+    """The Dataverse CSDL: entity types with ``_<lookup>_value`` properties and single-valued
+    navigation properties (one per target of a polymorphic lookup), the entity sets, and the
+    solution table and ``WhoAmI`` function that the emulator also serves.
+
+    Args:
+        entities: Each entity with its visible columns.
+        entity_sets: Logical name -> entity set.
+    """
+    types: list[str] = []
+    sets: list[str] = []
+    for entity, visible in entities:
+        entity_type, entity_set = _dataverse_entity(entity, visible, entity_sets)
+        types.append(entity_type)
+        sets.append(entity_set)
+    types.append(_solution_type())
     sets.append('<EntitySet Name="solutions" EntityType="Microsoft.Dynamics.CRM.solution"/>')
-    who = (
-        '<ComplexType Name="WhoAmIResponse">'
-        '<Property Name="BusinessUnitId" Type="Edm.Guid" Nullable="false"/>'
-        '<Property Name="UserId" Type="Edm.Guid" Nullable="false"/>'
-        '<Property Name="OrganizationId" Type="Edm.Guid" Nullable="false"/></ComplexType>'
-        '<Function Name="WhoAmI"><ReturnType Type="mscrm.WhoAmIResponse" Nullable="false"/>'
-        "</Function>"
-    )
     return (
         _HEAD + '<Schema Namespace="Microsoft.Dynamics.CRM" Alias="mscrm" '
         'xmlns="http://docs.oasis-open.org/odata/ns/edm">'
         + "".join(types)
-        + who
+        + _WHO_AM_I
         + '<EntityContainer Name="System">'
         + "".join(sets)
         + '<FunctionImport Name="WhoAmI" Function="Microsoft.Dynamics.CRM.WhoAmI"/>'
