@@ -120,37 +120,10 @@ class TokenService:
                 70003,
                 f"The app requested an unsupported grant type '{form.get('grant_type', '')}'.",
             )
-        client_id, secret = form.get("client_id", ""), form.get("client_secret")
-        if authorization and authorization.lower().startswith("basic "):
-            try:
-                user, _, password = b64decode(authorization[6:]).decode().partition(":")
-            except ValueError:
-                user, password = "", ""
-            client_id, secret = unquote(user.replace("+", " ")), unquote(password)
-        if client_id != self.client_id:
-            return self._error(
-                400,
-                "unauthorized_client",
-                700016,
-                f"Application with identifier '{client_id}' was not found in the directory "
-                f"'{self.tenant}'. This can happen if the application has not been installed "
-                "by the administrator of the tenant.",
-            )
-        if form.get("client_assertion_type") == _JWT_BEARER:
-            refused = self._check_assertion(
-                form.get("client_assertion", ""), f"{base}/{tenant}/oauth2/v2.0/token"
-            )
-            if refused is not None:
-                return refused
-        elif secret is None or not hmac.compare_digest(secret.encode(), self._secret.encode()):
-            return self._error(
-                401,
-                "invalid_client",
-                7000215,
-                "Invalid client secret provided. Ensure the secret being sent in the request "
-                f"is the client secret value, not the client secret ID, for a secret added to "
-                f"app '{self.client_id}'.",
-            )
+        client_id, secret = _client_credentials(form, authorization)
+        refused = self._refuse_client(client_id, secret, form, f"{base}/{tenant}/oauth2/v2.0/token")
+        if refused is not None:
+            return refused
         scopes = form.get("scope", "").split()
         service = next((s for s in map(self._service_of, scopes) if s), None)
         if service is None:
@@ -162,6 +135,38 @@ class TokenService:
                 f"in the tenant named {self.tenant}. Ask for <environment url>/.default, "
                 f"where the environment is one of: {', '.join(sorted(self.services))}.",
             )
+        return self._issue(service)
+
+    def _refuse_client(
+        self, client_id: str, secret: str | None, form: dict[str, str], audience: str
+    ) -> Reply | None:
+        """None when the application is the registered one and proves it, by a client
+        assertion if it sends one, else by its secret; otherwise Entra's error."""
+        if client_id != self.client_id:
+            return self._error(
+                400,
+                "unauthorized_client",
+                700016,
+                f"Application with identifier '{client_id}' was not found in the directory "
+                f"'{self.tenant}'. This can happen if the application has not been installed "
+                "by the administrator of the tenant.",
+            )
+        if form.get("client_assertion_type") == _JWT_BEARER:
+            return self._check_assertion(form.get("client_assertion", ""), audience)
+        if secret is None or not hmac.compare_digest(secret.encode(), self._secret.encode()):
+            return self._error(
+                401,
+                "invalid_client",
+                7000215,
+                "Invalid client secret provided. Ensure the secret being sent in the request "
+                f"is the client secret value, not the client secret ID, for a secret added to "
+                f"app '{self.client_id}'.",
+            )
+        return None
+
+    def _issue(self, service: str) -> Reply:
+        """A new token for ``service``; expired grants are dropped here, so the table of
+        grants stays as small as the tokens in use."""
         token = secrets.token_urlsafe(32)
         now = time.monotonic()
         self._grants = {t: g for t, g in self._grants.items() if g.expires > now}
@@ -275,6 +280,19 @@ class TokenService:
                 "error_uri": f"https://login.microsoftonline.com/error?code={code}",
             },
         )
+
+
+def _client_credentials(form: dict[str, str], authorization: str | None) -> tuple[str, str | None]:
+    """The client id and secret: from the form (client_secret_post), or from HTTP Basic
+    (client_secret_basic, form-encoded inside), which wins when both are sent."""
+    client_id, secret = form.get("client_id", ""), form.get("client_secret")
+    if authorization and authorization.lower().startswith("basic "):
+        try:
+            user, _, password = b64decode(authorization[6:]).decode().partition(":")
+        except ValueError:
+            user, password = "", ""
+        client_id, secret = unquote(user.replace("+", " ")), unquote(password)
+    return client_id, secret
 
 
 def _b64url(raw: bytes) -> str:
