@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from p2c.dynamics import Entity
+from p2c.dynamics import Entity, Outcome
 from p2c.emulator._finops_metadata import row_etag
 from p2c.emulator._http import ApiError, Call, Reply, json_reply
 from p2c.emulator._options import parse_resource
@@ -26,9 +26,10 @@ if TYPE_CHECKING:
 _AREA = "dataAreaId"
 Key = tuple[Any, ...]
 Record = dict[str, Any]
+Plan = tuple[Entity, str, Record, Key]
 
 
-def _plan(face: KeyedFace, call: Call) -> tuple[Entity, str, Record, Key] | None:
+def _plan(face: KeyedFace, call: Call) -> Plan | None:
     """(entity, method, record, key) of a write, or None when it is not one."""
     resource = parse_resource(call.path.rstrip("/"))
     entity = face.entities.get(resource.name)
@@ -49,10 +50,12 @@ def _plan(face: KeyedFace, call: Call) -> tuple[Entity, str, Record, Key] | None
     return None
 
 
-def write_group(face: KeyedFace, calls: Sequence[Call]) -> list[Reply] | None:
-    """Answers to independent writes, in order; None when they cannot run as one group
-    (several entity sets, a key written twice, or a request that is not a write)."""
-    plans: list[tuple[Entity, str, Record, Key] | Reply] = []
+def _plans(
+    face: KeyedFace, calls: Sequence[Call]
+) -> tuple[list[Plan | Reply], Entity | None] | None:
+    """Each write's plan, or the answer to a request refused before it runs, and the one
+    entity set written; None when the requests are not all writes to one entity set."""
+    plans: list[Plan | Reply] = []
     entity: Entity | None = None
     for call in calls:
         try:
@@ -64,6 +67,16 @@ def write_group(face: KeyedFace, calls: Sequence[Call]) -> list[Reply] | None:
             return None
         entity = plan[0]
         plans.append(plan)
+    return plans, entity
+
+
+def write_group(face: KeyedFace, calls: Sequence[Call]) -> list[Reply] | None:
+    """Answers to independent writes, in order; None when they cannot run as one group
+    (several entity sets, a key written twice, or a request that is not a write)."""
+    planned = _plans(face, calls)
+    if planned is None:
+        return None
+    plans, entity = planned
     keys = [p[3] for p in plans if not isinstance(p, Reply)]
     if len(keys) != len(set(keys)):
         return None
@@ -93,26 +106,35 @@ def write_group(face: KeyedFace, calls: Sequence[Call]) -> list[Reply] | None:
     if written and face.settings.odata_record_ms:
         time.sleep(written * face.settings.odata_record_ms / 1000)
     for index, outcome in zip(pending, outcomes, strict=True):
-        call = calls[index]
-        if outcome.status == "failed":
-            replies[index] = face.render(
-                face.write_error(entity, outcome.message or "The record was refused.")
-            )
-            continue
-        named = dict(zip(entity.key, outcome.key, strict=True))
-        location = f"{call.root}{entity.entity_set}({face.key_segment(named)})"
-        if plans[index][1] == "PATCH":  # type: ignore[index]
-            replies[index] = Reply(204, {"OData-Version": "4.0", "OData-EntityId": location})
-        else:
-            replies[index] = json_reply(
-                201,
-                {
-                    "@odata.context": f"{call.root}$metadata#{entity.entity_set}/$entity",
-                    **rows[outcome.key],
-                },
-                {"Location": location, "OData-EntityId": location},
-            )
+        method = plans[index][1]  # type: ignore[index]
+        replies[index] = _answer(face, entity, calls[index], method, outcome, rows)
     return [r for r in replies if r is not None]
+
+
+def _answer(
+    face: KeyedFace,
+    entity: Entity,
+    call: Call,
+    method: str,
+    outcome: Outcome,
+    rows: dict[Key, Record],
+) -> Reply:
+    """A write's answer as if it had run alone: the refusal, 204 for an update, or 201 with
+    the created record as stored (``rows``, read back in the group's transaction)."""
+    if outcome.status == "failed":
+        return face.render(face.write_error(entity, outcome.message or "The record was refused."))
+    named = dict(zip(entity.key, outcome.key, strict=True))
+    location = f"{call.root}{entity.entity_set}({face.key_segment(named)})"
+    if method == "PATCH":
+        return Reply(204, {"OData-Version": "4.0", "OData-EntityId": location})
+    return json_reply(
+        201,
+        {
+            "@odata.context": f"{call.root}$metadata#{entity.entity_set}/$entity",
+            **rows[outcome.key],
+        },
+        {"Location": location, "OData-EntityId": location},
+    )
 
 
 def _stored(face: KeyedFace, entity: Entity, keys: Sequence[Key]) -> dict[Key, Record]:
