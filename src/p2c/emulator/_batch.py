@@ -172,14 +172,7 @@ class BatchRunner:
     def run(self, call: Call) -> tuple[Reply, int]:
         """The batch's answer and how many requests ran."""
         items = parse_batch(call.headers.get("content-type", ""), call.body)
-        total = sum(len(i.operations) if isinstance(i, ChangeSet) else 1 for i in items)
-        if self.max_operations is not None and total > self.max_operations:
-            raise ApiError(
-                400,
-                f"The batch holds {total} requests; the maximum number of requests in a "
-                f"batch is {self.max_operations}.",
-                "0x80060891",
-            )
+        self._check_size(items)
         go_on = call.prefers("odata.continue-on-error") is not None
         boundary = f"batchresponse_{uuid.uuid4()}"
         out: list[bytes] = []
@@ -198,18 +191,9 @@ class BatchRunner:
             pending.clear()
 
         for item in items:
-            single = (
-                item.operations[0]
-                if isinstance(item, ChangeSet) and len(item.operations) == 1
-                else item
-            )
-            if (
-                go_on
-                and self.group
-                and isinstance(single, Operation)
-                and single.method in ("POST", "PATCH")
-            ):
-                pending.append((single, isinstance(item, ChangeSet)))
+            write = self._groupable(item) if go_on else None
+            if write is not None:
+                pending.append((write, isinstance(item, ChangeSet)))
                 continue
             flush()
             if isinstance(item, ChangeSet):
@@ -232,6 +216,30 @@ class BatchRunner:
         if go_on:
             headers["Preference-Applied"] = "odata.continue-on-error"
         return Reply(200, headers, b"".join(out)), ran
+
+    def _check_size(self, items: list[Operation | ChangeSet]) -> None:
+        """Refuses a batch of more requests than the service takes, counting those inside
+        change sets, before any runs."""
+        total = sum(len(i.operations) if isinstance(i, ChangeSet) else 1 for i in items)
+        if self.max_operations is not None and total > self.max_operations:
+            raise ApiError(
+                400,
+                f"The batch holds {total} requests; the maximum number of requests in a "
+                f"batch is {self.max_operations}.",
+                "0x80060891",
+            )
+
+    def _groupable(self, item: Operation | ChangeSet) -> Operation | None:
+        """The write that may run together with its neighbours: a create or update alone or
+        alone in its change set, when the face can group; None for anything else."""
+        single = (
+            item.operations[0]
+            if isinstance(item, ChangeSet) and len(item.operations) == 1
+            else item
+        )
+        if self.group and isinstance(single, Operation) and single.method in ("POST", "PATCH"):
+            return single
+        return None
 
     def _together(self, batch: Call, pending: list[tuple[Operation, bool]]) -> list[Reply]:
         """Answers to independent writes: grouped when the face can, else one by one."""
