@@ -9,16 +9,16 @@ from __future__ import annotations
 __all__ = ["LegRun", "RunOptions"]
 
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from p2c.connectors import Destination, DryRun, ReadRequest, Record, Source
 from p2c.dynamics import system_model
 from p2c.engine._activity import Deactivation
 from p2c.engine._bulk import BulkWrites
 from p2c.engine._cursor import CursorProblem, Incremental, definition_digest
+from p2c.engine._examples import note_example, note_failures
 from p2c.engine._mapping import compile_map
 from p2c.engine._organization import OrganizationResolver
 from p2c.engine._records import Cursor, ErrorRow, LegId, TaskCounts, record_label
@@ -31,7 +31,6 @@ Progress = Callable[[str, int], None]  # (label, records just processed)
 Expected = Callable[[str, int | None], None]  # (label, records a pass will read, or None)
 
 _KEYS_PER_READ = 200  # source keys per read by key: 200 `eq`s stay a URL of about 12 KB
-_EXAMPLES = 3
 
 
 @dataclass
@@ -429,7 +428,8 @@ class LegRun:
             self.queued.difference_update(settled)
             self.queued.update(e.source_key for e in errors)
             self.heartbeat()
-        self._note_failures(errors)
+        if self.options.dry_run:
+            note_failures(self.outcome.examples, errors)
         self.progress(self.label, len(page))
         if self.threshold is not None and counts.failed > self.threshold:
             raise ThresholdExceeded(
@@ -479,27 +479,5 @@ class LegRun:
             written.append((record_key, destination_key, digest))
             if self.options.dry_run:
                 label = record_label(destination_key, record_key, self.record_name(record))
-                self._note_example(result.status, label, result.changes)
+                note_example(self.outcome.examples, result.status, label, result.changes)
         return written, errors
-
-    def _note_example(
-        self, status: str, label: str, changes: dict[str, tuple[Any, Any]] | None
-    ) -> None:
-        if status == "unchanged" or len(self.outcome.examples) >= _EXAMPLES * 2:
-            return
-        if status == "created":
-            if sum(e.startswith("create") for e in self.outcome.examples) < _EXAMPLES:
-                self.outcome.examples.append(f"create {label}")
-            return
-        shown = ", ".join(f"{f}: {old!r} → {new!r}" for f, (old, new) in (changes or {}).items())
-        self.outcome.examples.append(f"update {label}: {shown}")
-
-    def _note_failures(self, errors: Iterable[ErrorRow]) -> None:
-        if not self.options.dry_run:
-            return
-        for error in errors:
-            if sum(e.startswith("reject") for e in self.outcome.examples) >= _EXAMPLES:
-                return
-            label = record_label(error.destination_key, error.source_key, error.name)
-            field = f"{error.field}: " if error.field else ""
-            self.outcome.examples.append(f"reject {label}: {field}{error.message}")
