@@ -48,12 +48,13 @@ class Store:
         self.path = path
         # Transactions are explicit (see ``transaction``), so a failed load rolls back whole.
         self.db = apsw.Connection(str(path))
+        # First: switching to WAL takes a lock another connection may hold for a moment.
+        self.db.set_busy_timeout(30_000)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         # Copy the log back every 64 MB rather than 4 MB: index pages that many batches
         # change are written once. A million-record run takes a quarter less time.
         self.db.execute("PRAGMA wal_autocheckpoint=16384")
-        self.db.set_busy_timeout(30_000)
         self.entities = {e.name: e for e in entities}
         listed = self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
         tables = {row[0] for row in listed}
