@@ -14,6 +14,7 @@ from p2c.engine._records import (
 )
 from p2c.engine._run import Engine, RunResult, TaskResult
 from p2c.engine._state import StateStore
+from p2c.engine._tables import UTCDateTime
 
 __all__ = [
     "CancelToken",
@@ -30,6 +31,7 @@ __all__ = [
     "StateStore",
     "TaskCounts",
     "TaskResult",
+    "UTCDateTime",
     "compile_map",
     "plan",
     "record_label",

@@ -20,30 +20,14 @@ __all__ = [
     "token_table",
 ]
 
-from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Dialect
 
 from p2c._errors import ConfigError
+from p2c.engine import UTCDateTime
 
 SERVICE_SCHEMA = "1"
-
-
-class _UTCDateTime(sa.TypeDecorator[datetime]):
-    """Aware UTC datetimes in and out, whatever the database keeps."""
-
-    impl = sa.DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        return None if value is None else value.astimezone(UTC)
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 metadata = sa.MetaData()
@@ -60,16 +44,16 @@ schedule_table = sa.Table(
     sa.Column("project", sa.String(200), primary_key=True),
     # The schedule it was computed from: a changed schedule starts over from now.
     sa.Column("definition", sa.String(200), nullable=False),
-    sa.Column("next_due_at", _UTCDateTime),
+    sa.Column("next_due_at", UTCDateTime),
     # A slot that came due and waits to start (its project was running, or its prerequisites).
-    sa.Column("pending_slot", _UTCDateTime),
+    sa.Column("pending_slot", UTCDateTime),
     sa.Column("paused", sa.Boolean, nullable=False, default=False),
     sa.Column("paused_reason", sa.Text),
     sa.Column("paused_by", sa.String(200)),
-    sa.Column("paused_at", _UTCDateTime),
+    sa.Column("paused_at", UTCDateTime),
     # Errors before this moment do not count towards the threshold alert (set by resume).
-    sa.Column("alert_since", _UTCDateTime),
-    sa.Column("updated_at", _UTCDateTime, nullable=False),
+    sa.Column("alert_since", UTCDateTime),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
 )
 # Every slot the scheduler fired and what became of it.
 slot_table = sa.Table(
@@ -77,8 +61,8 @@ slot_table = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("project", sa.String(200), nullable=False),
-    sa.Column("slot_at", _UTCDateTime, nullable=False),
-    sa.Column("decided_at", _UTCDateTime, nullable=False),
+    sa.Column("slot_at", UTCDateTime, nullable=False),
+    sa.Column("decided_at", UTCDateTime, nullable=False),
     # started, waited, skipped, error
     sa.Column("outcome", sa.String(20), nullable=False),
     sa.Column("run_id", sa.Integer),
@@ -94,9 +78,9 @@ service_run_table = sa.Table(
     sa.Column("started_by", sa.String(200), nullable=False),
     sa.Column("host", sa.String(200), nullable=False),
     sa.Column("pid", sa.Integer, nullable=False),
-    sa.Column("slot_at", _UTCDateTime),
-    sa.Column("started_at", _UTCDateTime, nullable=False),
-    sa.Column("finished_at", _UTCDateTime),
+    sa.Column("slot_at", UTCDateTime),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("finished_at", UTCDateTime),
     sa.Column("status", sa.String(20), nullable=False),
     sa.Column("failed", sa.Integer, nullable=False, default=0),
     sa.Index("ix_service_run_project", "project", "finished_at"),
@@ -110,16 +94,16 @@ token_table = sa.Table(
     sa.Column("role", sa.String(20), nullable=False),
     # sha256 of the token: tokens are 256 random bits, so a fast hash is enough.
     sa.Column("digest", sa.String(64), nullable=False, unique=True),
-    sa.Column("created_at", _UTCDateTime, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("created_by", sa.String(200), nullable=False),
-    sa.Column("last_used_at", _UTCDateTime),
-    sa.Column("revoked_at", _UTCDateTime),
+    sa.Column("last_used_at", UTCDateTime),
+    sa.Column("revoked_at", UTCDateTime),
 )
 audit_table = sa.Table(
     "service_audit",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("at", _UTCDateTime, nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
     sa.Column("actor", sa.String(200), nullable=False),
     sa.Column("action", sa.String(100), nullable=False),
     sa.Column("target", sa.String(400)),
