@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from cli_data import ATLANTIS, WITH_A_BAD_CONTACT
 from screens import task_rows
 
 from p2c.workspace import Workspace, init_workspace
@@ -28,33 +29,6 @@ VIA_CDS = (
     "Contacts to Customer (Sales to Fin and Ops)",
 )
 COUNTS = ("read", "created", "updated", "unchanged", "skipped", "failed")
-
-ACCOUNT = "a1000000-0000-4000-8000-000000000001"
-GOOD = "c1000000-0000-4000-8000-000000000001"
-ATLANTIS = "c1000000-0000-4000-8000-000000000002"
-BUYER = "c1000000-0000-4000-8000-000000000003"
-
-# An account, a good contact person, one F&O refuses (country Atlantis), and a customer.
-WITH_A_BAD_CONTACT = {
-    "accounts": [{"accountid": ACCOUNT, "name": "Fabrikam"}],
-    "contacts": [
-        {
-            "contactid": GOOD,
-            "firstname": "Per",
-            "lastname": "Persson",
-            "parentcustomerid_account@odata.bind": f"/accounts({ACCOUNT})",
-        },
-        {
-            "contactid": ATLANTIS,
-            "firstname": "Atla",
-            "lastname": "Ntis",
-            "address1_country": "Atlantis",
-            "parentcustomerid_account@odata.bind": f"/accounts({ACCOUNT})",
-        },
-        {"contactid": BUYER, "firstname": "Bea", "lastname": "Buyer"},
-    ],
-    "quotes": [{"name": "Q", "customerid_contact@odata.bind": f"/contacts({BUYER})"}],
-}
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,8 @@ from typing import Any
 
 import pytest
 import yaml
+from cli_data import ATLANTIS
+from cli_data import WITH_A_BAD_CONTACT as DOCUMENT
 from screens import task_rows, too_wide
 
 from p2c import __version__
@@ -32,31 +34,6 @@ from p2c.workspace import Workspace, init_workspace
 ACCOUNTS = "Accounts (Sales to Fin and Ops) - Direct"
 CONTACTS = "Contacts (Sales to Fin and Ops) - Direct"
 CUSTOMERS = "Contacts to Customer (Sales to Fin and Ops) - Direct"
-ACCOUNT = "a1000000-0000-4000-8000-000000000001"
-GOOD = "c1000000-0000-4000-8000-000000000001"
-ATLANTIS = "c1000000-0000-4000-8000-000000000002"
-BUYER = "c1000000-0000-4000-8000-000000000003"
-# An account, a good contact person, one F&O refuses (country Atlantis), and a customer.
-DOCUMENT: dict[str, list[dict[str, Any]]] = {
-    "accounts": [{"accountid": ACCOUNT, "name": "Fabrikam"}],
-    "contacts": [
-        {
-            "contactid": GOOD,
-            "firstname": "Per",
-            "lastname": "Persson",
-            "parentcustomerid_account@odata.bind": f"/accounts({ACCOUNT})",
-        },
-        {
-            "contactid": ATLANTIS,
-            "firstname": "Atla",
-            "lastname": "Ntis",
-            "address1_country": "Atlantis",
-            "parentcustomerid_account@odata.bind": f"/accounts({ACCOUNT})",
-        },
-        {"contactid": BUYER, "firstname": "Bea", "lastname": "Buyer"},
-    ],
-    "quotes": [{"name": "Q", "customerid_contact@odata.bind": f"/contacts({BUYER})"}],
-}
 
 
 @dataclass(frozen=True)
