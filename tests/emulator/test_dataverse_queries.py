@@ -153,7 +153,7 @@ _LIKE_INSIDE = (
     [
         {"$search": "Lee"},
         {"$skip": "1"},
-        {"sql": "SELECT lastname FROM contact"},
+        {"sql": "SELECT lastname FROM contact GROUP BY lastname"},
         {"savedQuery": "00000000-0000-0000-0000-000000000001"},
         {"$filter": "Microsoft.Dynamics.CRM.ThisFiscalYear(PropertyName='createdon')"},
         {"$apply": "compute(1 as one)"},

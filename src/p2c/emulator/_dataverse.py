@@ -43,6 +43,7 @@ from p2c.emulator._pool import SystemPool
 from p2c.emulator._query_functions import check_options
 from p2c.emulator._settings import EmulatorSettings
 from p2c.emulator._solutions import solutions_reply
+from p2c.emulator._sql import sql_reply
 from p2c.emulator._startup import FUNCTIONS, MESSAGE_SETS, function_reply, messages_reply
 from p2c.odata import Compare, Filter, Logical
 from p2c.sandbox import SalesSandbox, count
@@ -208,6 +209,8 @@ class DataverseFace(Face):
             return fetch_reply(self, call, entity)
         if "$apply" in call.query:
             return apply_reply(self, call, entity)
+        if "sql" in call.query:
+            return sql_reply(self, call, entity)
         columns, shape, context = query.plan(call, entity, self._visible)
         if "$deltatoken" in call.query:
             return delta_reply(

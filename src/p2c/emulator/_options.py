@@ -76,6 +76,7 @@ _DATAVERSE_OPTIONS = frozenset(
         "$deltatoken",
         "$apply",
         "fetchXml",
+        "sql",
     }
 )
 _FINOPS_OPTIONS = frozenset(
@@ -84,7 +85,7 @@ _FINOPS_OPTIONS = frozenset(
 # Options the real service takes and the emulator does not.
 _NOT_EMULATED = {
     True: frozenset(
-        {"savedQuery", "userQuery", "$search", "$format", "sql", "$levels", "$compute"}
+        {"savedQuery", "userQuery", "$search", "$format", "$levels", "$compute"}
     ),
     False: frozenset({"$expand", "$format"}),
 }
