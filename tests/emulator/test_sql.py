@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from emulator_helpers import ACC, CON, KID, SOLO, Api
+from emulator_helpers import ACC, CON, KID, Api
 
 
 def _rows(api: Api, sql: str, path: str = "contacts") -> list[dict[str, Any]]:
@@ -68,15 +68,21 @@ def test_lookups_answer_the_id_and_yes_no_columns_true_or_false(reader: Api) -> 
         ("SELECT UPPER(lastname) FROM contact", "not a column"),
         ("SELECT DISTINCT lastname FROM contact", "DISTINCT"),
         ("SELECT lastname FROM contact GROUP BY lastname", "GROUP BY"),
-        ("SELECT c.lastname FROM contact c JOIN account a ON a.accountid = c.parentcustomerid",
-         "JOIN"),
-        ("SELECT lastname FROM contact ORDER BY lastname OFFSET 1 ROWS FETCH NEXT 1 ROWS ONLY",
-         "OFFSET"),
+        (
+            "SELECT c.lastname FROM contact c JOIN account a ON a.accountid = c.parentcustomerid",
+            "JOIN",
+        ),
+        (
+            "SELECT lastname FROM contact ORDER BY lastname OFFSET 1 ROWS FETCH NEXT 1 ROWS ONLY",
+            "OFFSET",
+        ),
         ("SELECT lastname FROM contact WHERE lastname = firstname", "not a constant"),
         ("SELECT lastname FROM contact WHERE LEN(lastname) > 2", "is not a column"),
         ("SELECT lastname FROM contact WHERE lastname", "not supported"),
-        ("SELECT lastname FROM contact WHERE contactid IN (SELECT contactid FROM contact)",
-         "Subqueries"),
+        (
+            "SELECT lastname FROM contact WHERE contactid IN (SELECT contactid FROM contact)",
+            "Subqueries",
+        ),
         ("SELECT lastname FROM contact WHERE lastname LIKE 'L_e'", "LIKE"),
         ("SELECT nosuchcolumn FROM contact", "Invalid column name 'nosuchcolumn'"),
         ("SELECT name FROM account", "the request is for contacts"),
