@@ -114,6 +114,24 @@ def test_etags_and_conditional_writes(api: Api) -> None:
     assert update_only.status_code == 404
 
 
+def test_if_none_match_retrieves_a_record_only_if_it_changed(api: Api) -> None:
+    first = api.get("sales", f"contacts({CON})", params={"$select": "lastname"})
+    tag = first.json()["@odata.etag"]
+    assert first.headers["ETag"] == tag
+    unchanged = api.get(
+        "sales", f"contacts({CON})", params={"$select": "lastname"}, headers={"If-None-Match": tag}
+    )
+    assert (unchanged.status_code, unchanged.content) == (304, b"")
+    assert unchanged.headers["ETag"] == tag
+    other = api.get("sales", f"contacts({CON})", headers={"If-None-Match": 'W/"1", W/"2"'})
+    assert other.status_code == 200
+    changed = api.request("sales", "PATCH", f"contacts({CON})", json={"jobtitle": "New"})
+    assert changed.status_code == 204
+    after = api.get("sales", f"contacts({CON})", headers={"If-None-Match": tag})
+    assert after.status_code == 200
+    assert after.json()["jobtitle"] == "New" and after.json()["@odata.etag"] != tag
+
+
 def test_create_multiple_runs_the_plug_in_for_each_item(api: Api) -> None:
     targets = [
         {

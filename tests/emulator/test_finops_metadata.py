@@ -79,8 +79,33 @@ def test_etags_delete_and_key_reads(api: Api) -> None:
     assert read.json()["@odata.etag"] == tag and read.json()["CustomerAccount"] == "C-9"
     listed = api.get("finops", "CustomersV2", params={"$filter": "CustomerAccount eq 'C-9'"})
     assert listed.json()["value"][0]["@odata.etag"] == tag
-    changed = api.request("finops", "PATCH", KEY.format("usmf", "C-9"), json={"CreditLimit": 5})
+    changed = api.request(
+        "finops",
+        "PATCH",
+        KEY.format("usmf", "C-9"),
+        json={"CreditLimit": 5},
+        headers={"If-Match": tag},
+    )
     assert changed.status_code == 204, changed.text
+    lost_update = api.request(
+        "finops",
+        "PATCH",
+        KEY.format("usmf", "C-9"),
+        json={"CreditLimit": 7},
+        headers={"If-Match": tag},
+    )
+    assert lost_update.status_code == 412, lost_update.text
+    assert "ETag" in lost_update.json()["error"]["message"]
+    current = api.get("finops", KEY.format("usmf", "C-9")).json()
+    assert current["CreditLimit"] == 5 and current["@odata.etag"] != tag
+    forced = api.request(
+        "finops",
+        "PATCH",
+        KEY.format("usmf", "C-9"),
+        json={"CreditLimit": 6},
+        headers={"If-Match": "*"},
+    )
+    assert forced.status_code == 204, forced.text
     stale = api.request("finops", "DELETE", KEY.format("usmf", "C-9"), headers={"If-Match": tag})
     assert stale.status_code == 412
     gone = api.request("finops", "DELETE", KEY.format("usmf", "C-9"))

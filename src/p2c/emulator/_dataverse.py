@@ -312,7 +312,11 @@ class DataverseFace(Face):
             raise _missing(entity, key)
         record = {"@odata.context": f"{call.root}$metadata#{entity.entity_set}({context})/$entity"}
         record.update(shape(rows[0]))
-        return json_reply(200, record, apply_preference(call.headers, {}))
+        tag = record["@odata.etag"]
+        if tag in _tags(call.headers.get("if-none-match", "")):
+            # Retrieve a record only if it changed: 304 while the client's version is current.
+            return Reply(304, {"OData-Version": "4.0", "ETag": tag})
+        return json_reply(200, record, apply_preference(call.headers, {"ETag": tag}))
 
     def _alternate_key(self, entity: Entity, key: dict[str, Any]) -> None:
         names = sorted(key)
@@ -436,6 +440,11 @@ def _guid(text: Any) -> str:
         raise ApiError(
             400, f"Bad key value '{text}': expected a GUID or an alternate key.", "0x80060888"
         ) from None
+
+
+def _tags(header: str) -> set[str]:
+    """The entity tags an ``If-None-Match`` header names."""
+    return {t.strip() for t in header.split(",") if t.strip()}
 
 
 def _missing(entity: Entity, key: Any) -> ApiError:

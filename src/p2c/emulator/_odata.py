@@ -33,7 +33,7 @@ from p2c.emulator._options import (
 from p2c.emulator._paging import follow, read_rows, window
 from p2c.emulator._pool import SystemPool
 from p2c.emulator._settings import EmulatorSettings
-from p2c.emulator._writes import write_group
+from p2c.emulator._writes import stale, write_group
 from p2c.odata import Compare, Filter, Logical
 from p2c.sandbox import KeyedSystem, count
 
@@ -209,8 +209,10 @@ class KeyedFace(Face):
             if row is None:
                 raise _not_found(entity)
             wanted = call.headers.get("if-match", "").strip()
-            if wanted not in ("", "*") and wanted != row_etag(entity, row):
-                raise ApiError(412, "The record was changed since it was read (ETag mismatch).")
+            if wanted not in ("", "*") and row_etag(entity, row) not in {
+                t.strip() for t in wanted.split(",")
+            }:
+                raise stale()
             system.delete(entity.entity_set, {k: row[k] for k in entity.key})
         return Reply(204, {"OData-Version": "4.0"})
 

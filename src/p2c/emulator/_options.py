@@ -84,9 +84,7 @@ _FINOPS_OPTIONS = frozenset(
 )
 # Options the real service takes and the emulator does not.
 _NOT_EMULATED = {
-    True: frozenset(
-        {"savedQuery", "userQuery", "$search", "$format", "$levels", "$compute"}
-    ),
+    True: frozenset({"savedQuery", "userQuery", "$search", "$format", "$levels", "$compute"}),
     False: frozenset({"$expand", "$format"}),
 }
 INTERNAL_OPTIONS = frozenset({"p2c-trackfrom"})  # carried in the emulator's own next links

@@ -37,7 +37,14 @@ if TYPE_CHECKING:
 _CODE = "0x80060888"
 _MAX_TOP = 5000  # the SDK documents TOP 0-5000; a query without TOP answers at most this many
 _CLAUSES = {"expressions", "from_", "where", "order", "limit"}
-_COMPARE = {exp.EQ: "eq", exp.NEQ: "ne", exp.GT: "gt", exp.GTE: "ge", exp.LT: "lt", exp.LTE: "le"}
+_COMPARE: dict[type[exp.Expression], str] = {
+    exp.EQ: "eq",
+    exp.NEQ: "ne",
+    exp.GT: "gt",
+    exp.GTE: "ge",
+    exp.LT: "lt",
+    exp.LTE: "le",
+}
 _CLAUSE_NAMES = {
     "joins": "JOIN",
     "group": "GROUP BY",

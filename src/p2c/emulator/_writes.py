@@ -8,7 +8,7 @@ answered as if it had run alone. A single request is a group of one.
 
 from __future__ import annotations
 
-__all__ = ["write_group"]
+__all__ = ["stale", "write_group"]
 
 import time
 from collections.abc import Sequence
@@ -95,6 +95,8 @@ def write_group(face: KeyedFace, calls: Sequence[Call]) -> list[Reply] | None:
                 replies[index] = face.render(_exists(face, entity, key))
             elif method == "PATCH" and key not in stored:
                 replies[index] = face.render(face.not_found(entity))
+            elif method == "PATCH" and _stale(calls[index], stored[key]):
+                replies[index] = face.render(stale())
             else:
                 pending.append(index)
         records = [plans[i][2] for i in pending]  # type: ignore[index]
@@ -109,6 +111,20 @@ def write_group(face: KeyedFace, calls: Sequence[Call]) -> list[Reply] | None:
         method = plans[index][1]  # type: ignore[index]
         replies[index] = _answer(face, entity, calls[index], method, outcome, rows)
     return [r for r in replies if r is not None]
+
+
+def stale() -> ApiError:
+    """F&O's answer to a write whose ``If-Match`` names an older version of the record
+    (INFERRED: the wording; the status is OData's for a failed precondition)."""
+    return ApiError(412, "The record was changed since it was read (ETag mismatch).")
+
+
+def _stale(call: Call, stored: Record) -> bool:
+    """``If-Match`` names ETags and the stored record's is not one of them."""
+    wanted = call.headers.get("if-match", "").strip()
+    if wanted in ("", "*"):
+        return False
+    return stored["@odata.etag"] not in {t.strip() for t in wanted.split(",")}
 
 
 def _answer(
