@@ -149,6 +149,8 @@ class ConnectorConformance:
     kind: ClassVar[ConnectionType[Any]]
     """The registry entry under test."""
     through_emulator: ClassVar[bool] = False
+    layout: ClassVar[str] = "paths"
+    """The emulator's layout: ``paths`` (``{base}/sales``) or ``ports`` (a host root each)."""
     """Whether the type's connections reach the workspace through the emulator (HTTPS)."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -188,7 +190,8 @@ class ConnectorConformance:
             if self.through_emulator:
                 from p2c.emulator import EmulatorSettings, serve
 
-                running = stack.enter_context(serve(root, EmulatorSettings(**settings)))
+                chosen = EmulatorSettings(**{"layout": self.layout, **settings})
+                running = stack.enter_context(serve(root, chosen))
             connections = {s: connect(s, running) for s in self.kind.systems}
             world = World(root, self.kind.name, connections, running)
             worlds.append(world)

@@ -26,9 +26,9 @@ def emulator_connections(running: Any, **tuning: Any) -> dict[str, Any]:
         **tuning,
     }
     return {
-        "sales": {"type": "dataverse", "url": f"{running.base_url}/sales", **auth},
-        "finops": {"type": "finops", "url": f"{running.base_url}/finops", **auth},
-        "cds": {"type": "finops", "url": f"{running.base_url}/cds", **auth},
+        "sales": {"type": "dataverse", "url": running.url("sales"), **auth},
+        "finops": {"type": "finops", "url": running.url("finops"), **auth},
+        "cds": {"type": "finops", "url": running.url("cds"), **auth},
         "organizations": [{"business_unit": "Contoso Sales", "legal_entity": "usmf"}],
     }
 

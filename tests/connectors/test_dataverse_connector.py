@@ -22,3 +22,10 @@ class TestDataverseConnector(ConnectorConformance):
             return DataverseConnection(**emulator_connections(running)[system])
 
         return connection
+
+
+class TestDataverseConnectorAtAHostRoot(TestDataverseConnector):
+    """The same suite with Dataverse at the root of its own port, as a real environment's
+    ``https://<org>.crm.dynamics.com`` is (``p2c emulator --layout ports``)."""
+
+    layout = "ports"

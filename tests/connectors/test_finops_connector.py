@@ -30,3 +30,19 @@ class TestFinOpsConnector(ConnectorConformance):
             return FinOpsConnection(**settings)
 
         return connection
+
+
+class TestFinOpsConnectorAtAHostRoot(TestFinOpsConnector):
+    """The same suite with F&O and the CDS hub each at the root of its own port, as a real
+    environment's ``https://<env>.operations.dynamics.com`` is (``--layout ports``): with
+    ``$batch``, and through the package API, whose blob URLs are followed as handed out."""
+
+    layout = "ports"
+
+    @pytest.fixture(params=["batch", "package"])
+    def connect(self, request: pytest.FixtureRequest) -> Connect:
+        def connection(system: System, running: Any) -> Connection:
+            settings = emulator_connections(running, **MODES[request.param])[system]
+            return FinOpsConnection(**settings)
+
+        return connection

@@ -132,3 +132,31 @@ def test_an_unknown_service_without_role_is_a_usage_error(workspace: Path) -> No
     assert result.returncode == 2
     assert "--without-role" in result.stderr and "'sales'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_ports_layout_announces_a_host_root_per_service(workspace: Path) -> None:
+    command = [sys.executable, "-m", "p2c", "emulator", "--port", "0", "--layout", "ports"]
+    process = subprocess.Popen(
+        [*command, "-w", str(workspace)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: list[str] = []
+    try:
+        assert process.stdout is not None
+        while not lines or lines[-1].strip() != "Ctrl-C stops the emulator.":
+            line = process.stdout.readline()
+            assert line, process.communicate()  # the process ended before it announced
+            lines.append(line)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=30)
+    assert process.returncode == 0, stderr
+    said = "".join(lines) + stdout
+    block = said[said.index("connection_sets:") : said.index("Stopped:")]
+    connections = yaml.safe_load(block)["connection_sets"]["emulator"]
+    urls = [connections[s]["url"] for s in ("sales", "finops", "cds")]
+    assert all(u.startswith("https://127.0.0.1:") and u.count("/") == 2 for u in urls)
+    assert len(set(urls) | {connections["sales"]["authority_host"]}) == 4
+    assert f"Sales, Dataverse Web API: {urls[0]}/api/data/v9.2/" in said

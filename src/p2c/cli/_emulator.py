@@ -10,7 +10,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from pydantic import ValidationError
@@ -71,6 +71,14 @@ def emulator(
             "requests after sign-in get 403. Repeatable."
         ),
     ] = None,
+    layout: Annotated[
+        Literal["paths", "ports"],
+        typer.Option(
+            help="paths: every service under a path of --port (/sales, /finops, /cds). "
+            "ports: also each service at the root of its own port (Sales --port+1, "
+            "F&O --port+2, CDS hub --port+3), as real environments sit at a host root."
+        ),
+    ] = "paths",
     workspace: WorkspaceOption = None,
 ) -> None:
     """Serve the sandbox as Dataverse (Sales), F&O OData and the CDS hub, with a local token
@@ -86,6 +94,7 @@ def emulator(
         fault_rate=fault_rate,
         dop_hint=dop_hint,
         without_role=tuple(without_role or ()),
+        layout=layout,
     )
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -128,7 +137,7 @@ def _announce(root: Path, settings: EmulatorSettings, running: RunningEmulator) 
     _say(
         "  F&O Data management package API: "
         f"{running.url('finops')}/data/DataManagementDefinitionGroups/…; "
-        f"blobs at {running.base_url}/blob/dmf/"
+        f"blobs at {running.url('finops').rsplit('/finops', 1)[0]}/blob/dmf/"
     )
     if "cds" in running.services:
         _say(f"  CDS hub (F&O OData shape): {running.url('cds')}/data/")

@@ -73,6 +73,8 @@ class EmulatorApp:
         settings: Emulator settings.
         threads: Worker threads for sandbox work.
         max_body: The largest request body taken, in bytes; a larger one is answered 413.
+        ports: Local port -> service served at the root of that port (``--layout ports``);
+            requests to other ports are read as ``/<service>/...`` paths.
     """
 
     def __init__(
@@ -82,12 +84,15 @@ class EmulatorApp:
         settings: EmulatorSettings,
         threads: int = 16,
         max_body: int = MAX_BODY,
+        ports: dict[int, str] | None = None,
     ) -> None:
         self.tokens = tokens
         self.services = services
         self.settings = settings
         self.threads = threads
         self.max_body = max_body
+        # --layout ports: the local port a request came in on -> the service at its root.
+        self.ports = ports or {}
         self._limiter: anyio.CapacityLimiter | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -121,9 +126,23 @@ class EmulatorApp:
         await send({"type": "http.response.start", "status": reply.status, "headers": headers})
         await send({"type": "http.response.body", "body": reply.body})
 
-    def _service_of(self, scope: Scope) -> Service | None:
+    def _path(self, scope: Scope) -> tuple[str, str]:
+        """The request path as the path layout reads it (``/sales/api/...``), and the prefix
+        put in front of it for a service served at the root of its port ("" if none)."""
         raw = scope.get("raw_path") or scope["path"].encode()
-        segments = raw.decode("latin-1").split("?", 1)[0].split("/")
+        path = raw.decode("latin-1").split("?", 1)[0]
+        server = scope.get("server") or ("", None)
+        name = self.ports.get(server[1]) if server[1] is not None else None
+        if name is None:
+            return path, ""
+        first = unquote(path.split("/")[1]) if path.count("/") else ""
+        signed = self.services.get(first)
+        if signed is not None and signed.signed:
+            return path, ""  # F&O's blob URLs, followed as F&O hands them out
+        return f"/{name}{path}", f"/{name}"
+
+    def _service_of(self, scope: Scope) -> Service | None:
+        segments = self._path(scope)[0].split("/")
         return self.services.get(unquote(segments[1])) if len(segments) > 1 else None
 
     def _refuse(self, scope: Scope, error: ApiError) -> Reply:
@@ -153,14 +172,13 @@ class EmulatorApp:
             key = name.decode("latin-1").lower()
             text = value.decode("latin-1")
             headers[key] = f"{headers[key]}, {text}" if key in headers else text
-        raw = scope.get("raw_path") or scope["path"].encode()
-        path = raw.decode("latin-1").split("?", 1)[0]
+        path, prefix = self._path(scope)
         base = f"https://{headers.get('host', '127.0.0.1')}"
         segments = path.split("/")
         first = unquote(segments[1]) if len(segments) > 1 else ""
         service = self.services.get(first)
         if service is not None:
-            return await self._serve(service, scope, headers, body, path, base)
+            return await self._serve(service, scope, headers, body, path, base, prefix)
         method = scope["method"]
         rest = "/".join(segments[2:])
         if rest == "v2.0/.well-known/openid-configuration" and method == "GET":
@@ -188,9 +206,11 @@ class EmulatorApp:
         body: bytes,
         path: str,
         base: str,
+        prefix: str = "",
     ) -> Reply:
         root_path = service.root_of(path)
-        root = base + (root_path or service.root_path)
+        # The root as the client sees it: without the prefix of a port's service.
+        root = base + (root_path or service.root_path)[len(prefix) :]
         if root_path is None:
             return service.face.render(
                 ApiError(404, f"Resource not found for the segment '{path}'.", "0x8006088a")
@@ -203,7 +223,7 @@ class EmulatorApp:
         )
         if why is not None:
             protection.count_unauthorized()
-            return self._unauthorized(service, why, base)
+            return self._unauthorized(service, why, base, prefix)
         if service.name in self.settings.without_role:
             return service.face.render(_no_role(service, path[len(service.root_path) :]))
         admission = protection.admit()
@@ -248,10 +268,12 @@ class EmulatorApp:
             )
         return reply
 
-    def _unauthorized(self, service: Service, why: str, base: str) -> Reply:
+    def _unauthorized(self, service: Service, why: str, base: str, prefix: str) -> Reply:
+        authority = self.tokens.authority or base
+        resource = f"{base}/" if prefix else f"{base}/{service.name}/"
         challenge = (
-            f"Bearer authorization_uri={base}/{self.tokens.tenant}/oauth2/authorize, "
-            f"resource_id={base}/{service.name}/"
+            f"Bearer authorization_uri={authority}/{self.tokens.tenant}/oauth2/authorize, "
+            f"resource_id={resource}"
         )
         if service.kind == "dataverse":
             return json_reply(

@@ -300,11 +300,13 @@ class BatchRunner:
         parts = urlsplit(url)
         path = parts.path
         if parts.scheme or path.startswith("/"):
-            if not path.startswith(self.root_path):
+            # The root the batch itself was sent to: a path prefix or a host root (--layout).
+            root_path = urlsplit(batch.root).path
+            if not path.startswith(root_path):
                 raise ApiError(
                     400, f"The $batch request {url!r} is not under the service root {batch.root!r}."
                 )
-            path = path[len(self.root_path) :]
+            path = path[len(root_path) :]
         if path.rstrip("/") == "$batch":
             raise ApiError(400, "A batch cannot contain another batch.")
         body = operation.body

@@ -43,6 +43,7 @@ FOLDER = "emulator"
 CERTIFICATES = "app-certificates"
 ROOTS = {"sales": "/sales/api/data/v9.2/", "finops": "/finops/data/", "cds": "/cds/data/"}
 # Also served: the Web API's earlier versions, and F&O's metadata service.
+PORT_SERVICES = ("sales", "finops", "cds")  # --layout ports: port + 1, + 2, + 3
 MORE_ROOTS = {
     "sales": ("/sales/api/data/v9.0/", "/sales/api/data/v9.1/"),
     "finops": ("/finops/Metadata/",),
@@ -74,6 +75,8 @@ class RunningEmulator:
     workspace_root: Path
     organizations: list[dict[str, Any]] = field(default_factory=list)
     services: tuple[str, ...] = ("sales", "finops")
+    # --layout ports: the URL of each service served at the root of its own port.
+    service_urls: dict[str, str] = field(default_factory=dict)
     _protections: dict[str, ServiceProtection] = field(default_factory=dict, repr=False)
     _packages: DataManagementService | None = field(default=None, repr=False)
 
@@ -82,8 +85,9 @@ class RunningEmulator:
         return int(self.base_url.rsplit(":", 1)[1])
 
     def url(self, service: str) -> str:
-        """The environment URL of a service (``{base}/sales``); its scope adds ``/.default``."""
-        return f"{self.base_url}/{service}"
+        """The environment URL of a service (``{base}/sales``, or ``https://127.0.0.1:<port>``
+        in the ports layout); its scope adds ``/.default``."""
+        return self.service_urls.get(service) or f"{self.base_url}/{service}"
 
     @property
     def stats(self) -> EmulatorStats:
@@ -285,11 +289,15 @@ def serve(
     secret = os.environ.get(SECRET_ENV) or DEFAULT_SECRET
     app, pools, facts = build_app(root, settings, secret)
     cert, key = ensure_certificate(root / FOLDER)
-    sock = _bound_socket(settings.port)
+    sockets = _bind(settings, facts["services"])
+    sock = sockets[0]
     port = sock.getsockname()[1]
+    service_urls = _at_ports(app, sockets[1:], facts["services"])
+    if service_urls:
+        app.tokens.authority = f"https://{HOST}:{port}"
     server = _https_server(app, port, cert, key)
     thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name="p2c-emulator", daemon=True
+        target=server.run, kwargs={"sockets": sockets}, name="p2c-emulator", daemon=True
     )
     thread.start()
     try:
@@ -309,9 +317,40 @@ def serve(
             services=facts["services"],
             _protections=facts["protections"],
             _packages=facts["packages"],
+            service_urls=service_urls,
         )
     finally:
-        _shut_down(server, thread, sock, pools, facts)
+        _shut_down(server, thread, sockets, pools, facts)
+
+
+def _bind(settings: EmulatorSettings, served: tuple[str, ...]) -> list[socket.socket]:
+    """The listening sockets: the main port, then in the ports layout one per service of
+    PORT_SERVICES that is served (at ``port`` + its place, or a free one when port is 0)."""
+    sockets = [_bound_socket(settings.port)]
+    if settings.layout == "ports":
+        try:
+            for place, name in enumerate(PORT_SERVICES, start=1):
+                if name in served:
+                    sockets.append(_bound_socket(settings.port + place if settings.port else 0))
+        except ConfigError:
+            for sock in sockets:
+                sock.close()
+            raise
+    return sockets
+
+
+def _at_ports(
+    app: EmulatorApp, sockets: list[socket.socket], served: tuple[str, ...]
+) -> dict[str, str]:
+    """Serve each service at the root of its port; its URL by name (none in the paths
+    layout)."""
+    if not sockets:
+        return {}
+    names = [n for n in PORT_SERVICES if n in served]
+    ports = {sock.getsockname()[1]: name for sock, name in zip(sockets, names, strict=True)}
+    app.ports = ports
+    app.tokens.ports = ports
+    return {name: f"https://{HOST}:{port}" for port, name in ports.items()}
 
 
 def _bound_socket(port: int) -> socket.socket:
@@ -353,7 +392,7 @@ def _https_server(app: EmulatorApp, port: int, cert: Path, key: Path) -> uvicorn
 def _shut_down(
     server: uvicorn.Server,
     thread: threading.Thread,
-    sock: socket.socket,
+    sockets: list[socket.socket],
     pools: list[SystemPool[Any]],
     facts: dict[str, Any],
 ) -> None:
@@ -364,7 +403,8 @@ def _shut_down(
     server.should_exit = True
     server.force_exit = True
     thread.join(timeout=10)
-    sock.close()
+    for sock in sockets:
+        sock.close()
     facts["packages"].close()
     for pool in pools:
         pool.close()

@@ -26,6 +26,11 @@ class EmulatorSettings(BaseModel):
 
     Args:
         port: TCP port on 127.0.0.1; 0 picks a free one.
+        layout: ``paths``: every service on ``port`` under its own path (``/sales``,
+            ``/finops``, ``/cds``); ``ports``: besides that, each service at the root of a
+            port of its own (Sales ``port``+1, F&O ``port``+2, the CDS hub ``port``+3; free
+            ones when ``port`` is 0), as real environments sit at a host root. The token
+            endpoint stays on ``port``.
         connection_set: The workspace's connection set of type sandbox that is served.
         requests_per_window: Requests per user and service within ``window_seconds``
             (Dataverse: 6,000 per 300 s); over it, 429 with code 0x80072322.
@@ -58,6 +63,7 @@ class EmulatorSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     port: int = Field(default=0, ge=0, le=65535)
+    layout: Literal["paths", "ports"] = "paths"
     connection_set: str = "sandbox"
     requests_per_window: int = Field(default=6000, ge=1)
     window_seconds: float = Field(default=300.0, gt=0)

@@ -73,6 +73,10 @@ class TokenService:
         self.services = services
         self._grants: dict[str, _Grant] = {}
         self.issued = 0
+        # --layout ports: the port of each service served at a host root, so that its scope
+        # is ``https://127.0.0.1:<port>/.default``; and the token endpoint's own address.
+        self.ports: dict[int, str] = {}
+        self.authority: str | None = None
 
     def __repr__(self) -> str:
         return f"TokenService(tenant={self.tenant!r}, client_id={self.client_id!r})"
@@ -260,6 +264,11 @@ class TokenService:
             return None
         url = urlparse(scope[: -len("/.default")].rstrip("/"))
         parts = [p for p in url.path.split("/") if p]
+        if not parts and url.scheme == "https":
+            try:
+                return self.ports.get(url.port or 443)
+            except ValueError:  # a port that is not a number
+                return None
         if url.scheme != "https" or len(parts) != 1 or parts[0] not in self.services:
             return None
         return parts[0]
