@@ -52,6 +52,11 @@ _BUSINESS_UNIT = "owningbusinessunit.name"
 _STATE = Activity("statecode", 0, 1)
 
 
+# Every Dataverse table's row version: a number the database raises on each write of the row
+# (the sandbox's triggers, see p2c.sandbox._versions); the Web API's @odata.etag shows it.
+VERSION = Field("versionnumber", INT, read_only=True, label="Version Number")
+
+
 def _system(entity: str) -> tuple[Field, ...]:
     """Columns every Sales table has: state, owner business unit, audit times."""
     return (
@@ -73,6 +78,7 @@ def _system(entity: str) -> tuple[Field, ...]:
         Field("owningbusinessunit", L, targets=("businessunit",), label="Owning Business Unit"),
         Field("createdon", D, read_only=True, label="Created On"),
         Field("modifiedon", D, read_only=True, label="Modified On"),
+        VERSION,
     )
 
 
@@ -122,6 +128,7 @@ SALES_ENTITIES: tuple[Entity, ...] = (
             Field("parentbusinessunitid", L, targets=("businessunit",), label="Parent Business"),
             Field("createdon", D, read_only=True),
             Field("modifiedon", D, read_only=True),
+            VERSION,
         ),
         key=("businessunitid",),
         label="Business Unit",
@@ -136,6 +143,7 @@ SALES_ENTITIES: tuple[Entity, ...] = (
             Field("currencysymbol", S, 10, label="Currency Symbol"),
             Field("createdon", D, read_only=True),
             Field("modifiedon", D, read_only=True),
+            VERSION,
         ),
         key=("transactioncurrencyid",),
         alternate_keys={"isocurrencycode": ("isocurrencycode",)},
@@ -153,6 +161,7 @@ SALES_ENTITIES: tuple[Entity, ...] = (
             Field("msdynce_suffixlength", INT, required=True, label="Suffix Length"),
             Field("createdon", D, read_only=True),
             Field("modifiedon", D, read_only=True),
+            VERSION,
         ),
         key=("msdynce_p2cautonumberid",),
         alternate_keys={

@@ -6,8 +6,8 @@ Dataverse gives on records: ``OData.Community.Display.V1.FormattedValue`` (label
 and yes/no columns, the primary name of a lookup's record, money with its currency symbol,
 whole numbers with separators, dates in the user's format), and
 ``Microsoft.Dynamics.CRM.lookuplogicalname`` and ``associatednavigationproperty`` on lookups.
-Every record carries ``@odata.etag``: a digest of the stored row, so it changes whenever the
-row does (INFERRED: Dataverse uses the row's version number).
+Every record carries ``@odata.etag``: ``W/"<versionnumber>"``, the row version the sandbox
+raises on every write of the row, as Dataverse's ETag is.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ __all__ = [
     "FORMATTED",
     "LOGICAL",
     "NAVIGATION",
+    "VERSION",
     "Annotations",
     "apply_preference",
     "etag",
@@ -23,8 +24,6 @@ __all__ = [
     "preferences",
 ]
 
-import zlib
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -32,6 +31,7 @@ from p2c.dynamics import Field, FieldType
 
 FORMATTED = "OData.Community.Display.V1.FormattedValue"
 LOGICAL = "Microsoft.Dynamics.CRM.lookuplogicalname"
+VERSION = "versionnumber"  # the column an ETag shows
 NAVIGATION = "Microsoft.Dynamics.CRM.associatednavigationproperty"
 
 
@@ -99,10 +99,10 @@ def _matches(pattern: str, term: str) -> bool:
     return pattern == term
 
 
-def etag(row: dict[str, Any], names: Sequence[str]) -> str:
-    """A weak ETag that changes whenever one of the row's stored values does."""
-    digest = zlib.crc32(repr(tuple(row.get(n) for n in names)).encode())
-    return f'W/"{digest}"'
+def etag(row: dict[str, Any]) -> str:
+    """A record's weak ETag: its row version, ``W/"<versionnumber>"`` as Dataverse shows it;
+    the sandbox raises the version on every write of the row."""
+    return f'W/"{row[VERSION]}"'
 
 
 def formatted(f: Field, value: Any, symbol: str | None = None) -> str | None:

@@ -10,7 +10,15 @@ from collections.abc import Callable
 from typing import Any
 
 from p2c.dynamics import SALES, Entity, Field, FieldType
-from p2c.emulator._annotations import FORMATTED, LOGICAL, NAVIGATION, Annotations, etag, formatted
+from p2c.emulator._annotations import (
+    FORMATTED,
+    LOGICAL,
+    NAVIGATION,
+    VERSION,
+    Annotations,
+    etag,
+    formatted,
+)
 from p2c.emulator._entity_definitions import primary_name
 from p2c.emulator._http import ApiError, Call
 from p2c.emulator._options import (
@@ -58,17 +66,19 @@ def plan(
             if f.name in visible
         ]
     key = entity.key[0]
-    stored = [c for c in entity.columns if c.removesuffix("type") in visible]
-    columns = [key, *stored]
-    steps: list[Callable[[Record, Record], None]] = [_etag_step(stored)]
+    # The ETag is the row version: one column, not the whole row.
+    columns = [key, VERSION]
+    steps: list[Callable[[Record, Record], None]] = [_etag_step]
     symbol = _symbol_path(entity, visible)
     for name in selected:
         f = _property(entity, visible, name)
         if f.type is FieldType.LOOKUP:
             names = _name_paths(f, visible_of) if notes.wants(FORMATTED) else {}
+            columns += [f.name, f"{f.name}type"] if f.polymorphic else [f.name]
             columns += names.values()
             steps.append(_lookup_step(f, name, notes, names))
         else:
+            columns.append(f.name)
             steps.append(_column_step(f.name))
             if notes.wants(FORMATTED) and f.type in _FORMATTED_TYPES:
                 if symbol and f.type is FieldType.MONEY:
@@ -210,11 +220,8 @@ def _column_step(name: str) -> Callable[[Record, Record], None]:
     return step
 
 
-def _etag_step(stored: list[str]) -> Callable[[Record, Record], None]:
-    def step(row: Record, record: Record) -> None:
-        record["@odata.etag"] = etag(row, stored)
-
-    return step
+def _etag_step(row: Record, record: Record) -> None:
+    record["@odata.etag"] = etag(row)
 
 
 def _formatted_step(f: Field, symbol: str | None) -> Callable[[Record, Record], None]:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from p2c._errors import InputError, NotFoundError, P2CError
 from p2c.dynamics import SALES, Entity
-from p2c.emulator._annotations import etag
+from p2c.emulator._annotations import VERSION, etag
 from p2c.emulator._http import ApiError, Call, Reply, json_reply
 from p2c.emulator._options import ParsedKey, parse_key, parse_resource
 from p2c.odata import Compare
@@ -34,10 +34,8 @@ Record = dict[str, Any]
 
 def current_etag(face: DataverseFace, entity: Entity, record_id: str) -> str | None:
     """The ETag of a stored record, or None when there is none."""
-    visible = face.pool.get().visible_columns(entity)
-    stored = [c for c in entity.columns if c.removesuffix("type") in visible]
-    rows = face.select_rows(entity, stored, Compare("eq", entity.key[0], record_id), limit=1)
-    return etag(rows[0], stored) if rows else None
+    rows = face.select_rows(entity, [VERSION], Compare("eq", entity.key[0], record_id), limit=1)
+    return etag(rows[0]) if rows else None
 
 
 def check_etag(face: DataverseFace, call: Call, entity: Entity, record_id: str) -> None:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from p2c.dynamics import SALES, Entity, Field, FieldType
-from p2c.emulator._annotations import FORMATTED, Annotations, etag, formatted
+from p2c.emulator._annotations import FORMATTED, VERSION, Annotations, etag, formatted
 from p2c.emulator._http import ApiError, Call, Reply, json_reply
 from p2c.emulator._query_functions import rewrite_functions
 from p2c.odata import Call as TextCall
@@ -308,8 +308,7 @@ def _page(face: DataverseFace, call: Call, plan: _Plan, fetch: ET.Element) -> Re
         raise _refuse("The top attribute can't be specified with paging attribute count.")
     page = _whole(fetch, "page") or 1
     size = top if top is not None else (size or _DEFAULT_PAGE)
-    stored = [c for c in entity.columns if c.removesuffix("type") in plan.visible]
-    columns = list(dict.fromkeys([key, *stored, *plan.columns]))
+    columns = list(dict.fromkeys([key, VERSION, *plan.columns]))
     offset = 0 if top is not None else (page - 1) * size
     rows = face.select_rows(
         entity, columns, plan.where, order=plan.order, offset=offset, limit=size + 1
@@ -326,13 +325,13 @@ def _page(face: DataverseFace, call: Call, plan: _Plan, fetch: ET.Element) -> Re
         payload["@Microsoft.Dynamics.CRM.morerecords"] = more
     if more and rows and notes.wants("Microsoft.Dynamics.CRM.fetchxmlpagingcookie"):
         payload["@Microsoft.Dynamics.CRM.fetchxmlpagingcookie"] = _cookie(key, rows, page)
-    payload["value"] = [_record(plan, row, stored, notes) for row in rows]
+    payload["value"] = [_record(plan, row, notes) for row in rows]
     return json_reply(200, payload)
 
 
-def _record(plan: _Plan, row: Record, stored: list[str], notes: Annotations) -> Record:
+def _record(plan: _Plan, row: Record, notes: Annotations) -> Record:
     key = plan.entity.key[0]
-    record: Record = {"@odata.etag": etag(row, stored)}
+    record: Record = {"@odata.etag": etag(row)}
     for name, column, f in plan.shown:
         value = row.get(column)
         record[name] = f.present(value)

@@ -27,6 +27,8 @@ from p2c.sandbox._changes import ChangeLog
 from p2c.sandbox._p2c import P2CSolution, UpgradeReport
 from p2c.sandbox._query import select
 from p2c.sandbox._store import Store
+from p2c.sandbox._versions import COLUMN as VERSION
+from p2c.sandbox._versions import install_row_versions, next_versions
 
 ROOT_BUSINESS_UNIT = "Contoso Sales"
 CURRENCIES = (
@@ -68,6 +70,7 @@ class SalesSandbox:
         # The model as it is when the sandbox opens: an entity added to it has its table.
         entities = SALES.entities
         self.store = Store(path, entities, create=create)
+        install_row_versions(self.store, entities)
         self.changes = ChangeLog(self.store)
         self.solution = P2CSolution(self.store)
         self._sets = {e.entity_set: e.name for e in entities}
@@ -483,6 +486,9 @@ class SalesSandbox:
             self.store.set_setting(f"sequence:{entity.name}", str(start + len(missing)))
         if solution:
             self.solution.before_create(entity.name, rows)
+        if VERSION in entity.by_name:
+            for row, version in zip(rows, next_versions(self.store, len(rows)), strict=True):
+                row[VERSION] = version
         columns = entity.columns
         self.store.insert(entity, columns, ([row.get(c) for c in columns] for row in rows))
         self._created_ids[entity.name] = [row[entity.key[0]] for row in rows]

@@ -58,9 +58,11 @@ class Store:
         self.entities = {e.name: e for e in entities}
         listed = self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
         tables = {row[0] for row in listed}
-        # Every open: an entity added to the model since the file was made gets its table.
+        # Every open: an entity added to the model since the file was made gets its table,
+        # and a column added to an entity (Sales' versionnumber) its column.
         missing = [e for e in self.entities.values() if create or e.name not in tables]
-        if missing:
+        added = self._added_columns([e for e in self.entities.values() if e.name in tables])
+        if missing or added:
             with self.transaction():
                 self.db.execute(
                     "CREATE TABLE IF NOT EXISTS sandbox_setting (name TEXT PRIMARY KEY, value TEXT)"
@@ -68,6 +70,25 @@ class Store:
                 for entity in missing:
                     for statement in entity.ddl():
                         self.db.execute(statement)
+                for statement in added:
+                    self.db.execute(statement)
+
+    def _added_columns(self, entities: Iterable[Entity]) -> list[str]:
+        """ALTER TABLE statements for the model's columns an existing table lacks."""
+        statements = []
+        for entity in entities:
+            listed = self.db.execute(f'PRAGMA table_info("{entity.name}")')
+            have = {row[1] for row in listed}
+            for f in entity.fields:
+                wanted = [(f.name, f.sql_type)]
+                if f.polymorphic:
+                    wanted.append((f"{f.name}type", "TEXT"))
+                statements += [
+                    f'ALTER TABLE "{entity.name}" ADD COLUMN "{name}" {kind}'
+                    for name, kind in wanted
+                    if name not in have
+                ]
+        return statements
 
     def close(self) -> None:
         self.db.close()
