@@ -44,6 +44,19 @@ def test_dataverse_batch_with_a_change_set_and_a_read(api: Api) -> None:
     assert _count(api, "sales", "contacts") == 5
 
 
+def test_a_request_line_with_unencoded_spaces_is_read_whole(api: Api) -> None:
+    answers = api.batch(
+        "sales",
+        [
+            ("GET", "contacts?$filter=lastname eq 'Lee'&$select=lastname", None),
+            ("GET", "contacts?$filter=lastname eq 'Lee' and firstname eq 'Ann'", None),
+        ],
+    )
+    assert [a["status"] for a in answers] == [200, 200]
+    assert [r["lastname"] for r in answers[0]["json"]["value"]] == ["Lee"]
+    assert [r["lastname"] for r in answers[1]["json"]["value"]] == ["Lee"]
+
+
 def test_a_failing_change_set_is_rolled_back_and_stops_the_batch(api: Api) -> None:
     answers = api.batch(
         "sales",

@@ -90,6 +90,21 @@ def _split_head(part: bytes) -> tuple[bytes, bytes]:
     return part[: match.start()], part[match.end() :]
 
 
+def _request_line(line: str) -> tuple[str, str]:
+    """Method and URL of ``GET <url> HTTP/1.1``. The URL is all between the first space and
+    the last, so that a client that leaves spaces unencoded in a query (``$filter=a eq 1``,
+    as Microsoft's Python SDK does) is read whole (INFERRED: ODataLib's batch reader takes
+    the request line apart at its first and last space)."""
+    method, _, rest = line.strip().partition(" ")
+    url, _, version = rest.rpartition(" ")
+    if not version.upper().startswith("HTTP/"):
+        url = rest
+    url = url.strip()
+    if not method or not url:
+        raise ApiError(400, f"Cannot read the $batch request line {line!r}.")
+    return method.upper(), url
+
+
 def _operation(part: bytes) -> Operation:
     head, content = _split_head(part)
     part_headers = _headers(head)
@@ -99,12 +114,10 @@ def _operation(part: bytes) -> Operation:
     lines = request.decode("utf-8", "replace").splitlines()
     if not lines:
         raise ApiError(400, "A $batch part has no request line.")
-    words = lines[0].split()
-    if len(words) < 2:
-        raise ApiError(400, f"Cannot read the $batch request line {lines[0]!r}.")
+    method, url = _request_line(lines[0])
     return Operation(
-        words[0].upper(),
-        words[1],
+        method,
+        url,
         _headers("\n".join(lines[1:]).encode()),
         body.rstrip(b"\r\n"),
         part_headers.get("content-id"),
