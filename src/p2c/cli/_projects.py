@@ -9,6 +9,7 @@ from typing import Any
 
 import typer
 
+from p2c.cli._edit import register_edits
 from p2c.cli._layout import Column, Grid
 from p2c.cli._render import (
     JsonOption,
@@ -19,6 +20,7 @@ from p2c.cli._render import (
     print_wrapped,
     status_cell,
 )
+from p2c.cli._serve import schedule_app
 from p2c.engine import StateStore
 from p2c.templates import builtin_templates
 from p2c.workspace import Workspace
@@ -78,9 +80,22 @@ def _templates_document() -> dict[str, Any]:
 
 
 def register_projects(app: typer.Typer) -> None:
-    @app.command()
-    def templates(json: JsonOption = False) -> None:
+    """``p2c templates`` and ``p2c projects``: each lists when called alone, and is the group
+    of the commands that edit (``templates save``, ``projects add``: cli/_edit.py)."""
+    templates_app = typer.Typer(
+        help="The built-in templates; `templates save` saves a project's as a new one.",
+        invoke_without_command=True,
+    )
+    projects_app = typer.Typer(
+        help="The workspace's projects; `projects add` adds one from a template.",
+        invoke_without_command=True,
+    )
+
+    @templates_app.callback()
+    def templates(ctx: typer.Context, json: JsonOption = False) -> None:
         """The built-in templates with their tasks and prerequisites."""
+        if ctx.invoked_subcommand is not None:
+            return
         document = _templates_document()
         if json:
             print_json(document)
@@ -92,13 +107,17 @@ def register_projects(app: typer.Typer) -> None:
             if t["requires"]:
                 print_wrapped(f"requires {', '.join(t['requires'])}", indent=2)
 
-    @app.command()
-    def projects(workspace: WorkspaceOption = None, json: JsonOption = False) -> None:
+    @projects_app.callback()
+    def projects(
+        ctx: typer.Context, workspace: WorkspaceOption = None, json: JsonOption = False
+    ) -> None:
         """The workspace's projects with the short name to type, and their last status.
 
         The short name (or the project's alias) names it on the command line:
         `p2c run contacts`. Also: the connection set, the tasks p2c.yaml changes.
         """
+        if ctx.invoked_subcommand is not None:
+            return
         ws = Workspace.open(workspace)
         state = StateStore(ws.state_url())
         try:
@@ -109,3 +128,7 @@ def register_projects(app: typer.Typer) -> None:
             print_json(document)
             return
         print_lines(_projects_grid(document).lines(out.width))
+
+    app.add_typer(templates_app, name="templates")
+    app.add_typer(projects_app, name="projects")
+    register_edits(app, projects_app, templates_app, schedule_app)
