@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
+from web_client import Web, make_web
 from web_world import PASSWORD, AdminCenter, admin_center, make_workspace
 
 CHROMIUM = "/usr/bin/chromium"
@@ -91,3 +92,13 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = Path(given) if given else tmp_path_factory.mktemp("artifacts")
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+@pytest.fixture
+def web(tmp_path: Path) -> Iterator[Web]:
+    """The admin center in-process (TestClient), not signed in."""
+    made = make_web(make_workspace(tmp_path / "ws"))
+    with made.client:
+        yield made
+    made.service.stop(timeout=30)
+    made.service.close()

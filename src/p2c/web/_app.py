@@ -15,6 +15,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 
+from p2c._errors import NotFoundError, P2CError
 from p2c.service import Service
 from p2c.web._queries import WebQueries
 from p2c.web._render import render
@@ -81,6 +82,17 @@ def mount_web(app: FastAPI, service: Service, *, secure_cookies: bool = False) -
         if request.headers.get("hx-request"):
             return Response(status_code=401, headers={"HX-Redirect": location})
         return RedirectResponse(location, status_code=303)
+
+    api_errors = app.exception_handlers.get(P2CError)
+
+    @app.exception_handler(P2CError)
+    async def _p2c_error(request: Request, error: P2CError) -> Response:
+        if request.url.path.startswith("/api/") and api_errors is not None:
+            answer = api_errors(request, error)
+            return answer if isinstance(answer, Response) else await answer
+        status = 404 if isinstance(error, NotFoundError) else 400
+        context = {"message": error.message, "fix": error.fix}
+        return render(request, "problem.html", context, status_code=status)
 
     @app.exception_handler(Forbidden)
     async def _forbidden(request: Request, error: Forbidden) -> Response:

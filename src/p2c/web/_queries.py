@@ -227,6 +227,39 @@ class WebQueries:
             result.append(DayCounts(moment, written, failed))
         return result
 
+    # a run's failed records ----------------------------------------------------------------
+
+    def run_errors(self, run_id: int, *, after: int = 0, limit: int = 200) -> list[dict[str, Any]]:
+        """A run's failed records by id after ``after``: key, destination key (it holds the
+        contact or account number), name, field, reason; and whether each is still queued
+        (not written since: it can be retried)."""
+        sql = (
+            "SELECT e.id, e.project, e.task, e.source_key, e.destination_key, e.record_name, "
+            "e.field, e.message, e.retryable, q.attempts "
+            "FROM record_error e LEFT JOIN error_queue q ON q.project = e.project "
+            "AND q.task = e.task AND q.source_key = e.source_key "
+            "WHERE e.run_id = ? AND e.id > ? ORDER BY e.id LIMIT ?"
+        )
+        names = (
+            "id",
+            "project",
+            "task",
+            "source_key",
+            "destination_key",
+            "name",
+            "field",
+            "reason",
+            "retryable",
+            "attempts",
+        )
+        with self.engine.connect() as db:
+            rows = db.exec_driver_sql(self._sql(sql), (run_id, after, limit)).all()
+        found = [dict(zip(names, row, strict=True)) for row in rows]
+        for error in found:
+            error["queued"] = error.pop("attempts") is not None
+            error["retryable"] = bool(error["retryable"])
+        return found
+
     # lineage --------------------------------------------------------------------------------
 
     def lineage(self, source_key: str) -> list[dict[str, Any]]:

@@ -27,11 +27,17 @@ def _when(moment: datetime | str | None, fallback: str = "") -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _duration(started: str | None, finished: str | None) -> str:
+def _moment(value: datetime | str) -> datetime:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _duration(started: datetime | str | None, finished: datetime | str | None) -> str:
+    """How long a run took: ``42 s``, ``3 min 5 s``, ``1 h 2 min``."""
     if not started or not finished:
         return ""
-    begin = datetime.fromisoformat(started.replace("Z", "+00:00"))
-    end = datetime.fromisoformat(finished.replace("Z", "+00:00"))
+    begin, end = _moment(started), _moment(finished)
     seconds = max(0, round((end - begin).total_seconds()))
     if seconds < 60:
         return f"{seconds} s"
