@@ -59,7 +59,7 @@ def field_row(destination: str, transform: Any, changed: bool = False) -> FieldR
     if isinstance(transform, Copy):
         return FieldRow(destination, "Copy", transform.source, "", changed=changed)
     if isinstance(transform, Default):
-        detail = f"Default {_text(transform.default)}"
+        detail = _text(transform.default)
         if transform.source:
             detail = f"{detail} when empty"
         return FieldRow(destination, "Default", transform.source or "", detail, changed=changed)
