@@ -83,6 +83,11 @@ class ConfigChange:
         return None if self.before is None else digest_of(self.before)
 
     @property
+    def proposal(self) -> str:
+        """The SHA-256 of the edited text: a save can name the text a person was shown."""
+        return digest_of(self.after)
+
+    @property
     def changed(self) -> bool:
         return self.before != self.after
 

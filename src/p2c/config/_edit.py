@@ -94,13 +94,27 @@ class ConfigEditor:
         catalog: The templates (default: the built-in ones and ``root/templates``).
     """
 
-    def __init__(self, root: Path, text: str, catalog: TemplateCatalog | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        text: str,
+        catalog: TemplateCatalog | None = None,
+        *,
+        read: str | None = None,
+    ) -> None:
         from p2c.workspace import CONFIG_FILE, TEMPLATES_FOLDER  # it imports this package
 
         self.root = root
         self.path = root / CONFIG_FILE
         self.text = text
+        # The text as read from the file, when ``text`` is an edit of it (`then`).
+        self.read = text if read is None else read
         self.catalog = catalog or BUILTIN.extended(root / TEMPLATES_FOLDER)
+
+    def then(self, change: ConfigChange) -> ConfigEditor:
+        """An editor on the text of ``change``, whose changes are of the file as read: two
+        edits shown as one diff and saved at once (a schedule and its recipients)."""
+        return ConfigEditor(self.root, change.after, self.catalog, read=self.read)
 
     @classmethod
     def open(cls, root: Path, expect: str | None = None) -> ConfigEditor:
@@ -133,7 +147,8 @@ class ConfigEditor:
 
     @property
     def digest(self) -> str:
-        return digest_of(self.text)
+        """The SHA-256 of the file's text as read."""
+        return digest_of(self.read)
 
     # -- making a change ----------------------------------------------------------------
 
@@ -146,7 +161,7 @@ class ConfigEditor:
             check_text(after, self.path, self.root, self.catalog)
         except ConfigError as refused:
             error = refused
-        return ConfigChange(self.root, self.path, summary, self.text, after, error)
+        return ConfigChange(self.root, self.path, summary, self.read, after, error)
 
     def _project(self, data: CommentedMap, name: str) -> CommentedMap:
         projects = data.get("projects")

@@ -43,13 +43,14 @@ def _routers() -> list[APIRouter]:
     return [
         _signin.router,
         _dashboard.router,
+        # The editing pages (new project, mapping editor, save as template, schedule
+        # editing): p2c.web._editing.router; before the project page, whose
+        # /projects/{name} would take /projects/new.
+        _editing.router,
         _project.router,
         _runs.router,
         _catalog.router,
         _admin.router,
-        # The editing pages (new project, mapping editor, save as template, schedule
-        # editing): p2c.web._editing.router.
-        _editing.router,
     ]
 
 

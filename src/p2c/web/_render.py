@@ -10,7 +10,6 @@ from typing import Any
 import jinja2
 from fastapi import Request
 from starlette.responses import HTMLResponse
-from starlette.routing import NoMatchFound
 from starlette.templating import Jinja2Templates
 
 from p2c.web._security import csrf_token, current_user
@@ -76,13 +75,23 @@ environment.globals["duration"] = _duration
 templates = Jinja2Templates(env=environment)
 
 
+def _route_names(routes: Any) -> set[str]:
+    """The names of routes, those of included routers among them."""
+    names: set[str] = set()
+    for route in routes:
+        name = getattr(route, "name", None)
+        if isinstance(name, str):
+            names.add(name)
+        included = getattr(route, "original_router", None)  # FastAPI's included router
+        if included is not None:
+            names |= _route_names(included.routes)
+    return names
+
+
 def _has_route(request: Request) -> Any:
     def has(name: str) -> bool:
-        try:
-            request.app.url_path_for(name)
-        except NoMatchFound:
-            return False
-        return True
+        # By name, not url_path_for: a route with path parameters has no path without them.
+        return name in _route_names(request.app.routes)
 
     return has
 
