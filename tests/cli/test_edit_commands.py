@@ -168,6 +168,8 @@ def test_projects_add_and_templates_save(ws: Path, p2c: Run) -> None:
     assert done.code == 0, done.stderr
     assert (ws / "templates" / "contoso-customers.yaml").exists()
     assert Workspace.open(ws).templates.get("Contoso customers").tasks
+    listed = p2c("templates", "-w", ws).stdout
+    assert "Contoso customers (direct, saved in the workspace)" in listed
     assert p2c("templates", "save", "-w", ws, "cc", "Contoso customers").code == 2
 
 

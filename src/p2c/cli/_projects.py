@@ -5,6 +5,8 @@ from __future__ import annotations
 
 __all__ = ["register_projects"]
 
+import os
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -22,8 +24,8 @@ from p2c.cli._render import (
 )
 from p2c.cli._serve import schedule_app
 from p2c.engine import StateStore
-from p2c.templates import builtin_templates
-from p2c.workspace import Workspace
+from p2c.templates import BUILTIN, TemplateCatalog, builtin_templates
+from p2c.workspace import CONFIG_FILE, TEMPLATES_FOLDER, Workspace
 
 
 def _projects_document(ws: Workspace, state: StateStore) -> dict[str, Any]:
@@ -63,7 +65,16 @@ def _projects_grid(document: dict[str, Any]) -> Grid:
     return grid
 
 
-def _templates_document() -> dict[str, Any]:
+def _catalog(workspace: Path | None) -> TemplateCatalog:
+    """The built-in templates, and the workspace's own (``templates/``) when there is one."""
+    folder = Path(workspace or os.environ.get("P2C_WORKSPACE") or ".")
+    if (folder / CONFIG_FILE).exists():
+        return BUILTIN.extended(folder / TEMPLATES_FOLDER)
+    return BUILTIN
+
+
+def _templates_document(catalog: TemplateCatalog) -> dict[str, Any]:
+    built_in = builtin_templates()
     return {
         "templates": [
             {
@@ -73,8 +84,9 @@ def _templates_document() -> dict[str, Any]:
                     {"name": task.name, "legs": [leg.name for leg in task.legs]} for task in t.tasks
                 ],
                 "requires": list(t.requires),
+                "saved": t.name not in built_in,
             }
-            for t in builtin_templates().values()
+            for t in catalog.all().values()
         ]
     }
 
@@ -92,16 +104,20 @@ def register_projects(app: typer.Typer) -> None:
     )
 
     @templates_app.callback()
-    def templates(ctx: typer.Context, json: JsonOption = False) -> None:
-        """The built-in templates with their tasks and prerequisites."""
+    def templates(
+        ctx: typer.Context, workspace: WorkspaceOption = None, json: JsonOption = False
+    ) -> None:
+        """The built-in templates with their tasks and prerequisites, and the workspace's
+        own (saved with `p2c templates save`) when run in one."""
         if ctx.invoked_subcommand is not None:
             return
-        document = _templates_document()
+        document = _templates_document(_catalog(workspace))
         if json:
             print_json(document)
             return
         for t in document["templates"]:
-            print_wrapped(f"{t['name']} ({t['generation']})", "bold")
+            saved = ", saved in the workspace" if t["saved"] else ""
+            print_wrapped(f"{t['name']} ({t['generation']}{saved})", "bold")
             for task in t["tasks"]:
                 print_wrapped(f"task {task['name']}: {', '.join(task['legs'])}", indent=2)
             if t["requires"]:
