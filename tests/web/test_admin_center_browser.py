@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 from web_world import ACCOUNTS, CONTACTS, CUSTOMERS, PROJECTS, AdminCenter
 
 from p2c.workspace import Workspace
@@ -32,7 +32,7 @@ REJECTED = {
 }
 
 
-def _row(page: Page, project: str) -> object:
+def _row(page: Page, project: str) -> Locator:
     return page.locator(f'tr[data-project="{project}"]')
 
 

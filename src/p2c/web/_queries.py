@@ -16,6 +16,8 @@ __all__ = [
     "worst",
 ]
 
+import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -23,6 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 
 COUNTS = ("read", "created", "updated", "unchanged", "skipped", "failed")
+_PAST_TTL = 300.0  # seconds the chart's days before today are kept
 _WORST = ("Error", "Cancelled", "Skipped", "Warning", "Completed")
 _INDEXES = (
     # The error queue counted by project.
@@ -42,6 +45,7 @@ class ProjectRun:
     finished_at: datetime | None
     started_by: str
     counts: dict[str, int]
+    project: str = ""
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,15 @@ def _aware(moment: Any) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def _iso(moment: datetime) -> str:
+    """As SQLite keeps a UTC datetime (text that sorts as time does)."""
+    return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
 def worst(statuses: set[str]) -> str:
     """A project's status in a run: the worst of its task runs (Running while one runs)."""
     if "Running" in statuses:
@@ -75,6 +88,8 @@ class WebQueries:
         self.engine = engine
         self._mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
         self._sqlite = engine.dialect.name == "sqlite"
+        self._lock = threading.Lock()
+        self._past: tuple[tuple[date, date], float, dict[str, tuple[int, int]]] | None = None
         with engine.begin() as db:
             for statement in _INDEXES:
                 db.exec_driver_sql(statement)
@@ -85,19 +100,22 @@ class WebQueries:
     # projects -------------------------------------------------------------------------------
 
     def last_runs(self, projects: list[str]) -> dict[str, ProjectRun]:
-        """Each project's latest finished run, as the project saw it."""
-        found: dict[str, ProjectRun] = {}
+        """Each project's latest finished run, as the project saw it: one indexed lookup
+        per project (by the (project, run_id) index, however long ago it ran), then the
+        runs' rows together."""
+        # Ordered as the (project, run_id) index is, so that every database walks it.
+        latest = self._sql(
+            "SELECT run_id FROM task_run WHERE project = ? AND status <> ? "
+            "ORDER BY project DESC, run_id DESC LIMIT 1"
+        )
         with self.engine.connect() as db:
+            pairs = []
             for project in projects:
-                run_id = db.exec_driver_sql(
-                    self._sql("SELECT max(run_id) FROM task_run WHERE project = ? AND status != ?"),
-                    (project, "Running"),
-                ).scalar()
+                run_id = db.exec_driver_sql(latest, (project, "Running")).scalar()
                 if run_id is not None:
-                    runs = self._project_runs(db, project, [int(run_id)])
-                    if runs:
-                        found[project] = runs[0]
-        return found
+                    pairs.append((project, int(run_id)))
+            runs = self._project_runs(db, pairs)
+        return {r.project: r for r in runs}
 
     def history(
         self,
@@ -119,58 +137,68 @@ class WebQueries:
         )
         with self.engine.connect() as db:
             ids = [int(r[0]) for r in db.exec_driver_sql(self._sql(sql), tuple(params))]
-            runs = self._project_runs(db, project, ids[:limit])
+            runs = self._project_runs(db, [(project, i) for i in ids[:limit]])
         runs = [r for r in runs if r.started_at is None or r.started_at >= since]
         more = len(ids) > limit and len(runs) == limit
         return runs, (runs[-1].run_id if more else None)
 
-    def _project_runs(self, db: sa.Connection, project: str, ids: list[int]) -> list[ProjectRun]:
-        if not ids:
+    def _project_runs(self, db: sa.Connection, pairs: list[tuple[str, int]]) -> list[ProjectRun]:
+        """The runs of (project, run id) pairs as each project saw them, newest first."""
+        if not pairs:
             return []
+        ids = sorted({run_id for _, run_id in pairs})
+        wanted = set(pairs)
         marks = ", ".join("?" * len(ids))
         sums = ", ".join(f'sum("{c}")' for c in COUNTS)
         tasks = db.exec_driver_sql(
             self._sql(
-                f"SELECT run_id, status, {sums}, min(started_at), max(finished_at) "
-                f"FROM task_run WHERE project = ? AND run_id IN ({marks}) "
-                "GROUP BY run_id, status"
-            ),
-            (project, *ids),
-        ).all()
-        runs = db.exec_driver_sql(
-            self._sql(
-                f"SELECT id, started_at, finished_at, started_by FROM run WHERE id IN ({marks})"
+                f"SELECT project, run_id, status, {sums} FROM task_run "
+                f"WHERE run_id IN ({marks}) GROUP BY project, run_id, status"
             ),
             tuple(ids),
         ).all()
-        by_service = {
-            int(r[0]): str(r[1])
+        runs = {
+            int(r[0]): r
             for r in db.exec_driver_sql(
-                self._sql(f"SELECT run_id, started_by FROM service_run WHERE run_id IN ({marks})"),
+                self._sql(
+                    f"SELECT id, started_at, finished_at, started_by FROM run WHERE id IN ({marks})"
+                ),
                 tuple(ids),
             )
         }
-        statuses: dict[int, set[str]] = {}
-        counts: dict[int, dict[str, int]] = {}
-        for run_id, status, *values in tasks:
-            statuses.setdefault(run_id, set()).add(status)
-            total = counts.setdefault(run_id, dict.fromkeys(COUNTS, 0))
-            for column, value in zip(COUNTS, values[: len(COUNTS)], strict=True):
+        by_service = {
+            (str(r[1]), int(r[0])): str(r[2])
+            for r in db.exec_driver_sql(
+                self._sql(
+                    f"SELECT run_id, project, started_by FROM service_run WHERE run_id IN ({marks})"
+                ),
+                tuple(ids),
+            )
+        }
+        statuses: dict[tuple[str, int], set[str]] = {}
+        counts: dict[tuple[str, int], dict[str, int]] = {}
+        for project, run_id, status, *values in tasks:
+            pair = (str(project), int(run_id))
+            if pair not in wanted:
+                continue
+            statuses.setdefault(pair, set()).add(status)
+            total = counts.setdefault(pair, dict.fromkeys(COUNTS, 0))
+            for column, value in zip(COUNTS, values, strict=True):
                 total[column] += int(value or 0)
-        rows = {int(r[0]): r for r in runs}
         result = []
-        for run_id in sorted(ids, reverse=True):
-            row = rows.get(run_id)
+        for project, run_id in sorted(wanted, key=lambda p: (-p[1], p[0])):
+            row = runs.get(run_id)
             if row is None:
                 continue
             result.append(
                 ProjectRun(
                     run_id,
-                    worst(statuses.get(run_id, set())),
+                    worst(statuses.get((project, run_id), set())),
                     _aware(row[1]),
                     _aware(row[2]),
-                    row[3] or by_service.get(run_id) or "command",
-                    counts.get(run_id, dict.fromkeys(COUNTS, 0)),
+                    row[3] or by_service.get((project, run_id)) or "command",
+                    counts.get((project, run_id), dict.fromkeys(COUNTS, 0)),
+                    project,
                 )
             )
         return result
@@ -200,32 +228,48 @@ class WebQueries:
 
     def per_day(self, days: int = 14, now: datetime | None = None) -> list[DayCounts]:
         """Records written (created + updated) and failed per day (UTC), the last ``days``
-        days, oldest first; a day without runs is zero."""
-        today = (now or datetime.now(UTC)).date()
+        days, oldest first; a day without runs is zero. The days before today are read at
+        most every few minutes (they hardly change); today is read each time."""
+        moment = now or datetime.now(UTC)
+        today = moment.date()
         first = today - timedelta(days=days - 1)
-        since = datetime(first.year, first.month, first.day, tzinfo=UTC)
+        with self._lock:
+            cached = self._past
+        if (
+            cached is None
+            or cached[0] != (first, today)
+            or time.monotonic() - cached[1] > _PAST_TTL
+        ):
+            past = self._day_sums(_midnight(first), _midnight(today))
+            with self._lock:
+                self._past = cached = ((first, today), time.monotonic(), past)
+        rows = {**cached[2], **self._day_sums(_midnight(today), None)}
+        result = []
+        for offset in range(days):
+            day = first + timedelta(days=offset)
+            written, failed = rows.get(day.isoformat(), (0, 0))
+            result.append(DayCounts(day, written, failed))
+        return result
+
+    def _day_sums(self, since: datetime, until: datetime | None) -> dict[str, tuple[int, int]]:
         day = (
             "substr(r.started_at, 1, 10)"
             if self._sqlite
             else "to_char(r.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
         )
+        where = "r.started_at >= ?" + (" AND r.started_at < ?" if until else "")
         sql = (
             f"SELECT {day} AS day, sum(t.created + t.updated), sum(t.failed) "
             "FROM run r JOIN task_run t ON t.run_id = r.id "
-            f"WHERE r.started_at >= ? GROUP BY {day}"
+            f"WHERE {where} GROUP BY {day}"
         )
-        bound: Any = since.strftime("%Y-%m-%d %H:%M:%S.%f") if self._sqlite else since
+        bounds = [since, *([until] if until else [])]
+        params = tuple(_iso(b) if self._sqlite else b for b in bounds)
         with self.engine.connect() as db:
-            rows = {
+            return {
                 str(d): (int(w or 0), int(f or 0))
-                for d, w, f in db.exec_driver_sql(self._sql(sql), (bound,))
+                for d, w, f in db.exec_driver_sql(self._sql(sql), params)
             }
-        result = []
-        for offset in range(days):
-            moment = first + timedelta(days=offset)
-            written, failed = rows.get(moment.isoformat(), (0, 0))
-            result.append(DayCounts(moment, written, failed))
-        return result
 
     # a run's failed records ----------------------------------------------------------------
 
