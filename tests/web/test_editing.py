@@ -123,6 +123,15 @@ def test_a_save_without_a_shown_diff_asks_first(web: Web) -> None:
     assert web.post(f"{PROJECT}/edit", {**form, **digests}).status_code == 303
 
 
+def test_saving_goes_back_only_to_a_page_of_this_site(web: Web) -> None:
+    web.sign_in("alice")
+    for site, elsewhere in (("2", "https://example.com/"), ("3", "//example.com/")):
+        answer = _save(web, f"{PROJECT}/edit", {**SITE, "default": site, "next": elsewhere})
+        assert answer.status_code == 303 and answer.headers["location"] == PROJECT
+    unnamed = {"op": "new", "name": " ", "template": CONTACTS, "connection_set": "sandbox"}
+    assert "needs a name" in _preview(web, "/projects/new", unnamed)
+
+
 def test_only_an_admin_edits(web: Web) -> None:
     for name in ("victor", "olivia"):
         web.client.cookies.clear()

@@ -140,7 +140,7 @@ def test_a_viewer_or_operator_cannot_edit(
     # The post the editor's Save makes, with the user's own valid CSRF token: 403.
     token = page.locator('input[name="csrf_token"]').first.get_attribute("value")
     assert token
-    form = {
+    form: dict[str, str | float | bool] = {
         "csrf_token": token,
         "op": "map",
         "task": "ContactToCustomer",

@@ -174,6 +174,8 @@ def change_of(
     op = posted.get("op")
     leg = posted.get("leg") or None
     if op == "new":
+        if not posted.get("name"):
+            raise ConfigError("A new project needs a name.", fix="give the project a name")
         business_unit = posted.get("business_unit") or None
         return editor.add_project(
             posted.get("name"),

@@ -101,7 +101,7 @@ def _save(request: Request, user: User, project: str | None, posted: Posted) -> 
     shows the change (with Save) or why it is refused, and writes nothing."""
     service = service_of(request)
     digest, proposal = posted.get("digest"), posted.get("proposal")
-    back = posted.get("next") or (_project_path(project) if project else "/projects")
+    back = _local(posted.get("next")) or (_project_path(project) if project else "/projects")
     try:
         editor = _editor(service, expect=digest or None)
         change = change_of(editor, project, posted, _webhook(service, project))
@@ -130,6 +130,11 @@ def _save(request: Request, user: User, project: str | None, posted: Posted) -> 
     if posted.get("op") == "new":
         back = _project_path(posted.get("name"))
     return RedirectResponse(back, status_code=303)
+
+
+def _local(path: str) -> str:
+    """A page of this site to go back to (never another site's: ``//host``, ``https:``)."""
+    return path if path.startswith("/") and not path.startswith(("//", "/\\")) else ""
 
 
 def _refused(
