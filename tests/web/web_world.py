@@ -9,6 +9,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from p2c.sandbox import sample_document
 from p2c.service import Service, build_api, serve
@@ -39,6 +42,15 @@ def make_workspace(root: Path, contacts: int = 12) -> Path:
         for table in ("account", "contact", "quote", "salesorder", "invoice"):
             db.execute(f"UPDATE {table} SET createdon = ?, modifiedon = ?", (moment, moment))
     return root
+
+
+def edit_project(root: Path, name: str, **keys: Any) -> None:
+    """Set keys of a project in p2c.yaml."""
+    path = root / CONFIG_FILE
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    (project,) = [p for p in data["projects"] if p["name"] == name]
+    project.update(keys)
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
 
 
 @dataclass
