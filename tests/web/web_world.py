@@ -4,6 +4,7 @@ its pages served by uvicorn on a free loopback port, and users of each role."""
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ import yaml
 
 from p2c.sandbox import sample_document
 from p2c.service import Service, build_api, serve
+from p2c.service._runner import Runner
 from p2c.web import mount_web
 from p2c.workspace import CONFIG_FILE, init_workspace
 
@@ -60,11 +62,31 @@ class AdminCenter:
     service: Service
 
 
+class HeldRunner(Runner):
+    """Runs stop after their first task ends until ``gate`` opens: progress to watch."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.gate = threading.Event()
+        self.held = threading.Event()
+
+    def run(self, request: Any, cancel: Any, on_start: Any, emit: Any) -> Any:
+        def emitting(event: dict[str, Any]) -> None:
+            emit(event)
+            if event["type"] == "task-end" and not self.held.is_set():
+                self.held.set()
+                self.gate.wait(30)
+
+        return super().run(request, cancel, on_start, emitting)
+
+
 @contextmanager
-def admin_center(root: Path, *, secure_cookies: bool = False) -> Iterator[AdminCenter]:
+def admin_center(
+    root: Path, *, secure_cookies: bool = False, runner: Runner | None = None
+) -> Iterator[AdminCenter]:
     """The service of the workspace at ``root`` with the admin center, on a free port;
     the users of USERS with PASSWORD."""
-    service = Service(root)
+    service = Service(root, runner=runner)
     app = mount_web(build_api(service), service, secure_cookies=secure_cookies)
     users = app.state.web_users
     for name, role in USERS.items():
