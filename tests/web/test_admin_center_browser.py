@@ -11,7 +11,16 @@ from pathlib import Path
 from urllib.parse import quote
 
 from playwright.sync_api import Locator, Page, expect
-from web_world import ACCOUNTS, CONTACTS, CUSTOMERS, PROJECTS, AdminCenter
+from web_world import (
+    ACCOUNTS,
+    CONTACTS,
+    CUSTOMERS,
+    PROJECTS,
+    AdminCenter,
+    HeldRunner,
+    admin_center,
+    make_workspace,
+)
 
 from p2c.workspace import Workspace
 
@@ -171,3 +180,26 @@ def test_usable_at_phone_width(center: AdminCenter, new_page: Callable[..., Page
     page.keyboard.press("Tab")
     focused = page.evaluate("document.activeElement.textContent")
     assert focused == "Skip to content"
+
+
+def test_a_running_run_shows_its_progress_live(
+    tmp_path: Path, new_page: Callable[..., Page]
+) -> None:
+    from conftest import sign_in
+
+    root = make_workspace(tmp_path / "ws")
+    runner = HeldRunner(root)
+    with admin_center(root, runner=runner) as center:
+        page = sign_in(new_page(), center.url, "olivia")
+        page.goto(f"{center.url}/projects/{quote(ACCOUNTS, safe='')}")
+        page.get_by_role("button", name="Run now").click()
+        # The run is held after its first task: the page shows it running, and the events
+        # of that task arrived through the event stream.
+        expect(page.locator("#run-status")).to_have_text("Running")
+        progress = page.get_by_role("log")
+        expect(progress).to_contain_text(f"started {ACCOUNTS} / Accounts - Customers")
+        expect(progress).to_contain_text("task ended Completed: 1 created")
+        assert runner.held.is_set()
+        runner.gate.set()
+        # The end event reloads the page with the run's outcome.
+        expect(page.locator("#run-status")).to_have_text("Completed", timeout=60_000)

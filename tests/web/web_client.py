@@ -50,5 +50,6 @@ def make_web(root: Path, **options: Any) -> Web:
     service = Service(root)
     app = mount_web(build_api(service), service, **options)
     for name, role in USERS.items():
-        app.state.web_users.add(name, role, PASSWORD, actor="test")
+        if app.state.web_users.find(name) is None:
+            app.state.web_users.add(name, role, PASSWORD, actor="test")
     return Web(service, TestClient(app, base_url="http://testserver"))

@@ -4,14 +4,19 @@ its pages served by uvicorn on a free loopback port, and users of each role."""
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from p2c.sandbox import sample_document
 from p2c.service import Service, build_api, serve
+from p2c.service._runner import Runner
 from p2c.web import mount_web
 from p2c.workspace import CONFIG_FILE, init_workspace
 
@@ -41,6 +46,15 @@ def make_workspace(root: Path, contacts: int = 12) -> Path:
     return root
 
 
+def edit_project(root: Path, name: str, **keys: Any) -> None:
+    """Set keys of a project in p2c.yaml."""
+    path = root / CONFIG_FILE
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    (project,) = [p for p in data["projects"] if p["name"] == name]
+    project.update(keys)
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+
+
 @dataclass
 class AdminCenter:
     root: Path
@@ -48,11 +62,31 @@ class AdminCenter:
     service: Service
 
 
+class HeldRunner(Runner):
+    """Runs stop after their first task ends until ``gate`` opens: progress to watch."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.gate = threading.Event()
+        self.held = threading.Event()
+
+    def run(self, request: Any, cancel: Any, on_start: Any, emit: Any) -> Any:
+        def emitting(event: dict[str, Any]) -> None:
+            emit(event)
+            if event["type"] == "task-end" and not self.held.is_set():
+                self.held.set()
+                self.gate.wait(30)
+
+        return super().run(request, cancel, on_start, emitting)
+
+
 @contextmanager
-def admin_center(root: Path, *, secure_cookies: bool = False) -> Iterator[AdminCenter]:
+def admin_center(
+    root: Path, *, secure_cookies: bool = False, runner: Runner | None = None
+) -> Iterator[AdminCenter]:
     """The service of the workspace at ``root`` with the admin center, on a free port;
     the users of USERS with PASSWORD."""
-    service = Service(root)
+    service = Service(root, runner=runner)
     app = mount_web(build_api(service), service, secure_cookies=secure_cookies)
     users = app.state.web_users
     for name, role in USERS.items():
