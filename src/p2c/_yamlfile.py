@@ -6,7 +6,7 @@ of a key path too (``projects.0.tasks.Contacts.map.SiteId`` -> line 31).
 
 from __future__ import annotations
 
-__all__ = ["KeyPath", "YamlLines", "load_document", "load_model"]
+__all__ = ["KeyPath", "YamlLines", "load_document", "load_model", "parse_document"]
 
 from collections.abc import Sequence
 from pathlib import Path
@@ -149,6 +149,17 @@ def load_document(path: Path, model: type[M]) -> tuple[M, YamlLines]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path} does not exist.", fix="create it with `p2c init DIR`") from None
+    return parse_document(text, path, model)
+
+
+def parse_document(text: str, path: Path, model: type[M]) -> tuple[M, YamlLines]:
+    """Parse and validate ``text`` as the content of ``path`` (which names it in messages),
+    with the same checks and messages as `load_document`: an edit is checked before it is
+    written.
+
+    Raises:
+        ConfigError: as `load_document`.
+    """
     try:
         lines = YamlLines(path, yaml.compose(text))
         data: Any = yaml.safe_load(text)

@@ -273,6 +273,7 @@ def as_version_2(execute: Callable[[str], object]) -> None:
     version 3, and a run left Running an hour ago by a p2c that did not say who ran it."""
     for column in NEW_RUN_COLUMNS:
         execute(f"ALTER TABLE run DROP COLUMN {column}")
+    execute("ALTER TABLE record_error DROP COLUMN record_name")  # added by version 4
     execute("UPDATE p2c_schema SET value = '2' WHERE name = 'version'")
     an_hour_ago = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S")
     execute(
@@ -282,12 +283,14 @@ def as_version_2(execute: Callable[[str], object]) -> None:
 
 
 def check_migrated(state: StateStore) -> None:
-    """Version 3 now, the columns there, and the old run no longer Running."""
+    """Version 4 now, the columns there, and the old run no longer Running."""
     with state.engine.connect() as db:
         version = db.execute(sa.text("SELECT value FROM p2c_schema")).scalar()
         columns = {c["name"] for c in sa.inspect(db).get_columns("run")}
-    assert version == "3"
+        error_columns = {c["name"] for c in sa.inspect(db).get_columns("record_error")}
+    assert version == "4"
     assert set(NEW_RUN_COLUMNS) <= columns
+    assert "record_name" in error_columns
     (old,) = state.runs()
     assert old.status == "Error" and "has not been heard from" in old.message
     assert old.started_by is None  # not known then

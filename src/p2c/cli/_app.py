@@ -25,6 +25,7 @@ from p2c.cli._run import register, run_and_render
 from p2c.cli._sandbox import sales_app, sandbox_app
 from p2c.cli._serve import register as register_service
 from p2c.cli._update import register_update
+from p2c.cli._users import users_app
 from p2c.sandbox import sample_document
 from p2c.workspace import init_workspace
 
@@ -42,6 +43,7 @@ register(app)
 register_history(app)
 app.command()(emulator)
 register_service(app)
+app.add_typer(users_app, name="users")
 register_update(sandbox_app)
 
 

@@ -59,14 +59,23 @@ def serve_command(
         Path | None, typer.Option(help="Certificate file, to serve HTTPS directly.")
     ] = None,
     tls_key: Annotated[Path | None, typer.Option(help="Key file of --tls-cert.")] = None,
+    secure_cookies: Annotated[
+        bool,
+        typer.Option(
+            help="Mark the admin center's session cookie Secure (on by itself with "
+            "--tls-cert; give it behind a TLS-terminating proxy)."
+        ),
+    ] = False,
     workspace: WorkspaceOption = None,
 ) -> None:
-    """Run the scheduler and the HTTP API (/api/v1, /healthz, /metrics) until SIGTERM or
-    Ctrl-C; runs in progress then end Cancelled at their next batch."""
+    """Run the scheduler, the admin center (/) and the HTTP API (/api/v1, /healthz,
+    /metrics) until SIGTERM or Ctrl-C; runs in progress then end Cancelled at their next
+    batch."""
     if (tls_cert is None) != (tls_key is None):
         raise ConfigError("--tls-cert and --tls-key go together.")
     # Here, not at the top: the web stack is imported by `p2c serve` only.
-    from p2c.service import Service, serve
+    from p2c.service import Service, build_api, serve
+    from p2c.web import mount_web
 
     ws = Workspace.open(workspace)
     _logging()
@@ -74,8 +83,9 @@ def serve_command(
     previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGTERM, signal.SIGINT)}
     service = Service(ws.root, workers=workers)
     tls = (tls_cert, tls_key) if tls_cert and tls_key else None
+    app = mount_web(build_api(service), service, secure_cookies=secure_cookies or tls is not None)
     try:
-        with serve(service, host, port, tls=tls) as running:
+        with serve(service, host, port, tls=tls, app=app) as running:
             scheduled = len(service.scheduler.projects)
             out.print(
                 f"p2c serve: {running.url} (workspace {ws.root}; {scheduled} scheduled "

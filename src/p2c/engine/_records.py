@@ -72,7 +72,7 @@ class ErrorRow:
     field: str | None
     message: str
     retryable: bool = False
-    # The record's name where the mapped values tell it, for messages (not stored).
+    # The record's name where the mapped values tell it, for messages and the history.
     name: str | None = None
 
 

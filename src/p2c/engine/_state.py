@@ -182,6 +182,7 @@ class StateStore(RunHistory):
                             "field": e.field,
                             "message": e.message,
                             "retryable": e.retryable,
+                            "record_name": e.name,
                         }
                         for e in errors
                     ],

@@ -27,9 +27,9 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
-SCHEMA_VERSION = "3"
+SCHEMA_VERSION = "4"
 # Versions a database is brought up from by adding the columns it lacks (all nullable).
-MIGRATES_FROM = ("2",)
+MIGRATES_FROM = ("2", "3")
 
 
 class UTCDateTime(sa.TypeDecorator[datetime]):
@@ -117,6 +117,8 @@ record_error_table = sa.Table(
     sa.Column("field", sa.String(200)),
     sa.Column("message", sa.Text, nullable=False),
     sa.Column("retryable", sa.Boolean, nullable=False, default=False),
+    # The record's name where the mapped values tell it (schema 4): the admin center shows it.
+    sa.Column("record_name", sa.String(400)),
 )
 # The records that failed and have not been written since: kept until they are fixed,
 # whatever the retention of the history.

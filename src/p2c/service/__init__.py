@@ -23,6 +23,7 @@ from p2c.service._config import (
 if typing.TYPE_CHECKING:
     from p2c.service._access import ROLES, AccessStore, AuditEntry, Role, TokenInfo
     from p2c.service._api import build_api
+    from p2c.service._runner import RetrySelection, RunRequest
     from p2c.service._schedule import (
         Clock,
         ManualClock,
@@ -46,7 +47,9 @@ __all__ = [
     "Notify",
     "NotifyOn",
     "PauseAfter",
+    "RetrySelection",
     "Role",
+    "RunRequest",
     "Schedule",
     "ScheduleState",
     "Scheduler",
@@ -73,6 +76,8 @@ _LAZY = {
     "Scheduler": "_schedule",
     "SystemClock": "_schedule",
     "next_slot": "_schedule",
+    "RetrySelection": "_runner",
+    "RunRequest": "_runner",
     "serve": "_server",
     "Job": "_service",
     "Service": "_service",

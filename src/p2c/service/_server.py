@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from p2c._errors import ConfigError
 from p2c.service._api import build_api
@@ -61,6 +62,7 @@ def serve(
     port: int = 8080,
     *,
     tls: tuple[Path, Path] | None = None,
+    app: ASGIApp | None = None,
 ) -> Iterator[RunningService]:
     """Start the scheduler and the API; stop both (runs cancelled) when the block ends.
 
@@ -69,6 +71,8 @@ def serve(
         host: Where to listen; loopback unless told otherwise.
         port: TCP port (0: a free one).
         tls: Certificate and key files, to serve HTTPS directly.
+        app: What to serve (default: the API of :func:`build_api`); ``p2c serve`` passes
+            the API with the admin center mounted.
     """
     if not _loopback(host) and tls is None:
         log.warning(
@@ -84,7 +88,7 @@ def serve(
         raise
     bound = sock.getsockname()[1]
     config = uvicorn.Config(
-        build_api(service),
+        app or build_api(service),
         lifespan="off",
         log_level="warning",
         access_log=False,

@@ -220,6 +220,11 @@ class Service:
         self.store.forget(gone)
         log.info("p2c.yaml reloaded: %d scheduled project(s)", len(self.scheduler.projects))
 
+    def reload(self) -> None:
+        """Read p2c.yaml again now if it changed (the admin center saved an edit), instead
+        of at the loop's next turn; a file that is not valid keeps the workspace as it was."""
+        self._reload(self.clock.now())
+
     def _config_mtime(self) -> float:
         try:
             return (self.ws.root / CONFIG_FILE).stat().st_mtime
