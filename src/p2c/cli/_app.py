@@ -25,6 +25,7 @@ from p2c.cli._run import register, run_and_render
 from p2c.cli._sandbox import sales_app, sandbox_app
 from p2c.cli._serve import register as register_service
 from p2c.cli._update import register_update
+from p2c.cli._workers import register_worker
 from p2c.sandbox import sample_document
 from p2c.workspace import init_workspace
 
@@ -42,6 +43,7 @@ register(app)
 register_history(app)
 app.command()(emulator)
 register_service(app)
+register_worker(app)
 register_update(sandbox_app)
 
 

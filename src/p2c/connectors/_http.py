@@ -3,7 +3,8 @@
 The engine is synchronous and hands a destination one page at a time; the session sends the
 page's requests from a small thread pool. How many run at once starts from the server's
 ``x-ms-dop-hint`` (capped by ``max_concurrency``). What an answer means is the policy's
-(``_policy.py``): a throttled request pauses every thread of the session until
+(``_policy.py``): a throttled request pauses every thread of the session's rate budget
+(``_budget.py``: the session's own, or one shared by every worker of the identity) until
 ``Retry-After`` has passed, since the limit is per user and one thread's throttle is the
 others' too; transient failures are retried with exponential backoff and jitter. A request
 that is still failing when its retries are spent comes back as an :class:`Answer` marked
@@ -27,6 +28,7 @@ import httpx
 
 from p2c._errors import ConfigError, ConnectionFailed, NotFoundError
 from p2c.connectors._auth import BearerToken, TokenProvider, ssl_context, unreachable
+from p2c.connectors._budget import rate_budget
 from p2c.connectors._config import _HttpConnection
 from p2c.connectors._policy import Action, Retries, Verdict, classify, classify_error
 from p2c.connectors._wire import (
@@ -38,53 +40,6 @@ from p2c.connectors._wire import (
     parse_batch_response,
     text_of,
 )
-
-
-class _Gate:
-    """Bounded concurrency with a shared pause: the limit follows the server's hint."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.active = 0
-        self.resume_at = 0.0
-        # After a pause one request goes first: when it passes, the others follow; when it
-        # is throttled again, they have not all spent a round trip on a 429.
-        self.probing = False
-        self._condition = threading.Condition()
-
-    def enter(self) -> None:
-        with self._condition:
-            while True:
-                wait = self.resume_at - time.monotonic()
-                limit = 1 if self.probing else self.limit
-                if wait <= 0 and self.active < limit:
-                    self.active += 1
-                    return
-                self._condition.wait(timeout=wait if wait > 0 else None)
-
-    def leave(self) -> None:
-        with self._condition:
-            self.active -= 1
-            self._condition.notify_all()
-
-    def pause(self, seconds: float) -> None:
-        with self._condition:
-            self.resume_at = max(self.resume_at, time.monotonic() + seconds)
-            self.probing = True
-
-    def passed(self) -> None:
-        """A request was not throttled: every thread may go again."""
-        with self._condition:
-            if self.probing:
-                self.probing = False
-                self._condition.notify_all()
-
-    def resize(self, limit: int) -> None:
-        with self._condition:
-            if limit != self.limit:
-                self.limit = limit
-                self._condition.notify_all()
-
 
 _TOTALS = {"requests": 0, "throttled": 0, "retried": 0}
 _TOTALS_LOCK = threading.Lock()
@@ -129,7 +84,13 @@ class ApiSession:
         )
         self.tokens = TokenProvider(connection, root, label, self.client)
         self.auth = BearerToken(self.tokens)
-        self.gate = _Gate(min(4, connection.max_concurrency))
+        # The limits are per application user and service: sessions of one identity share
+        # one budget (across processes and hosts, when the workers installed one).
+        self.gate = rate_budget(
+            f"{connection.client_id}@{api_root}",
+            min(4, connection.max_concurrency),
+            connection.timeout,
+        )
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self.requests = 0

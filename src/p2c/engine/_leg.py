@@ -12,6 +12,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from p2c.connectors import Destination, DryRun, ReadRequest, Record, Source
 from p2c.dynamics import system_model
@@ -21,6 +22,7 @@ from p2c.engine._cursor import CursorProblem, Incremental, definition_digest
 from p2c.engine._examples import note_example, note_failures
 from p2c.engine._mapping import compile_map
 from p2c.engine._organization import OrganizationResolver
+from p2c.engine._partition import Partition, Partitioner, furthest, key_range
 from p2c.engine._records import Cursor, ErrorRow, LegId, TaskCounts, record_label
 from p2c.engine._state import StateStore
 from p2c.odata import Compare, Filter, Logical, parse_filter
@@ -118,6 +120,8 @@ class LegRun:
         progress: Progress,
         heartbeat: Callable[[], None],
         expected: Expected | None = None,
+        partitioner: Partitioner | None = None,
+        partition: Partition | None = None,
     ) -> None:
         self.workspace = workspace
         self.state = state
@@ -140,6 +144,9 @@ class LegRun:
         self.threshold = project.failure_threshold(task)
         self.policy: InactivePolicy = project.inactive_policy(task)
         self.bulk: BulkWrites | None = None  # units of many pages, where the destination takes them
+        self.partitioner = partitioner
+        self.partition = partition  # this run reads one key range of a first sync
+        self.position: tuple[str, str] | None = None  # where a partition's read got to
 
     def run(self) -> LegOutcome:
         connection_set = self.project.connection_set
@@ -147,6 +154,9 @@ class LegRun:
         destination = self.workspace.destination(connection_set, self.leg.destination.system)
         try:
             self._prepare(source)
+            if self.partition is not None:
+                self._partition_pass(source, destination, self.partition)
+                return self.outcome
             self._open_bulk(destination)
             keys = (self.options.retry_keys or {}).get(self.id)
             if self.options.retry_only:
@@ -281,6 +291,9 @@ class LegRun:
         # Change tracking, where the source offers it, starts from the token of now: what
         # changes while this pass reads is in the next run's delta.
         tracking = source.changes(entity, None)
+        if self.never_written and not cursor.last_value and self._partitioned(source, cursor):
+            self._save_delta(cursor.state(tracking.token if tracking else None))
+            return
         where: Filter | None = None
         try:
             where = cursor.where()
@@ -295,6 +308,95 @@ class LegRun:
             self._process(page, destination, skip_unchanged, cursor.advance(page))
         if tracking is not None:
             self._save_delta(cursor.state(tracking.token))
+
+    # partitions ---------------------------------------------------------------------------------
+
+    def _key_request(self) -> ReadRequest:
+        return ReadRequest(
+            self.leg.source.entity,
+            self.source_key,
+            (),
+            self.filter,
+            page_size=self.project.batch_size,
+            order_by=self.source_key,
+        )
+
+    def _partitioned(self, source: Source, cursor: Incremental) -> bool:
+        """Read a first sync as key-range partitions in parallel, when a partitioner is given
+        and the source holds enough records. Moves ``cursor`` to the furthest position the
+        partitions reached (the caller saves it). False: read it in one pass instead."""
+        partitioner = self.partitioner
+        if partitioner is None or partitioner.count < 2 or not self.watermark:
+            return False
+        request = self._key_request()
+        total = source.count(request)
+        if total is None:
+            total = sum(len(page) for page in source.read(request))
+        if total < max(partitioner.min_records, partitioner.count):
+            return False
+        self._expect(lambda: total)
+        parts = self._partitions(source, request, total, cursor.started, partitioner.count)
+        results = partitioner.run(parts)
+        counts = self.outcome.counts
+        for result in results:
+            for name in ("read", "created", "updated", "unchanged", "skipped", "failed"):
+                setattr(counts, name, getattr(counts, name) + getattr(result.counts, name))
+            self.outcome.notes.extend(result.notes)
+        position = furthest(results)
+        if position is not None:
+            cursor.last_value, cursor.last_key = position
+        self.outcome.notes.append(
+            f"first sync of {total:,} records read in {len(parts)} key-range partitions "
+            "in parallel"
+        )
+        self.progress(self.label, 0)
+        return True
+
+    def _partitions(
+        self, source: Source, request: ReadRequest, total: int, started: datetime, count: int
+    ) -> list[Partition]:
+        """Ranges of about ``total / count`` keys each, bounded by keys the source gave."""
+        step = -(-total // count)
+        bounds: list[list[Any]] = []
+        seen = 0
+        for page in source.read(request):
+            for record in page:
+                if seen and seen % step == 0 and len(bounds) < count - 1:
+                    bounds.append([record[k] for k in self.source_key])
+                seen += 1
+        edges: list[list[Any] | None] = [None, *bounds, None]
+        return [
+            Partition(
+                self.id.project,
+                self.id.task,
+                self.id.leg,
+                self.run_id,
+                self.task_run_id,
+                index,
+                len(edges) - 1,
+                edges[index],
+                edges[index + 1],
+                started.isoformat(),
+            )
+            for index in range(len(edges) - 1)
+        ]
+
+    def _partition_pass(self, source: Source, destination: Destination, part: Partition) -> None:
+        """Read one key range of a first sync: lineage and errors batch by batch, never the
+        cursor; what an earlier attempt at this range wrote is found unchanged."""
+        cursor = Incremental(
+            self.watermark,
+            self.source_key,
+            self.definition,
+            lag=timedelta(seconds=self.workspace.config.state.settle_seconds),
+            started=datetime.fromisoformat(part.started),
+        )
+        request = self._request(key_range(self.source_key, part.lower, part.upper), ordered=True)
+        for page in source.read(request):
+            self._process(page, destination, True, None)
+            cursor.advance(page)
+        if cursor.last_value:
+            self.position = (cursor.last_value, cursor.last_key)
 
     def _expect(self, total: Callable[[], int | None]) -> None:
         """Tell the progress display how many records the pass about to start reads (the
@@ -422,7 +524,8 @@ class LegRun:
                 written,
                 dequeue=[w[0] for w in written if w[0] in self.queued] + settled,
                 cursor=cursor,
-                counts=counts,
+                # A partition's counts are its own: the leg's are summed when all are done.
+                counts=None if self.partition is not None else counts,
             )
             self.queued.difference_update(w[0] for w in written)
             self.queued.difference_update(settled)
