@@ -57,7 +57,7 @@ def broker_client(executor: CeleryExecutor, *, timeout: float = 5.0) -> redis.Re
 
 
 def unreachable_broker(executor: CeleryExecutor, error: Exception) -> ConnectionFailed:
-    reason = str(error).split("\n", 1)[0]
+    reason = str(error).split("\n", 1)[0].rstrip(".")
     password = (
         os.environ.get(executor.broker_password_env) if executor.broker_password_env else None
     )
