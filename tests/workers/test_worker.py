@@ -85,9 +85,7 @@ def test_two_projects_run_in_parallel_on_two_workers(world: World) -> None:
     one, other = runs
     assert one.pid != other.pid  # two workers
     assert one.started_at < other.finished_at and other.started_at < one.finished_at
-    assert (
-        "Run" in done.stdout and "Contacts" in done.stdout and "ContactToCustomer" in done.stdout
-    )
+    assert "Run" in done.stdout and "Contacts" in done.stdout and "ContactToCustomer" in done.stdout
 
 
 def test_prerequisites_run_first_and_the_summary_is_the_engines(world: World) -> None:
