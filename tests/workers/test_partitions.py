@@ -58,9 +58,9 @@ def test_a_partitioned_first_sync_equals_an_unpartitioned_one(world: World) -> N
     # Partitions ran as tasks of their own, beside the partition each run read itself.
     logs = "".join(p.read_text() for p in world.folder.glob("worker*.log"))
     assert logs.count("succeeded") and "p2c.partition" in logs
-    assert sum(
-        1 for line in logs.splitlines() if "p2c.partition" in line and ": 'done'" in line
-    ) >= 2, logs
+    assert (
+        sum(1 for line in logs.splitlines() if "p2c.partition" in line and ": 'done'" in line) >= 2
+    ), logs
     assert run_in_process(reference).exit_code == 0
     # F&O record by record, the counts and the cursor: as if read in one pass.
     assert World.finops(world.root) == World.finops(reference)

@@ -21,7 +21,7 @@ def _running_contacts(world: World) -> tuple[int, int] | None:
         "WHERE t.project = :project AND t.status = 'Running' AND t.read > 0",
         project=CONTACTS,
     )
-    return (rows[0][0], rows[0][1]) if rows else None
+    return (rows[0].id, rows[0].pid) if rows else None
 
 
 def test_a_worker_killed_mid_run_is_taken_over_and_nothing_is_lost_or_doubled(
@@ -59,10 +59,11 @@ def test_a_worker_killed_mid_run_is_taken_over_and_nothing_is_lost_or_doubled(
     assert World.finops(world.root) == World.finops(reference)
     # Lineage: one row per contact person, none twice.
     lineage = world.query(
-        "SELECT count(*), count(DISTINCT source_key) FROM lineage WHERE project = :project",
+        "SELECT count(*) AS n, count(DISTINCT source_key) AS keys FROM lineage "
+        "WHERE project = :project",
         project=CONTACTS,
     )
-    assert lineage[0][0] == lineage[0][1] == len(World.finops(reference)["CDSContactPersons"])
+    assert lineage[0].n == lineage[0].keys == len(World.finops(reference)["CDSContactPersons"])
 
 
 def test_two_projects_run_in_parallel_on_two_workers(world: World) -> None:
