@@ -12,7 +12,6 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from p2c.connectors import Destination, DryRun, ReadRequest, Record, Source
 from p2c.dynamics import system_model
@@ -20,9 +19,10 @@ from p2c.engine._activity import Deactivation
 from p2c.engine._bulk import BulkWrites
 from p2c.engine._cursor import CursorProblem, Incremental, definition_digest
 from p2c.engine._examples import note_example, note_failures
+from p2c.engine._legparts import PartitionedReads
 from p2c.engine._mapping import compile_map
 from p2c.engine._organization import OrganizationResolver
-from p2c.engine._partition import Partition, Partitioner, furthest, key_range
+from p2c.engine._partition import Partition, Partitioner
 from p2c.engine._records import Cursor, ErrorRow, LegId, TaskCounts, record_label
 from p2c.engine._state import StateStore
 from p2c.odata import Compare, Filter, Logical, parse_filter
@@ -103,7 +103,7 @@ def _key_filter(key_fields: Sequence[str], keys: Sequence[str]) -> Filter:
     return ones[0]
 
 
-class LegRun:
+class LegRun(PartitionedReads):
     """Runs one leg for one run; the result is in ``outcome``."""
 
     def __init__(
@@ -308,95 +308,6 @@ class LegRun:
             self._process(page, destination, skip_unchanged, cursor.advance(page))
         if tracking is not None:
             self._save_delta(cursor.state(tracking.token))
-
-    # partitions ---------------------------------------------------------------------------------
-
-    def _key_request(self) -> ReadRequest:
-        return ReadRequest(
-            self.leg.source.entity,
-            self.source_key,
-            (),
-            self.filter,
-            page_size=self.project.batch_size,
-            order_by=self.source_key,
-        )
-
-    def _partitioned(self, source: Source, cursor: Incremental) -> bool:
-        """Read a first sync as key-range partitions in parallel, when a partitioner is given
-        and the source holds enough records. Moves ``cursor`` to the furthest position the
-        partitions reached (the caller saves it). False: read it in one pass instead."""
-        partitioner = self.partitioner
-        if partitioner is None or partitioner.count < 2 or not self.watermark:
-            return False
-        request = self._key_request()
-        total = source.count(request)
-        if total is None:
-            total = sum(len(page) for page in source.read(request))
-        if total < max(partitioner.min_records, partitioner.count):
-            return False
-        self._expect(lambda: total)
-        parts = self._partitions(source, request, total, cursor.started, partitioner.count)
-        results = partitioner.run(parts)
-        counts = self.outcome.counts
-        for result in results:
-            for name in ("read", "created", "updated", "unchanged", "skipped", "failed"):
-                setattr(counts, name, getattr(counts, name) + getattr(result.counts, name))
-            self.outcome.notes.extend(result.notes)
-        position = furthest(results)
-        if position is not None:
-            cursor.last_value, cursor.last_key = position
-        self.outcome.notes.append(
-            f"first sync of {total:,} records read in {len(parts)} key-range partitions "
-            "in parallel"
-        )
-        self.progress(self.label, 0)
-        return True
-
-    def _partitions(
-        self, source: Source, request: ReadRequest, total: int, started: datetime, count: int
-    ) -> list[Partition]:
-        """Ranges of about ``total / count`` keys each, bounded by keys the source gave."""
-        step = -(-total // count)
-        bounds: list[list[Any]] = []
-        seen = 0
-        for page in source.read(request):
-            for record in page:
-                if seen and seen % step == 0 and len(bounds) < count - 1:
-                    bounds.append([record[k] for k in self.source_key])
-                seen += 1
-        edges: list[list[Any] | None] = [None, *bounds, None]
-        return [
-            Partition(
-                self.id.project,
-                self.id.task,
-                self.id.leg,
-                self.run_id,
-                self.task_run_id,
-                index,
-                len(edges) - 1,
-                edges[index],
-                edges[index + 1],
-                started.isoformat(),
-            )
-            for index in range(len(edges) - 1)
-        ]
-
-    def _partition_pass(self, source: Source, destination: Destination, part: Partition) -> None:
-        """Read one key range of a first sync: lineage and errors batch by batch, never the
-        cursor; what an earlier attempt at this range wrote is found unchanged."""
-        cursor = Incremental(
-            self.watermark,
-            self.source_key,
-            self.definition,
-            lag=timedelta(seconds=self.workspace.config.state.settle_seconds),
-            started=datetime.fromisoformat(part.started),
-        )
-        request = self._request(key_range(self.source_key, part.lower, part.upper), ordered=True)
-        for page in source.read(request):
-            self._process(page, destination, True, None)
-            cursor.advance(page)
-        if cursor.last_value:
-            self.position = (cursor.last_value, cursor.last_key)
 
     def _expect(self, total: Callable[[], int | None]) -> None:
         """Tell the progress display how many records the pass about to start reads (the
