@@ -162,25 +162,35 @@ class ApiSession:
         """One request through the gate; status 0 when no answer came."""
         self.gate.enter()
         try:
-            response = self.client.request(
-                method, url, params=params, content=content, headers=headers, auth=auth
-            )
-            body = response.read()
-        except httpx.TransportError as exc:
-            first = self.requests == 0 and retries.failed == 0
-            if classify_error(exc, first_request=first).action is Action.FAIL_RUN:
-                raise unreachable(self.label, url, exc) from None
-            return Answer(0, {}, None, f"{type(exc).__name__}: {exc}")
+            try:
+                response = self.client.request(
+                    method, url, params=params, content=content, headers=headers, auth=auth
+                )
+                body = response.read()
+            except httpx.TransportError as exc:
+                first = self.requests == 0 and retries.failed == 0
+                if classify_error(exc, first_request=first).action is Action.FAIL_RUN:
+                    raise unreachable(self.label, url, exc) from None
+                return Answer(0, {}, None, f"{type(exc).__name__}: {exc}")
+            answer_headers = {k.lower(): v for k, v in response.headers.items()}
+            self._heed(response.status_code, answer_headers)
         finally:
             self.gate.leave()
         self._count(requests=1)
-        answer_headers = {k.lower(): v for k, v in response.headers.items()}
-        hint = answer_headers.get("x-ms-dop-hint")
+        return Answer(response.status_code, answer_headers, json_or_none(body), text_of(body))
+
+    def _heed(self, status: int, headers: Mapping[str, str]) -> None:
+        """What an answer tells every sender of the identity, told before the slot is given
+        back: no other sender (a thread, or another worker sharing the budget) slips a
+        request in between a 429 and the pause it calls for."""
+        hint = headers.get("x-ms-dop-hint")
         if hint and hint.isdigit():
             self.gate.resize(max(1, min(int(hint), self.connection.max_concurrency)))
-        if classify(response.status_code, answer_headers).action is not Action.RETRY_AFTER:
+        verdict = classify(status, headers)
+        if verdict.action is not Action.RETRY_AFTER:
             self.gate.passed()
-        return Answer(response.status_code, answer_headers, json_or_none(body), text_of(body))
+        elif verdict.wait is not None:
+            self.gate.pause(verdict.wait)
 
     def _wait(self, verdict: Verdict, retries: Retries) -> None:
         """Throttled: every thread of the session waits (the limit is per user). Failed: only
