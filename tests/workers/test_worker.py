@@ -124,26 +124,26 @@ def test_a_worker_stopped_with_sigterm_hands_its_run_back(world: World) -> None:
     world.load(contacts=400, batch_size=2)
     reference = world.reference()
     world.use_workers()
-    first = world.start_worker()
+    workers = [world.start_worker(), world.start_worker()]
     assert world.p2c("run", "Accounts").returncode == 0
     run = world.start_p2c("run", "Contacts")
     _, pid = wait_for(lambda: _running_contacts(world), "the Contacts task to run")
-    assert pid == first.pid
-    second = world.start_worker()
+    stopping = next(w for w in workers if w.pid == pid)
+    other = next(w for w in workers if w.pid != pid)
 
-    first.send_signal(signal.SIGTERM)
-    assert first.wait(30) == 0  # a graceful stop
+    stopping.send_signal(signal.SIGTERM)
+    assert stopping.wait(30) == 0  # a graceful stop
     _, err = run.communicate(timeout=60)
 
-    assert run.returncode == 0, err
-    assert "handed the run back" in err
     runs = world.query(
         "SELECT status, message, pid FROM run WHERE projects = :project ORDER BY id",
         project=CONTACTS,
     )
+    assert run.returncode == 0, err
+    assert "handed the run back" in err, (err, runs)
     assert [r.status for r in runs] == ["Cancelled", "Completed"]
     assert "SIGTERM" in runs[0].message
-    assert runs[1].pid == second.pid
+    assert runs[1].pid == other.pid
     assert run_in_process(reference).exit_code == 0
     assert (
         World.finops(world.root)["CDSContactPersons"]
