@@ -9,7 +9,10 @@ from __future__ import annotations
 __all__ = [
     "CONFIG_FILE",
     "TEMPLATES_FOLDER",
+    "CeleryExecutor",
     "ConnectionSet",
+    "Executor",
+    "LocalExecutor",
     "OrganizationMapping",
     "Project",
     "SandboxConnection",
@@ -22,7 +25,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from p2c._errors import ConfigError, NotFoundError
 from p2c._projectnames import display_names, find_project
@@ -184,6 +187,61 @@ class StateConfig(_Model):
     settle_seconds: Annotated[float, Field(ge=0)] = 5.0
 
 
+class LocalExecutor(_Model):
+    """Runs in the process that starts them (``p2c run``, ``p2c serve``): the default."""
+
+    type: Literal["local"] = "local"
+
+
+class CeleryExecutor(_Model):
+    """Runs on Celery workers (``p2c worker``) through a Redis broker.
+
+    Args:
+        broker: The Redis URL (``redis://host:6379/0``, ``rediss://`` for TLS), without a
+            password: give that in ``broker_password_env``.
+        broker_password_env: Environment variable holding the Redis password, if any.
+        queue: The queue runs are sent to (``p2c worker --queues`` picks queues).
+        visibility_timeout: Seconds after which Redis hands a task that was taken but not
+            acknowledged to another worker (its worker died). Celery's default is an hour;
+            p2c's is a minute. A run that is still alive past it is not run twice: the
+            second delivery sees the live run's lease and waits.
+        heartbeat_seconds: How often a worker tells that a run it holds is alive (its
+            project locks, its run in the history, its lease in Redis).
+        stale_after_seconds: A holder not heard from for this long is taken for dead, and
+            another worker takes its run over. Must be several heartbeats.
+        partitions: Key-range partitions of a task leg's first sync, run in parallel on
+            the workers (1: none).
+        partition_min_records: A first sync with fewer source records is not partitioned.
+    """
+
+    type: Literal["celery"]
+    broker: Annotated[str, Field(pattern=r"^rediss?://")]
+    broker_password_env: str | None = None
+    queue: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")] = "p2c"
+    visibility_timeout: Annotated[float, Field(ge=5, le=86_400)] = 60.0
+    heartbeat_seconds: Annotated[float, Field(gt=0, le=600)] = 5.0
+    stale_after_seconds: Annotated[float, Field(gt=0, le=86_400)] = 30.0
+    partitions: Annotated[int, Field(ge=1, le=64)] = 1
+    partition_min_records: Annotated[int, Field(ge=0)] = 10_000
+
+    @model_validator(mode="after")
+    def _heartbeats_fit(self) -> CeleryExecutor:
+        if self.stale_after_seconds < 3 * self.heartbeat_seconds:
+            raise ValueError(
+                "stale_after_seconds must be at least 3 heartbeat_seconds, or a live run "
+                "could be taken for dead"
+            )
+        if "@" in self.broker.split("//", 1)[1].split("/", 1)[0]:
+            raise ValueError(
+                "give the broker's password in broker_password_env, not in the URL "
+                "(p2c.yaml holds no secret)"
+            )
+        return self
+
+
+Executor = Annotated[LocalExecutor | CeleryExecutor, Field(discriminator="type")]
+
+
 class WorkspaceConfig(_Model):
     version: Literal[1] = 1
     generation: Generation = "direct"
@@ -192,6 +250,7 @@ class WorkspaceConfig(_Model):
     projects: list[Project] = []
     notifications: Notifications | None = None  # the mail server and the link of p2c serve
     alerts: Alerts | None = None
+    executor: Executor = LocalExecutor()
 
 
 class Workspace:
@@ -342,7 +401,7 @@ def init_workspace(root: Path, *, via_cds: bool = False, with_p2c: bool = True) 
         connection_sets={"sandbox": connections},
         projects=[Project(name=name, template=name) for name in template_names(generation)],
     )
-    data = config.model_dump(mode="json", exclude_none=True)
+    data = config.model_dump(mode="json", exclude_none=True, exclude={"executor"})
     header = (
         "# p2c workspace. Connection sets, organization mappings and projects.\n"
         "# Projects and mappings: docs/templates.md; connection sets: docs/connectors.md;\n"

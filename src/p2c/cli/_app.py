@@ -26,6 +26,7 @@ from p2c.cli._sandbox import sales_app, sandbox_app
 from p2c.cli._serve import register as register_service
 from p2c.cli._update import register_update
 from p2c.cli._users import users_app
+from p2c.cli._workers import register_worker
 from p2c.sandbox import sample_document
 from p2c.workspace import init_workspace
 
@@ -44,6 +45,7 @@ register_history(app)
 app.command()(emulator)
 register_service(app)
 app.add_typer(users_app, name="users")
+register_worker(app)
 register_update(sandbox_app)
 
 

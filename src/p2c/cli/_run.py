@@ -17,6 +17,7 @@ from p2c.cli._numbers import RUN_ID_MAX, WAIT_MAX
 from p2c.cli._progress import progress_display
 from p2c.cli._render import JsonOption, WorkspaceOption, err, out, print_json
 from p2c.cli._summary import render_run, run_document
+from p2c.cli._workers import remote_run_and_render
 from p2c.engine import Engine, RunAbandoned, RunOptions, RunResult, StateStore
 from p2c.workspace import Workspace
 
@@ -217,6 +218,13 @@ def _register_run(app: typer.Typer) -> None:
         """
         ws = Workspace.open(workspace)
         names = _chosen(ws, projects, connection_set) if projects else None
+        if ws.config.executor.type == "celery" and not dry_run:
+            # On the workers (a dry run writes nothing and runs here).
+            sys.exit(
+                remote_run_and_render(
+                    ws, names, full=full, wait=wait, json=json, connection_set=connection_set
+                )
+            )
         ws = on_connection_set(ws, connection_set)
         options = RunOptions(full=full, dry_run=dry_run)
         code = run_and_render(

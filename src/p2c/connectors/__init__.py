@@ -15,6 +15,12 @@ from p2c.connectors._base import (
     Settlement,
     Source,
 )
+from p2c.connectors._budget import (
+    BudgetFactory,
+    LocalBudget,
+    RateBudget,
+    use_rate_budgets,
+)
 from p2c.connectors._config import (
     ConnectionSettings,
     DataverseConnection,
@@ -39,6 +45,7 @@ from p2c.connectors._sandbox import SandboxDestination, SandboxSource
 
 __all__ = [
     "CONNECTION_TYPES",
+    "BudgetFactory",
     "BulkWriter",
     "Changes",
     "Connection",
@@ -54,7 +61,9 @@ __all__ = [
     "FinOpsDestination",
     "FinOpsSource",
     "HttpDestination",
+    "LocalBudget",
     "Outcome",
+    "RateBudget",
     "ReadRequest",
     "Record",
     "SandboxConnection",
@@ -69,4 +78,5 @@ __all__ = [
     "open_destination",
     "open_source",
     "upgrade_sales",
+    "use_rate_budgets",
 ]

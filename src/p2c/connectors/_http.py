@@ -3,7 +3,8 @@
 The engine is synchronous and hands a destination one page at a time; the session sends the
 page's requests from a small thread pool. How many run at once starts from the server's
 ``x-ms-dop-hint`` (capped by ``max_concurrency``). What an answer means is the policy's
-(``_policy.py``): a throttled request pauses every thread of the session until
+(``_policy.py``): a throttled request pauses every thread of the session's rate budget
+(``_budget.py``: the session's own, or one shared by every worker of the identity) until
 ``Retry-After`` has passed, since the limit is per user and one thread's throttle is the
 others' too; transient failures are retried with exponential backoff and jitter. A request
 that is still failing when its retries are spent comes back as an :class:`Answer` marked
@@ -27,6 +28,7 @@ import httpx
 
 from p2c._errors import ConfigError, ConnectionFailed, NotFoundError
 from p2c.connectors._auth import BearerToken, TokenProvider, ssl_context, unreachable
+from p2c.connectors._budget import rate_budget
 from p2c.connectors._config import _HttpConnection
 from p2c.connectors._policy import Action, Retries, Verdict, classify, classify_error
 from p2c.connectors._wire import (
@@ -38,53 +40,6 @@ from p2c.connectors._wire import (
     parse_batch_response,
     text_of,
 )
-
-
-class _Gate:
-    """Bounded concurrency with a shared pause: the limit follows the server's hint."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.active = 0
-        self.resume_at = 0.0
-        # After a pause one request goes first: when it passes, the others follow; when it
-        # is throttled again, they have not all spent a round trip on a 429.
-        self.probing = False
-        self._condition = threading.Condition()
-
-    def enter(self) -> None:
-        with self._condition:
-            while True:
-                wait = self.resume_at - time.monotonic()
-                limit = 1 if self.probing else self.limit
-                if wait <= 0 and self.active < limit:
-                    self.active += 1
-                    return
-                self._condition.wait(timeout=wait if wait > 0 else None)
-
-    def leave(self) -> None:
-        with self._condition:
-            self.active -= 1
-            self._condition.notify_all()
-
-    def pause(self, seconds: float) -> None:
-        with self._condition:
-            self.resume_at = max(self.resume_at, time.monotonic() + seconds)
-            self.probing = True
-
-    def passed(self) -> None:
-        """A request was not throttled: every thread may go again."""
-        with self._condition:
-            if self.probing:
-                self.probing = False
-                self._condition.notify_all()
-
-    def resize(self, limit: int) -> None:
-        with self._condition:
-            if limit != self.limit:
-                self.limit = limit
-                self._condition.notify_all()
-
 
 _TOTALS = {"requests": 0, "throttled": 0, "retried": 0}
 _TOTALS_LOCK = threading.Lock()
@@ -129,7 +84,13 @@ class ApiSession:
         )
         self.tokens = TokenProvider(connection, root, label, self.client)
         self.auth = BearerToken(self.tokens)
-        self.gate = _Gate(min(4, connection.max_concurrency))
+        # The limits are per application user and service: sessions of one identity share
+        # one budget (across processes and hosts, when the workers installed one).
+        self.gate = rate_budget(
+            f"{connection.client_id}@{api_root}",
+            min(4, connection.max_concurrency),
+            connection.timeout,
+        )
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self.requests = 0
@@ -201,25 +162,35 @@ class ApiSession:
         """One request through the gate; status 0 when no answer came."""
         self.gate.enter()
         try:
-            response = self.client.request(
-                method, url, params=params, content=content, headers=headers, auth=auth
-            )
-            body = response.read()
-        except httpx.TransportError as exc:
-            first = self.requests == 0 and retries.failed == 0
-            if classify_error(exc, first_request=first).action is Action.FAIL_RUN:
-                raise unreachable(self.label, url, exc) from None
-            return Answer(0, {}, None, f"{type(exc).__name__}: {exc}")
+            try:
+                response = self.client.request(
+                    method, url, params=params, content=content, headers=headers, auth=auth
+                )
+                body = response.read()
+            except httpx.TransportError as exc:
+                first = self.requests == 0 and retries.failed == 0
+                if classify_error(exc, first_request=first).action is Action.FAIL_RUN:
+                    raise unreachable(self.label, url, exc) from None
+                return Answer(0, {}, None, f"{type(exc).__name__}: {exc}")
+            answer_headers = {k.lower(): v for k, v in response.headers.items()}
+            self._heed(response.status_code, answer_headers)
         finally:
             self.gate.leave()
         self._count(requests=1)
-        answer_headers = {k.lower(): v for k, v in response.headers.items()}
-        hint = answer_headers.get("x-ms-dop-hint")
+        return Answer(response.status_code, answer_headers, json_or_none(body), text_of(body))
+
+    def _heed(self, status: int, headers: Mapping[str, str]) -> None:
+        """What an answer tells every sender of the identity, told before the slot is given
+        back: no other sender (a thread, or another worker sharing the budget) slips a
+        request in between a 429 and the pause it calls for."""
+        hint = headers.get("x-ms-dop-hint")
         if hint and hint.isdigit():
             self.gate.resize(max(1, min(int(hint), self.connection.max_concurrency)))
-        if classify(response.status_code, answer_headers).action is not Action.RETRY_AFTER:
+        verdict = classify(status, headers)
+        if verdict.action is not Action.RETRY_AFTER:
             self.gate.passed()
-        return Answer(response.status_code, answer_headers, json_or_none(body), text_of(body))
+        elif verdict.wait is not None:
+            self.gate.pause(verdict.wait)
 
     def _wait(self, verdict: Verdict, retries: Retries) -> None:
         """Throttled: every thread of the session waits (the limit is per user). Failed: only

@@ -3,6 +3,7 @@
 from p2c.engine._cancel import CancelToken, RunAbandoned
 from p2c.engine._leg import RunOptions
 from p2c.engine._mapping import CompiledMap, compile_map
+from p2c.engine._partition import Partition, Partitioner, PartitionResult
 from p2c.engine._plan import PlannedProject, plan
 from p2c.engine._records import (
     Cursor,
@@ -22,6 +23,9 @@ __all__ = [
     "Cursor",
     "Engine",
     "LegId",
+    "Partition",
+    "PartitionResult",
+    "Partitioner",
     "PlannedProject",
     "QueuedRecord",
     "RunAbandoned",

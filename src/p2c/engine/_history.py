@@ -69,6 +69,11 @@ class RunHistory:
 
     # writing ------------------------------------------------------------------------------------
 
+    def touch_run(self, run_id: int) -> None:
+        """The run is alive, though it committed nothing lately (a long batch)."""
+        with self.engine.begin() as db:
+            beat(db, run_id, _now())
+
     def start_run(
         self, projects: Sequence[str], mode: str = "incremental", *, started_by: str = "command"
     ) -> int:

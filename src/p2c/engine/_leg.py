@@ -19,8 +19,10 @@ from p2c.engine._activity import Deactivation
 from p2c.engine._bulk import BulkWrites
 from p2c.engine._cursor import CursorProblem, Incremental, definition_digest
 from p2c.engine._examples import note_example, note_failures
+from p2c.engine._legparts import PartitionedReads
 from p2c.engine._mapping import compile_map
 from p2c.engine._organization import OrganizationResolver
+from p2c.engine._partition import Partition, Partitioner
 from p2c.engine._records import Cursor, ErrorRow, LegId, TaskCounts, record_label
 from p2c.engine._state import StateStore
 from p2c.odata import Compare, Filter, Logical, parse_filter
@@ -101,7 +103,7 @@ def _key_filter(key_fields: Sequence[str], keys: Sequence[str]) -> Filter:
     return ones[0]
 
 
-class LegRun:
+class LegRun(PartitionedReads):
     """Runs one leg for one run; the result is in ``outcome``."""
 
     def __init__(
@@ -118,6 +120,8 @@ class LegRun:
         progress: Progress,
         heartbeat: Callable[[], None],
         expected: Expected | None = None,
+        partitioner: Partitioner | None = None,
+        partition: Partition | None = None,
     ) -> None:
         self.workspace = workspace
         self.state = state
@@ -140,6 +144,9 @@ class LegRun:
         self.threshold = project.failure_threshold(task)
         self.policy: InactivePolicy = project.inactive_policy(task)
         self.bulk: BulkWrites | None = None  # units of many pages, where the destination takes them
+        self.partitioner = partitioner
+        self.partition = partition  # this run reads one key range of a first sync
+        self.position: tuple[str, str] | None = None  # where a partition's read got to
 
     def run(self) -> LegOutcome:
         connection_set = self.project.connection_set
@@ -147,6 +154,9 @@ class LegRun:
         destination = self.workspace.destination(connection_set, self.leg.destination.system)
         try:
             self._prepare(source)
+            if self.partition is not None:
+                self._partition_pass(source, destination, self.partition)
+                return self.outcome
             self._open_bulk(destination)
             keys = (self.options.retry_keys or {}).get(self.id)
             if self.options.retry_only:
@@ -281,6 +291,9 @@ class LegRun:
         # Change tracking, where the source offers it, starts from the token of now: what
         # changes while this pass reads is in the next run's delta.
         tracking = source.changes(entity, None)
+        if self.never_written and not cursor.last_value and self._partitioned(source, cursor):
+            self._save_delta(cursor.state(tracking.token if tracking else None))
+            return
         where: Filter | None = None
         try:
             where = cursor.where()
@@ -422,7 +435,8 @@ class LegRun:
                 written,
                 dequeue=[w[0] for w in written if w[0] in self.queued] + settled,
                 cursor=cursor,
-                counts=counts,
+                # A partition's counts are its own: the leg's are summed when all are done.
+                counts=None if self.partition is not None else counts,
             )
             self.queued.difference_update(w[0] for w in written)
             self.queued.difference_update(settled)

@@ -68,9 +68,10 @@ def _gone_reason(host: str | None, pid: int | None, seen: datetime, now: datetim
             f"the process running it{who} stopped before it finished (killed or crashed); "
             f"its last batch was recorded at {at}"
         )
-    minutes = int((now - _aware(seen)).total_seconds() // 60)
+    seconds = int((now - _aware(seen)).total_seconds())
+    silent = f"{seconds // 60} minutes" if seconds >= 120 else f"{seconds} seconds"
     return (
-        f"the process running it{who} has not been heard from since {at} ({minutes} minutes): "
+        f"the process running it{who} has not been heard from since {at} ({silent}): "
         "it stopped (killed, crashed, or cut off from the state database) before it finished"
     )
 

@@ -19,6 +19,7 @@ __all__ = ["Engine", "RunResult", "TaskResult"]
 
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,8 +29,10 @@ from p2c.config import check_organizations
 from p2c.connectors import DryRun
 from p2c.engine._cancel import CancelToken, RunAbandoned, RunCancelled
 from p2c.engine._leg import Expected, LegRun, RunOptions
-from p2c.engine._lock import ProjectLocks
+from p2c.engine._lock import STALE_AFTER, ProjectLocks
+from p2c.engine._partition import Partition, Partitioner, PartitionResult
 from p2c.engine._plan import PlannedProject, plan
+from p2c.engine._pulse import Pulse
 from p2c.engine._records import LegId, RunStatus, TaskCounts
 from p2c.engine._state import StateStore
 from p2c.templates import Leg
@@ -107,6 +110,12 @@ class Engine:
         state: The state database.
         progress: Called after each page with a label and the number of records.
         wait: Seconds to wait for a project another run holds.
+        stale_after: Seconds after which a silent lock holder is taken for gone (default:
+            ten minutes; workers use their executor's ``stale_after_seconds``).
+        heartbeat_every: Refresh the run's locks and history row this often from a thread
+            (None: after each batch only).
+        partitioner: Runs the key-range partitions of a leg's first sync in parallel; None
+            reads every first sync in one pass.
         expected: Called before each pass of a task leg with its label and how many records
             the pass reads, when the source can count them cheaply (else None): the total
             of a progress display. Counting costs a query, so it is asked only when given.
@@ -120,12 +129,18 @@ class Engine:
         *,
         wait: float = 0.0,
         expected: Expected | None = None,
+        stale_after: float | None = None,
+        heartbeat_every: float | None = None,
+        partitioner: Partitioner | None = None,
     ):
         self.workspace = workspace
         self.state = state
         self.progress = progress or (lambda label, n: None)
         self.wait = wait
         self.expected = expected
+        self.stale_after = stale_after or STALE_AFTER.total_seconds()
+        self.heartbeat_every = heartbeat_every
+        self.partitioner = partitioner
 
     def run(
         self,
@@ -166,7 +181,13 @@ class Engine:
         names = [p.project.name for p in planned]
         done: list[RunResult] = []
         try:
-            with ProjectLocks(self.state.engine, names, wait=self.wait, cancel=cancel) as locks:
+            with ProjectLocks(
+                self.state.engine,
+                names,
+                wait=self.wait,
+                cancel=cancel,
+                stale_after=self.stale_after,
+            ) as locks:
                 if cancel.cancelled:
                     raise RunCancelled(cancel.reason or "cancelled")
                 done.append(self._locked_run(planned, options, locks.heartbeat, cancel, started_by))
@@ -174,6 +195,50 @@ class Engine:
             if not done:  # stopped before the run started (waiting for a lock): no history
                 return RunResult(0, cancelled=cancel.reason or "cancelled")
         return done[0]
+
+    def run_partition(self, part: Partition) -> PartitionResult:
+        """Run one key range of a leg's first sync for the run that split it (which holds
+        the project's lock and saves the cursor once every partition is done).
+
+        Raises:
+            P2CError: the partition cannot run (its project or leg is gone) or failed.
+        """
+        item = plan(
+            self.workspace.config.projects,
+            [part.project],
+            lambda _: "Completed",  # the run that split the leg checked its prerequisites
+            self.workspace.templates,
+        )[-1]
+        legs = [
+            leg
+            for task in item.template.tasks
+            if task.name == part.task
+            for leg in task.legs
+            if leg.name == part.leg
+        ]
+        if not legs:
+            raise NotFoundError(
+                f"{part.name}: project {part.project!r} has no task leg {part.task!r} "
+                f"{part.leg!r} any more.",
+                fix="p2c.yaml changed while the run was going on: run again",
+            )
+        runner = LegRun(
+            self.workspace,
+            self.state,
+            item.project,
+            part.task,
+            legs[0],
+            RunOptions(),
+            run_id=part.run_id,
+            task_run_id=part.task_run_id,
+            progress=self.progress,
+            heartbeat=lambda: None,
+            partition=part,
+        )
+        outcome = runner.run()
+        if outcome.stopped:
+            raise P2CError(f"{part.name}: {outcome.stopped}")
+        return PartitionResult(outcome.counts, runner.position, outcome.notes)
 
     def retry(
         self,
@@ -228,7 +293,8 @@ class Engine:
         names = [p.project.name for p in planned]
         result = RunResult(self.state.start_run(names, mode, started_by=started_by))
         try:
-            self._run_all(planned, options, result, self.workspace, heartbeat, cancel)
+            with self._pulse(heartbeat, result.run_id):
+                self._run_all(planned, options, result, self.workspace, heartbeat, cancel)
         except RunAbandoned as abandoned:
             why = cancel.reason or str(abandoned) or "stopped"
             result.cancelled = f"{why}: stopped at once, the batch in progress abandoned"
@@ -246,6 +312,16 @@ class Engine:
         if result.cancelled is not None and options.retry_only:
             result.left = self._left(result.run_id, options)
         return result
+
+    def _pulse(self, heartbeat: Callable[[], None], run_id: int) -> AbstractContextManager[object]:
+        if self.heartbeat_every is None:
+            return nullcontext()
+
+        def beat() -> None:
+            heartbeat()
+            self.state.touch_run(run_id)
+
+        return Pulse(beat, self.heartbeat_every)
 
     def _recorded_tasks(self, run_id: int, known: int) -> list[TaskResult]:
         """The task runs of a run beyond the first ``known``, as the history has them."""
@@ -327,6 +403,7 @@ class Engine:
                     progress=self._checked(cancel),
                     heartbeat=heartbeat,
                     expected=self.expected,
+                    partitioner=None if options.dry_run else self.partitioner,
                 )
                 outcome = self._run_leg(runner, leg_id, task_run)
             result.tasks.append(outcome)

@@ -24,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from p2c._errors import P2CError, ProjectBusy
+from p2c._errors import ConnectionFailed, P2CError, ProjectBusy
 from p2c.engine import (
     CancelToken,
     Engine,
@@ -40,6 +40,7 @@ from p2c.workspace import CONFIG_FILE, Workspace
 
 Emit = Callable[[dict[str, Any]], None]
 log = logging.getLogger("p2c.service")
+_BROKER_ATTEMPTS = 4  # tries to reach the Celery broker before a run fails to start
 
 
 class RunCancelled(Exception):
@@ -231,9 +232,12 @@ class Runner:
         def progress(label: str, records: int) -> None:
             emit({"type": "progress", "label": label, "records": records})
 
-        engine = Engine(ws, state, progress)
         projects = list(request.projects)
         by = request.started_by
+        remote = ws.config.executor.type == "celery"
+        if remote and request.retry is None and not request.dry_run:
+            return self._run_on_workers(ws, state, request, cancel, progress)
+        engine = Engine(ws, state, progress)
         if request.retry is not None:
             keys: dict[LegId, list[str]] = {}
             wanted = set(request.retry.records)
@@ -250,6 +254,48 @@ class Runner:
             options = RunOptions(full=request.full, dry_run=request.dry_run)
             result = engine.run(projects, options, cancel=cancel, started_by=by)
         return _report(result, request)
+
+    def _run_on_workers(
+        self,
+        ws: Workspace,
+        state: _ServiceState,
+        request: RunRequest,
+        cancel: CancelToken,
+        progress: Callable[[str, int], None],
+    ) -> RunReport:
+        """Send the request's projects to the Celery workers and follow them to the end.
+        A broker that does not answer is tried again a few times before the run is
+        recorded as failed to start; the service goes on either way."""
+        from p2c.workers import RemoteRuns  # Celery loads only for a Celery workspace
+
+        def on_run(run_id: int) -> None:
+            if state.run_id is None:
+                state.run_id = run_id
+                state.on_start(run_id)
+
+        for attempt in range(_BROKER_ATTEMPTS):
+            try:
+                remote = RemoteRuns(ws, progress=progress, notice=log.info, on_run=on_run)
+                break
+            except ConnectionFailed as error:
+                if attempt + 1 == _BROKER_ATTEMPTS or cancel.wait(2.0 * 2**attempt):
+                    raise
+                log.warning("%s Trying again.", error.message)
+        try:
+            results = remote.run(
+                list(request.projects),
+                full=request.full,
+                cancel=cancel,
+                started_by=request.started_by,
+            )
+        finally:
+            remote.close()
+        merged = RunResult(results[0].run_id if results else 0)
+        for result in results:
+            merged.tasks.extend(result.tasks)
+            merged.cancelled = merged.cancelled or result.cancelled
+            merged.run_id = merged.run_id or result.run_id
+        return _report(merged, request)
 
     def _report_from_state(
         self, state: StateStore, run_id: int, request: RunRequest, status: str

@@ -1,0 +1,155 @@
+"""Where a job stands, in Redis: who holds it, its events, its cancel request, its result.
+
+A *job* is one Celery task: a run of some projects (or one partition of a first sync). Its
+message may be delivered twice (a worker died, or the broker's visibility timeout passed
+while it still ran); the board makes that harmless:
+
+- ``…:lease`` names the worker running it and expires unless renewed (every heartbeat): a
+  second delivery finds it held and waits; once the holder is silent for ``stale_after``
+  seconds, the lease is gone and the next delivery takes the job over;
+- ``…:result`` is set once when it ends: a delivery that finds it returns at once;
+- ``…:events`` the progress the follower (``p2c run``, ``p2c serve``) shows;
+- ``…:cancel`` a request to stop after the batch in progress.
+"""
+
+from __future__ import annotations
+
+__all__ = ["JobBoard", "Lease"]
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import redis
+
+_PREFIX = "p2c:job:"
+_KEEP = 7 * 86_400  # results and events are kept a week
+log = logging.getLogger("p2c.workers")
+
+# Renew a lease only while it is ours. KEYS: lease. ARGV: holder, ms.
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class JobBoard:
+    """The jobs of one workspace's queue in Redis."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+        self._renew: Any = client.register_script(_RENEW)
+        self._release: Any = client.register_script(_RELEASE)
+
+    @staticmethod
+    def _key(job: str, part: str) -> str:
+        return f"{_PREFIX}{job}:{part}"
+
+    # leases -------------------------------------------------------------------------------------
+
+    def claim(self, job: str, holder: str, stale_after: float) -> bool:
+        """Take the job unless a live worker holds it."""
+        ms = int(stale_after * 1000)
+        return bool(self.client.set(self._key(job, "lease"), holder, nx=True, px=ms))
+
+    def holder(self, job: str) -> str | None:
+        value = self.client.get(self._key(job, "lease"))
+        return value.decode() if isinstance(value, bytes) else None
+
+    def renew(self, job: str, holder: str, stale_after: float) -> bool:
+        """Keep holding the job; False when the lease was lost (taken over)."""
+        ms = int(stale_after * 1000)
+        return bool(self._renew(keys=[self._key(job, "lease")], args=[holder, ms]))
+
+    def release(self, job: str, holder: str) -> None:
+        self._release(keys=[self._key(job, "lease")], args=[holder])
+
+    # results ------------------------------------------------------------------------------------
+
+    def finish(self, job: str, result: dict[str, Any]) -> None:
+        self.client.set(self._key(job, "result"), json.dumps(result), ex=_KEEP)
+        self.event(job, {"type": "end"})
+
+    def result(self, job: str) -> dict[str, Any] | None:
+        value = self.client.get(self._key(job, "result"))
+        if not isinstance(value, bytes):
+            return None
+        document: dict[str, Any] = json.loads(value)
+        return document
+
+    # events and cancel requests -----------------------------------------------------------------
+
+    def event(self, job: str, event: dict[str, Any]) -> None:
+        key = self._key(job, "events")
+        pipe = self.client.pipeline()
+        pipe.rpush(key, json.dumps(event))
+        pipe.expire(key, _KEEP)
+        pipe.execute()
+
+    def events(self, job: str, start: int) -> list[dict[str, Any]]:
+        """The job's events from number ``start`` on."""
+        raw = self.client.lrange(self._key(job, "events"), start, -1)
+        return [json.loads(item) for item in raw]
+
+    def cancel(self, job: str, reason: str) -> None:
+        self.client.set(self._key(job, "cancel"), reason, ex=_KEEP)
+
+    def cancelled(self, job: str) -> str | None:
+        value = self.client.get(self._key(job, "cancel"))
+        return value.decode() if isinstance(value, bytes) else None
+
+
+class Lease:
+    """Holds a job while a worker runs it: renews the lease every ``every`` seconds and
+    calls ``on_cancel`` when the follower asks the job to stop."""
+
+    def __init__(
+        self,
+        board: JobBoard,
+        job: str,
+        holder: str,
+        *,
+        every: float,
+        stale_after: float,
+        on_cancel: Callable[[str], None],
+    ) -> None:
+        self.board = board
+        self.job = job
+        self.holder = holder
+        self.every = every
+        self.stale_after = stale_after
+        self.on_cancel = on_cancel
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="p2c-lease", daemon=True)
+
+    def __enter__(self) -> Lease:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=self.every + 5)
+        try:
+            self.board.release(self.job, self.holder)
+        except redis.RedisError as error:  # it expires by itself
+            log.warning("Could not release job %s: %s", self.job, error)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.every):
+            try:
+                if not self.board.renew(self.job, self.holder, self.stale_after):
+                    log.warning("Job %s: lease lost (this worker was silent too long)", self.job)
+                reason = self.board.cancelled(self.job)
+            except redis.RedisError as error:
+                log.warning("Job %s: cannot renew its lease: %s", self.job, error)
+                continue
+            if reason:
+                self.on_cancel(reason)

@@ -1,0 +1,111 @@
+"""Key-range partitions of a first sync on the workers (the engine's ``Partitioner``).
+
+The run that splits a leg sends every partition but the first as a task, runs the first
+itself, and then runs any partition no worker has taken yet (so one worker alone, or a
+worker pool busy with the run itself, never waits for itself). It waits for the partitions
+other workers run and takes over any whose worker went silent (its lease expired). Each
+partition's result is on the board; the engine moves the leg's cursor once all are in.
+"""
+
+from __future__ import annotations
+
+__all__ = ["CeleryPartitioner", "run_partition_here"]
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from p2c._errors import ExitCode, P2CError
+from p2c.engine import Engine, Partition, PartitionResult, StateStore
+from p2c.workers._board import Lease
+from p2c.workers._context import WorkerContext
+from p2c.workspace import Workspace
+
+_POLL = 0.2
+
+
+class _PartitionFailed(P2CError):
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = ExitCode(exit_code)
+
+
+def run_partition_here(
+    ctx: WorkerContext,
+    ws: Workspace,
+    state: StateStore,
+    job_id: str,
+    key: str,
+    document: dict[str, Any],
+) -> None:
+    """Run a partition this worker holds the lease of, and put its result on the board."""
+    part = Partition.from_document(document)
+    board = ctx.board
+
+    def progress(label: str, n: int) -> None:
+        board.event(job_id, {"type": "advance", "label": label, "n": n})
+
+    lease = Lease(
+        board,
+        key,
+        ctx.holder,
+        every=ctx.executor.heartbeat_seconds,
+        stale_after=ctx.executor.stale_after_seconds,
+        on_cancel=lambda reason: None,
+    )
+    with lease:
+        try:
+            result = Engine(ws, state, progress).run_partition(part)
+            outcome: dict[str, Any] = {"result": result.document()}
+        except P2CError as error:
+            outcome = {"error": str(error), "exit_code": int(error.exit_code)}
+        board.finish(key, outcome)
+
+
+class CeleryPartitioner:
+    """Runs the partitions of a job's first syncs on the workers."""
+
+    def __init__(self, ctx: WorkerContext, ws: Workspace, state: StateStore, job_id: str):
+        self.ctx = ctx
+        self.ws = ws
+        self.state = state
+        self.job_id = job_id
+        self.count = ctx.executor.partitions
+        self.min_records = ctx.executor.partition_min_records
+
+    def _key(self, part: Partition) -> str:
+        return f"{self.job_id}:part:{part.run_id}:{part.task_run_id}:{part.index}"
+
+    def run(self, parts: Sequence[Partition]) -> list[PartitionResult]:
+        ctx = self.ctx
+        keys = [self._key(p) for p in parts]
+        for key, part in zip(keys[1:], parts[1:], strict=True):
+            ctx.app.send_task(
+                "p2c.partition",
+                args=[self.job_id, key, part.document()],
+                queue=ctx.executor.queue,
+            )
+        results: dict[int, PartitionResult] = {}
+        while len(results) < len(parts):
+            ran = False
+            for index, (key, part) in enumerate(zip(keys, parts, strict=True)):
+                if index in results:
+                    continue
+                outcome = ctx.board.result(key)
+                if outcome is None and ctx.board.claim(
+                    key, ctx.holder, ctx.executor.stale_after_seconds
+                ):
+                    run_partition_here(ctx, self.ws, self.state, self.job_id, key, part.document())
+                    outcome = ctx.board.result(key)
+                    ran = True
+                if outcome is not None:
+                    results[index] = self._result(part, outcome)
+            if not ran and len(results) < len(parts):
+                time.sleep(_POLL)
+        return [results[i] for i in range(len(parts))]
+
+    @staticmethod
+    def _result(part: Partition, outcome: dict[str, Any]) -> PartitionResult:
+        if "error" in outcome:
+            raise _PartitionFailed(str(outcome["error"]), int(outcome["exit_code"]))
+        return PartitionResult.from_document(outcome["result"])

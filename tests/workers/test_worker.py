@@ -1,0 +1,151 @@
+"""Runs on real `p2c worker` processes: a worker killed with SIGKILL mid-run, two projects
+in parallel, a broker that is down, a worker stopped with SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+from workers_world import World, free_port, run_in_process, wait_for
+
+CONTACTS = "Contacts (Sales to Fin and Ops) - Direct"
+CUSTOMERS = "Contacts to Customer (Sales to Fin and Ops) - Direct"
+ACCOUNTS = "Accounts (Sales to Fin and Ops) - Direct"
+
+
+def _running_contacts(world: World) -> tuple[int, int] | None:
+    """(run id, pid of its worker) once the Contacts task has committed a batch."""
+    rows = world.query(
+        "SELECT r.id, r.pid FROM task_run t JOIN run r ON r.id = t.run_id "
+        "WHERE t.project = :project AND t.status = 'Running' AND t.read > 0",
+        project=CONTACTS,
+    )
+    return (rows[0].id, rows[0].pid) if rows else None
+
+
+def test_a_worker_killed_mid_run_is_taken_over_and_nothing_is_lost_or_doubled(
+    world: World,
+) -> None:
+    world.load(contacts=400, batch_size=2)
+    reference = world.reference()
+    world.use_workers()
+    first = world.start_worker()
+    second = world.start_worker()
+    run = world.start_p2c("run")
+
+    run_id, pid = wait_for(lambda: _running_contacts(world), "the Contacts task to run")
+    assert pid in (first.pid, second.pid)
+    os.kill(pid, signal.SIGKILL)
+    killed_at = time.monotonic()
+    _, err = run.communicate(timeout=60)
+    taken_over_in = time.monotonic() - killed_at
+
+    assert run.returncode == 0, err
+    assert taken_over_in < 30, f"the run took {taken_over_in:.0f} s to finish on the other worker"
+    # The killed run is in the history as stopped; another run of the project completed.
+    runs = world.query(
+        "SELECT id, status, message, pid FROM run WHERE projects = :project ORDER BY id",
+        project=CONTACTS,
+    )
+    assert [r.status for r in runs] == ["Error", "Completed"]
+    assert runs[0].id == run_id
+    # (The killed worker is the test's unreaped child, so its pid looks alive: its silence
+    # for stale_after_seconds is what tells it is gone.)
+    assert "before it finished" in runs[0].message
+    assert runs[1].pid != pid
+    # F&O holds exactly what an uninterrupted run writes, record by record.
+    assert run_in_process(reference).exit_code == 0
+    assert World.finops(world.root) == World.finops(reference)
+    # Lineage: one row per contact person, none twice.
+    lineage = world.query(
+        "SELECT count(*) AS n, count(DISTINCT source_key) AS keys FROM lineage "
+        "WHERE project = :project",
+        project=CONTACTS,
+    )
+    assert lineage[0].n == lineage[0].keys == len(World.finops(reference)["CDSContactPersons"])
+
+
+def test_two_projects_run_in_parallel_on_two_workers(world: World) -> None:
+    world.load(contacts=160, batch_size=2)
+    world.use_workers()
+    world.start_worker()
+    world.start_worker()
+    assert world.p2c("run", "Accounts").returncode == 0
+
+    done = world.p2c("run", "Contacts", "Customer")
+
+    assert done.returncode == 0, done.stderr
+    runs = world.query(
+        "SELECT projects, started_at, finished_at, pid, status FROM run "
+        "WHERE projects IN (:a, :b) ORDER BY id",
+        a=CONTACTS,
+        b=CUSTOMERS,
+    )
+    assert [r.status for r in runs] == ["Completed", "Completed"]
+    one, other = runs
+    assert one.pid != other.pid  # two workers
+    assert one.started_at < other.finished_at and other.started_at < one.finished_at
+    assert "Run" in done.stdout and "Contacts" in done.stdout and "ContactToCustomer" in done.stdout
+
+
+def test_prerequisites_run_first_and_the_summary_is_the_engines(world: World) -> None:
+    world.load(contacts=40, batch_size=50)
+    world.use_workers()
+    world.start_worker("--concurrency", "2")
+
+    done = world.p2c("run", "--json")
+
+    assert done.returncode == 0, done.stderr
+    runs = world.query("SELECT projects, started_at, finished_at FROM run ORDER BY started_at")
+    accounts = next(r for r in runs if r.projects == ACCOUNTS)
+    assert all(accounts.finished_at <= r.started_at for r in runs if r.projects != ACCOUNTS)
+    assert done.stdout.count('"exit_code": 0') == 3
+
+
+def test_a_broker_that_is_down_refuses_the_run_with_exit_5(world: World) -> None:
+    world.load(contacts=10, batch_size=50)
+    world._edit(
+        lambda text: (
+            text + f'executor: {{type: celery, broker: "redis://127.0.0.1:{free_port()}/0"}}\n'
+        )
+    )
+
+    done = world.p2c("run")
+
+    assert done.returncode == 5
+    assert "Cannot reach the Celery broker (Redis) at redis://127.0.0.1:" in done.stderr
+    assert "No run was sent" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert world.query("SELECT count(*) FROM run")[0][0] == 0
+
+
+def test_a_worker_stopped_with_sigterm_hands_its_run_back(world: World) -> None:
+    world.load(contacts=400, batch_size=2)
+    reference = world.reference()
+    world.use_workers()
+    workers = [world.start_worker(), world.start_worker()]
+    assert world.p2c("run", "Accounts").returncode == 0
+    run = world.start_p2c("run", "Contacts")
+    _, pid = wait_for(lambda: _running_contacts(world), "the Contacts task to run")
+    stopping = next(w for w in workers if w.pid == pid)
+    other = next(w for w in workers if w.pid != pid)
+
+    stopping.send_signal(signal.SIGTERM)
+    assert stopping.wait(30) == 0  # a graceful stop
+    _, err = run.communicate(timeout=60)
+
+    runs = world.query(
+        "SELECT status, message, pid FROM run WHERE projects = :project ORDER BY id",
+        project=CONTACTS,
+    )
+    assert run.returncode == 0, err
+    assert "handed the run back" in err, (err, runs)
+    assert [r.status for r in runs] == ["Cancelled", "Completed"]
+    assert "SIGTERM" in runs[0].message
+    assert runs[1].pid == other.pid
+    assert run_in_process(reference).exit_code == 0
+    assert (
+        World.finops(world.root)["CDSContactPersons"]
+        == World.finops(reference)["CDSContactPersons"]
+    )
