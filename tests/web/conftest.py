@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
+from web_browser import sign_in
 from web_client import Web, make_web
-from web_world import PASSWORD, AdminCenter, admin_center, make_workspace
+from web_world import AdminCenter, admin_center, make_workspace
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -57,16 +58,6 @@ def new_page(browser: Browser) -> Iterator[Callable[..., Page]]:
     yield make
     for context in contexts:
         context.close()
-
-
-def sign_in(page: Page, url: str, name: str) -> Page:
-    """Sign in through the form, as a person does."""
-    page.goto(f"{url}/sign-in")
-    page.get_by_label("User name").fill(name)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Dashboard", level=1)).to_be_visible()
-    return page
 
 
 @pytest.fixture

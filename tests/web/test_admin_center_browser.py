@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from playwright.sync_api import Locator, Page, expect
+from web_browser import sign_in
 from web_world import (
     ACCOUNTS,
     CONTACTS,
@@ -171,7 +172,6 @@ def test_a_dry_run_previews_without_writing(center: AdminCenter, page: Page) -> 
 
 
 def test_usable_at_phone_width(center: AdminCenter, new_page: Callable[..., Page]) -> None:
-    from conftest import sign_in
 
     page = sign_in(new_page(width=390, height=844), center.url, "alice")
     expect(page.get_by_role("link", name=ACCOUNTS)).to_be_visible()
@@ -185,7 +185,6 @@ def test_usable_at_phone_width(center: AdminCenter, new_page: Callable[..., Page
 def test_a_running_run_shows_its_progress_live(
     tmp_path: Path, new_page: Callable[..., Page]
 ) -> None:
-    from conftest import sign_in
 
     root = make_workspace(tmp_path / "ws")
     runner = HeldRunner(root)

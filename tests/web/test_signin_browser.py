@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from conftest import sign_in
 from playwright.sync_api import Page, expect
+from web_browser import sign_in
 from web_world import AdminCenter
 
 
