@@ -15,8 +15,7 @@ from typing import Any
 import yaml
 
 from p2c.sandbox import sample_document
-from p2c.service import Service, build_api, serve
-from p2c.service._runner import Runner
+from p2c.service import Runner, Service, build_api, serve
 from p2c.web import mount_web
 from p2c.workspace import CONFIG_FILE, init_workspace
 

@@ -23,7 +23,7 @@ from p2c.service._config import (
 if typing.TYPE_CHECKING:
     from p2c.service._access import ROLES, AccessStore, AuditEntry, Role, TokenInfo
     from p2c.service._api import build_api
-    from p2c.service._runner import RetrySelection, RunRequest
+    from p2c.service._runner import RetrySelection, Runner, RunRequest
     from p2c.service._schedule import (
         Clock,
         ManualClock,
@@ -50,6 +50,7 @@ __all__ = [
     "RetrySelection",
     "Role",
     "RunRequest",
+    "Runner",
     "Schedule",
     "ScheduleState",
     "Scheduler",
@@ -78,6 +79,7 @@ _LAZY = {
     "next_slot": "_schedule",
     "RetrySelection": "_runner",
     "RunRequest": "_runner",
+    "Runner": "_runner",
     "serve": "_server",
     "Job": "_service",
     "Service": "_service",
