@@ -128,16 +128,21 @@ class _Page:
         columns = ", ".join(_q(f) for f in self.fields)
         self.db.execute(
             f"CREATE TABLE IF NOT EXISTS {self.stage_name} (seq INTEGER PRIMARY KEY, {columns}, "
-            "p2c_bad INTEGER NOT NULL DEFAULT 0, p2c_status TEXT, p2c_same INTEGER)"
+            "p2c_bad INTEGER NOT NULL DEFAULT 0, p2c_status TEXT NOT NULL DEFAULT 'created')"
         )
+        # A new record's defaults of the fields the page does not set go in with the page:
+        # a stored record's merge replaces them (``merge`` sets every absent field).
+        self.absent_defaults = [(n, v) for n, v in entity.defaults if n not in names]
 
     def run(self, sql: str, params: Sequence[Any] = ()) -> None:
         self.db.execute(sql, params)
 
     def stage(self, rows: list[tuple[Any, ...]]) -> None:
-        marks = ", ".join("?" * (len(self.names) + 1))
-        names = ", ".join(_q(n) for n in self.names)
-        self.db.executemany(f"INSERT INTO {self.stage_name} (seq, {names}) VALUES ({marks})", rows)
+        marks = ["?"] * (len(self.names) + 1) + [_literal(v) for _, v in self.absent_defaults]
+        names = ", ".join(_q(n) for n in (*self.names, *(n for n, _ in self.absent_defaults)))
+        self.db.executemany(
+            f"INSERT INTO {self.stage_name} (seq, {names}) VALUES ({', '.join(marks)})", rows
+        )
 
     def flag(self, predicates: Sequence[str]) -> None:
         if predicates:
@@ -148,9 +153,10 @@ class _Page:
 
     def fold(self) -> None:
         folded = [n for n in self.names if self.entity.by_name[n].fold_case]
-        if folded:
+        if folded:  # only rows that change: rewriting a staged row costs more than reading it
             sets = ", ".join(f"{_q(n)} = lower({_q(n)})" for n in folded)
-            self.run(f"UPDATE {self.stage_name} SET {sets} WHERE NOT p2c_bad")
+            differ = " OR ".join(f"{_q(n)} IS NOT lower({_q(n)})" for n in folded)
+            self.run(f"UPDATE {self.stage_name} SET {sets} WHERE NOT p2c_bad AND ({differ})")
 
     def twice(self) -> None:
         """Keys given more than once: the per-record path writes them in order."""
@@ -167,36 +173,31 @@ class _Page:
         absent = [f for f in self.fields if f not in self.names]
         same = " AND ".join(f"t.{_q(n)} IS {self.stage_name}.{_q(n)}" for n in self.names) or "1"
         sets = [f"{_q(f)} = t.{_q(f)}" for f in absent]
-        sets += ["p2c_status = 'stored'", f"p2c_same = ({same})"]
+        sets.append(f"p2c_status = CASE WHEN ({same}) THEN 'unchanged' ELSE 'updated' END")
+        # Rows with no stored record keep the status they were staged with: created.
         self.run(
             f"UPDATE {self.stage_name} SET {', '.join(sets)} FROM {self.target} AS t "
             f"WHERE {on} AND NOT {self.stage_name}.p2c_bad"
         )
-        self.run(
-            f"UPDATE {self.stage_name} SET p2c_status = CASE WHEN p2c_status IS NULL "
-            "THEN 'created' WHEN p2c_same THEN 'unchanged' ELSE 'updated' END WHERE NOT p2c_bad"
-        )
 
     def create(self, on_create: Sequence[tuple[str, str]]) -> None:
         """Defaults, then the rules' values, on new rows."""
-        sets = []
-        for name, value in self.entity.defaults:
-            column = _q(name)
-            sets.append(
-                f"{column} = COALESCE({column}, {_literal(value)})"
-                if name in self.names
-                else f"{column} = {_literal(value)}"
-            )
-        if sets:
+        # The defaults of absent fields came with the page (``stage``); those of the fields
+        # it sets fill the new rows that leave them empty. Each statement rewrites only the
+        # rows it changes.
+        given = [(_q(n), _literal(v)) for n, v in self.entity.defaults if n in self.names]
+        if given:
+            sets = ", ".join(f"{c} = COALESCE({c}, {v})" for c, v in given)
+            empty = " OR ".join(f"{c} IS NULL" for c, _ in given)
             self.run(
-                f"UPDATE {self.stage_name} SET {', '.join(sets)} "
-                "WHERE NOT p2c_bad AND p2c_status = 'created'"
+                f"UPDATE {self.stage_name} SET {sets} "
+                f"WHERE NOT p2c_bad AND p2c_status = 'created' AND ({empty})"
             )
         for name, sql in on_create:
             sql = sql.format(stage=self.stage_name)
             self.run(
                 f"UPDATE {self.stage_name} AS s SET {_q(name)} = ({sql}) "
-                "WHERE NOT s.p2c_bad AND s.p2c_status = 'created'"
+                f"WHERE NOT s.p2c_bad AND s.p2c_status = 'created' AND s.{_q(name)} IS NOT ({sql})"
             )
 
     def write(self, stamp: str | None) -> None:
