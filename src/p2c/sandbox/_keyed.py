@@ -155,9 +155,13 @@ class KeyedSystem:
             else:
                 # The flagged records first: they see the system as it was before the page.
                 slow = self._per_record(entity, rules, [records[i] for i in rest], stamp, False)
-                outcomes: dict[int, Outcome] = dict(zip(rest, slow, strict=True))
-                outcomes.update(page.finish(stamp))
-                done = [outcomes[i] for i in range(len(records))]
+                finished = page.finish(stamp)  # by position, in order
+                if rest:
+                    outcomes: dict[int, Outcome] = dict(zip(rest, slow, strict=True))
+                    outcomes.update(finished)
+                    done = [outcomes[i] for i in range(len(records))]
+                else:
+                    done = list(finished.values())
             if dry_run:
                 raise _RolledBack(done)
         return done

@@ -217,22 +217,19 @@ class _Page:
     def flagged(self) -> list[int]:
         return [s for (s,) in self.db.execute(f"SELECT seq FROM {self.stage_name} WHERE p2c_bad")]
 
-    def outcomes(self, rows: list[tuple[Any, ...]]) -> dict[int, Outcome]:
-        """The outcomes of the rows no check flagged, their keys from the staged ``rows``
-        (folded as the intake folds them: ASCII only reaches here)."""
-        positions = [self.names.index(k) + 1 for k in self.key]
-        folded = {
-            p for p, k in zip(positions, self.key, strict=True) if self.entity.by_name[k].fold_case
-        }
+    def outcomes(self) -> dict[int, Outcome]:
+        """The outcomes of the rows no check flagged, with their keys as staged (folded as
+        the intake folds them: ASCII only reaches here, and SQL's lower is Python's)."""
         statuses = {s.value: s for s in WriteStatus}
         make = tuple.__new__
-        done: dict[int, Outcome] = {}
-        for seq, status in self.db.execute(
-            f"SELECT seq, p2c_status FROM {self.stage_name} WHERE NOT p2c_bad"
-        ):
-            row = rows[seq]
-            key = tuple(row[p].lower() if p in folded else row[p] for p in positions)
-            done[seq] = make(Outcome, (key, statuses[status], None, None, False, None))
+        keys = ", ".join(_q(k) for k in self.key)
+        done = {
+            row[0]: make(Outcome, (row[2:], statuses[row[1]], None, None, False, None))
+            for row in self.db.execute(
+                f"SELECT seq, p2c_status, {keys} FROM {self.stage_name} WHERE NOT p2c_bad "
+                "ORDER BY seq"
+            )
+        }
         self.clear()
         return done
 
@@ -265,7 +262,6 @@ class SetWisePage:
         self.rules = rules.set_wise()
         self.records = records
         self.page: _Page | None = None
-        self.rows: list[tuple[Any, ...]] = []
 
     def _rows(self) -> tuple[tuple[str, ...], list[tuple[Any, ...]]] | None:
         """The page as rows of one set of fields; None when it is not one."""
@@ -298,7 +294,6 @@ class SetWisePage:
         if shaped is None:
             return None
         names, rows = shaped
-        self.rows = rows
         page = _Page(self.system.store.db, self.entity, names)
         try:
             page.stage(rows)
@@ -325,4 +320,4 @@ class SetWisePage:
         )
         for statement in self.rules.after_write:
             page.run(statement.format(written=written))
-        return page.outcomes(self.rows)
+        return page.outcomes()
