@@ -184,7 +184,12 @@ def select(
     names = list(dict.fromkeys([*columns, *lookups]))
     expressions = [query.column_sql(name) for name in names]
     where_sql, params = query.where(where, after, order)
-    ordering = [f"{query.column_sql(name)}{' DESC' if desc else ''}" for name, desc in order]
+    # A whole read (no LIMIT) sorts what it reads rather than follow the order's index: the
+    # index visits every row of the table in key order (random pages: the keys are GUIDs),
+    # filtered or not; a range in the filter (an incremental cursor) still uses the index.
+    # ``+`` keeps SQLite from ordering by the index. A page (LIMIT) streams off the index.
+    whole = "+" if limit is None and not offset else ""
+    ordering = [f"{whole}{query.column_sql(name)}{' DESC' if desc else ''}" for name, desc in order]
     # The key last, unless the order already has it: a repeated term keeps SQLite from
     # reading in the order of an index on (order, key) and makes it sort.
     ordering += [f'base."{k}"' for k in entity.key if k not in {name for name, _ in order}]
