@@ -12,6 +12,7 @@ from p2c.connectors._base import (
     Outcome,
     ReadRequest,
     Record,
+    Row,
     Settlement,
     Source,
 )
@@ -57,6 +58,7 @@ __all__ = [
     "Outcome",
     "ReadRequest",
     "Record",
+    "Row",
     "SandboxConnection",
     "SandboxDestination",
     "SandboxSource",

@@ -20,7 +20,7 @@ from p2c.dynamics import Entity, Outcome, Shape, SystemModel, WriteStatus, utc_n
 from p2c.odata import Filter
 from p2c.sandbox._query import select
 from p2c.sandbox._rules import EntityRules, Rejection, rules_class
-from p2c.sandbox._setwise import SetWisePage
+from p2c.sandbox._setwise import RowRecords, SetWisePage
 from p2c.sandbox._store import Store, chunks
 
 
@@ -139,6 +139,20 @@ class KeyedSystem:
             return self._upsert(entity_set, records, dry_run, set_wise and not dry_run)
         except _RolledBack as done:
             return done.outcomes
+
+    def upsert_rows(
+        self,
+        entity_set: str,
+        fields: Sequence[str],
+        rows: Sequence[tuple[Any, ...]],
+        *,
+        set_wise: bool = True,
+    ) -> list[Outcome]:
+        """``upsert`` of records given as rows, each the values of ``fields`` in order: the
+        set-wise path stages them as they are; a record is made only for the per-record
+        path."""
+        records = RowRecords(tuple(fields), rows)
+        return self._upsert(entity_set, records, False, set_wise)
 
     def _upsert(
         self, entity_set: str, records: Sequence[Mapping[str, Any]], dry_run: bool, fast: bool

@@ -13,12 +13,12 @@ types it does not check, entities whose rules have no set-wise form, dry runs).
 
 from __future__ import annotations
 
-__all__ = ["SetRules", "SetWisePage"]
+__all__ = ["RowRecords", "SetRules", "SetWisePage"]
 
 import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 import apsw
 
@@ -237,6 +237,27 @@ class _Page:
         self.run(f"DELETE FROM {self.stage_name}")
 
 
+class RowRecords(Sequence[Mapping[str, Any]]):
+    """Rows seen as records, each made when it is asked for; the set-wise page takes the
+    rows themselves (``rows``)."""
+
+    def __init__(self, fields: tuple[str, ...], rows: Sequence[tuple[Any, ...]]) -> None:
+        self.fields = fields
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @overload
+    def __getitem__(self, index: int) -> Mapping[str, Any]: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Mapping[str, Any]]: ...
+    def __getitem__(self, index: int | slice) -> Mapping[str, Any] | Sequence[Mapping[str, Any]]:
+        if isinstance(index, slice):
+            return [dict(zip(self.fields, row, strict=True)) for row in self.rows[index]]
+        return dict(zip(self.fields, self.rows[index], strict=True))
+
+
 class SetWisePage:
     """A page upserted set-wise, in two steps inside the caller's transaction: ``prepare``
     checks, merges and flags (writing nothing) and names the records for the per-record
@@ -264,16 +285,23 @@ class SetWisePage:
         self.page: _Page | None = None
 
     def _rows(self) -> tuple[tuple[str, ...], list[tuple[Any, ...]]] | None:
-        """The page as rows of one set of fields; None when it is not one."""
+        """The page as rows of one set of fields, each after its position; None when it is
+        not one."""
         entity, records = self.entity, self.records
-        names = tuple(records[0])
+        given = records.rows if isinstance(records, RowRecords) else None
+        names = records.fields if isinstance(records, RowRecords) else tuple(records[0])
         if not all(n in entity.by_name for n in names) or not all(k in names for k in entity.key):
             return None
         supported = (*_TEXT, FieldType.INT, FieldType.MONEY, FieldType.BOOL)
         fields = [entity.by_name[n] for n in names]
         if any(f.type not in supported or f.read_only for f in fields):
             return None
-        if any(f.polymorphic for f in entity.fields) or any(len(r) != len(names) for r in records):
+        if any(f.polymorphic for f in entity.fields):
+            return None
+        if given is not None:
+            rows = [(i, *r) for i, r in enumerate(given)]
+            return (names, rows) if _python_types_ok(entity, names, rows) else None
+        if any(len(r) != len(names) for r in records):
             return None
         get = operator.itemgetter(*names)
         try:
