@@ -328,7 +328,7 @@ class ConnectorConformance:
         names = request.names
         assert names == (*request.columns, "parentcustomerid.accountnumber")
         records = [r for page in read_all(world, "sales", request) for r in page]
-        pages = list(world.source("sales").read_rows(request))  # type: ignore[attr-defined]
+        pages = list(world.source("sales").read_rows(request))
         assert all(len(page) <= 2 for page in pages)
         rows = [row for page in pages for row in page]
         assert rows == [tuple(r[n] for n in names) for r in records]
