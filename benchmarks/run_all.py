@@ -2,7 +2,8 @@
 
 Prints the end-to-end time and rate of the engine, its peak memory (measured in a separate
 process that does only the run), and, as the floor, the time of a plain-SQL copy of the
-same rows (ATTACH + INSERT … SELECT) with the ratio.
+same rows (ATTACH + INSERT … SELECT) with the ratio; via CDS the floor makes both copies the
+run makes (Sales to the hub, the hub to F&O).
 
     .venv/bin/python benchmarks/run_all.py 100000 [--via-cds]
 """
@@ -92,14 +93,88 @@ FLOOR_SQL = [
 ]
 
 
-def floor(sales: Path, empty_finops: Path) -> tuple[float, int]:
-    """The same rows copied inside SQLite: no value ever becomes a Python object."""
-    db = _floor_db(sales, empty_finops)
+# Via CDS the run copies every record twice: Sales to the hub, then the hub to F&O.
+_HUB_ADDRESS = (
+    "MailingAddress_Line1, MailingAddress_City, MailingAddress_PostalCode, "
+    "MailingAddress_StateOrProvince, MailingAddress_Country"
+)
+_SALES_ADDRESS = (
+    "address1_line1, address1_city, address1_postalcode, address1_stateorprovince, "
+    "address1_country"
+)
+FLOOR_SQL_TO_HUB = [
+    f"""INSERT INTO Account (Organization_OrganizationId, AccountNumber, Name, PartyType,
+         PrimaryEmail, PrimaryPhone, {_HUB_ADDRESS})
+       SELECT 'ORG001', accountnumber, name, 'Organization', emailaddress1, telephone1,
+         {_SALES_ADDRESS}
+       FROM s.account""",
+    f"""INSERT INTO Account (Organization_OrganizationId, AccountNumber, Name, PartyType,
+         FirstName, LastName, PrimaryEmail, PrimaryPhone, {_HUB_ADDRESS})
+       SELECT 'ORG001', msdynce_contactnumber, firstname || ' ' || lastname, 'Person',
+         firstname, lastname, emailaddress1, telephone1, {_SALES_ADDRESS}
+       FROM s.contact WHERE msdynce_isactivecustomer = 1""",
+    f"""INSERT INTO Contact (Organization_OrganizationId, ContactNumber, FirstName, LastName,
+         JobTitle, PrimaryEmail, PrimaryPhone, {_HUB_ADDRESS}, PrimaryAccount_AccountNumber,
+         PrimaryAccount_Organization_OrganizationId)
+       SELECT 'ORG001', c.msdynce_contactnumber, c.firstname, c.lastname, c.jobtitle,
+         c.emailaddress1, c.telephone1, c.address1_line1, c.address1_city,
+         c.address1_postalcode, c.address1_stateorprovince, c.address1_country,
+         a.accountnumber, 'ORG001'
+       FROM s.contact c JOIN s.account a ON a.accountid = c.parentcustomerid
+       WHERE c.msdynce_isactivecustomer = 0 AND c.msdynce_iscompanyanaccount = 1""",
+]
+FLOOR_SQL_FROM_HUB = [
+    """INSERT INTO CustomerV2 (dataAreaId, CustomerAccount, PartyNumber, PartyType,
+         OrganizationName, PrimaryContactEmail, PrimaryContactPhone, AddressStreet, AddressCity,
+         AddressZipCode, AddressState, AddressCountryRegionISOCode, CustomerGroupId, LanguageId,
+         SiteId, WarehouseId, SalesCurrencyCode, IsExternallyMaintained)
+       SELECT 'usmf', AccountNumber, AccountNumber, 'Organization', Name, PrimaryEmail,
+         PrimaryPhone, MailingAddress_Line1, MailingAddress_City, MailingAddress_PostalCode,
+         MailingAddress_StateOrProvince, COALESCE(MailingAddress_Country, 'USA'), '10',
+         'en-us', '1', '13', 'USD', 'Yes'
+       FROM s.Account WHERE PartyType = 'Organization'""",
+    """INSERT INTO CustomerV2 (dataAreaId, CustomerAccount, PartyNumber, PartyType,
+         PersonFirstName, PersonLastName, PrimaryContactEmail, PrimaryContactPhone,
+         AddressStreet, AddressCity, AddressZipCode, AddressState, AddressCountryRegionISOCode,
+         CustomerGroupId, LanguageId, SalesCurrencyCode, IsExternallyMaintained)
+       SELECT 'usmf', AccountNumber, AccountNumber, 'Person', FirstName, LastName,
+         PrimaryEmail, PrimaryPhone, MailingAddress_Line1, MailingAddress_City,
+         MailingAddress_PostalCode, MailingAddress_StateOrProvince,
+         COALESCE(MailingAddress_Country, 'USA'), '10', 'en-us', 'USD', 'Yes'
+       FROM s.Account WHERE PartyType = 'Person'""",
+    """INSERT INTO CDSContactPerson (dataAreaId, ContactPersonPartyNumber,
+         AssociatedPartyNumber, FirstName, LastName, EmploymentProfession, PrimaryEmailAddress,
+         PrimaryPhoneNumber, PrimaryAddressStreet, PrimaryAddressCity, PrimaryAddressZipCode,
+         PrimaryAddressStateId, PrimaryAddressCountryRegionISOCode,
+         IsContactPersonExternallyMaintained)
+       SELECT 'usmf', ContactNumber, PrimaryAccount_AccountNumber, FirstName, LastName,
+         JobTitle, PrimaryEmail, PrimaryPhone, MailingAddress_Line1, MailingAddress_City,
+         MailingAddress_PostalCode, MailingAddress_StateOrProvince,
+         COALESCE(MailingAddress_Country, 'USA'), 'Yes'
+       FROM s.Contact WHERE PrimaryAccount_AccountNumber IS NOT NULL""",
+]
+
+
+def floor(sales: Path, empty: Path, via_cds: bool) -> tuple[float, int]:
+    """The same rows copied inside SQLite: no value ever becomes a Python object. Via CDS,
+    both copies the run makes: Sales to the hub, and the hub to F&O."""
+    if not via_cds:
+        return _copy(_floor_db(sales, empty / "finops.db"), FLOOR_SQL)
+    hub = _floor_db(sales, empty / "cds.db")
+    hub_file = Path(hub.execute("PRAGMA database_list").fetchone()[2])
+    to_hub, hub_rows = _copy(hub, FLOOR_SQL_TO_HUB)
+    to_finops, rows = _copy(_floor_db(hub_file, empty / "finops.db"), FLOOR_SQL_FROM_HUB)
+    return to_hub + to_finops, hub_rows + rows
+
+
+def _copy(db: sqlite3.Connection, statements: list[str]) -> tuple[float, int]:
     started = time.perf_counter()
     db.execute("BEGIN")
-    rows = sum(db.execute(sql).rowcount for sql in FLOOR_SQL)
+    rows = sum(db.execute(sql).rowcount for sql in statements)
     db.execute("COMMIT")
-    return time.perf_counter() - started, rows
+    seconds = time.perf_counter() - started
+    db.close()
+    return seconds, rows
 
 
 _JOURNAL = (
@@ -186,13 +261,14 @@ def _scalar(db: apsw.Connection, sql: str) -> int:
     return int(row[0]) if row else 0
 
 
-def _floor_db(sales: Path, empty_finops: Path) -> sqlite3.Connection:
-    copy = empty_finops.with_name(f"floor-{time.monotonic_ns()}.db")
-    shutil.copy(empty_finops, copy)
+def _floor_db(source: Path, empty: Path) -> sqlite3.Connection:
+    """A fresh copy of the empty destination, with the source attached as ``s``."""
+    copy = empty.with_name(f"floor-{time.monotonic_ns()}.db")
+    shutil.copy(empty, copy)
     db = sqlite3.connect(copy, isolation_level=None)
     for pragma in _JOURNAL:
         db.execute(pragma)
-    db.execute("ATTACH ? AS s", (str(sales),))
+    db.execute("ATTACH ? AS s", (str(source),))
     return db
 
 
@@ -233,7 +309,7 @@ def main() -> None:
         f"status {figures['status']}"
     )
     print(f"peak memory of the run process: {figures['peak_mb']:.0f} MB")
-    floor_seconds, rows = floor(folder / "sandbox" / "sales.db", empty / "finops.db")
+    floor_seconds, rows = floor(folder / "sandbox" / "sales.db", empty, via_cds)
     print(f"plain-SQL floor (ATTACH + INSERT … SELECT, {rows:,} rows): {floor_seconds:.2f} s")
     print(f"ratio engine / floor: {seconds / floor_seconds:.1f}x")
     moved, values = movement_floor(folder, empty, 5000)

@@ -257,18 +257,24 @@ def small(tmp_path: Path) -> Iterator[Path]:
 
 
 def _on_third_contact_batch(monkeypatch: pytest.MonkeyPatch, action: Callable[[], None]) -> None:
-    real = SandboxDestination.upsert
     calls = 0
 
-    def upsert(self: SandboxDestination, entity: str, *args: Any, **kwargs: Any) -> Any:
-        nonlocal calls
-        if entity == "CDSContactPersons":
-            calls += 1
-            if calls == 3:
-                action()
-        return real(self, entity, *args, **kwargs)
+    def counted(real: Callable[..., Any]) -> Callable[..., Any]:
+        def write(self: SandboxDestination, entity: str, *args: Any, **kwargs: Any) -> Any:
+            nonlocal calls
+            if entity == "CDSContactPersons":
+                calls += 1
+                if calls == 3:
+                    action()
+            return real(self, entity, *args, **kwargs)
 
-    monkeypatch.setattr(SandboxDestination, "upsert", upsert)
+        return write
+
+    # The engine writes a page as records or as rows: either way it is counted.
+    for method in ("upsert", "upsert_rows"):
+        monkeypatch.setattr(
+            SandboxDestination, method, counted(getattr(SandboxDestination, method))
+        )
 
 
 def test_a_second_ctrl_c_stops_at_once_and_the_run_is_still_recorded(

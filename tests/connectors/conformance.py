@@ -320,7 +320,41 @@ class ConnectorConformance:
         assert sorted(records, key=key) == sorted(in_process(world, "finops", request), key=key)
         assert world.source("finops").record_key("CustomersV2") == ("dataAreaId", "CustomerAccount")
 
+    @reads("sales")
+    def test_rows_are_the_records_values_in_the_order_of_the_names(self, world: World) -> None:
+        request = ReadRequest(
+            "contacts",
+            ("contactid", "lastname", "donotemail", "msdynce_isactivecustomer"),
+            lookups=("parentcustomerid.accountnumber",),
+            page_size=2,
+        )
+        names = request.names
+        assert names == (*request.columns, "parentcustomerid.accountnumber")
+        records = [r for page in read_all(world, "sales", request) for r in page]
+        pages = list(world.source("sales").read_rows(request))
+        assert all(len(page) <= 2 for page in pages)
+        rows = [row for page in pages for row in page]
+        assert rows == [tuple(r[n] for n in names) for r in records]
+        assert {type(row[2]) for row in rows} == {bool}
+
     # writing -------------------------------------------------------------------------------------
+
+    @writes("finops")
+    def test_rows_are_upserted_as_their_records(self, world: World) -> None:
+        destination = world.destination("finops")
+        destination.upsert("CustomersV2", CUSTOMER_KEY, customers(2))
+        records = customers(4)
+        records[1]["OrganizationName"] = "Renamed"
+        records[3]["CustomerGroupId"] = "99"
+        fields = tuple(records[0])
+        rows = [tuple(r.values()) for r in records]
+        results = destination.upsert_rows("CustomersV2", CUSTOMER_KEY, fields, rows)
+        assert statuses(results) == ["unchanged", "updated", "created", "failed"]
+        assert results[3].field == "CustomerGroupId"
+        assert [r.key for r in results] == [("usmf", f"CUST-{i:03d}") for i in range(4)]
+        stored = {r["CustomerAccount"]: r for r in world.export("finops", "CustomersV2")}
+        assert set(stored) == {"CUST-000", "CUST-001", "CUST-002"}
+        assert stored["CUST-001"]["OrganizationName"] == "Renamed"
 
     @writes("finops")
     def test_upsert_creates_updates_and_leaves_unchanged(self, world: World) -> None:

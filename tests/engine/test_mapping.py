@@ -125,3 +125,50 @@ def test_names_reach_the_generated_code_only_as_literals() -> None:
     compiled = compile_map({odd: odd, "d": fm(**{"from": odd, "default": "}"})})
     assert compiled.apply({odd: "value"}) == {odd: "value", "d": "value"}
     assert compiled.apply({odd: None}) == {odd: None, "d": "}"}
+
+
+EVERY_KIND: dict[str, Any] = {
+    "Copied": "lastname",
+    "Looked": "parentcustomerid.accountnumber",
+    "Given": fm(default="10"),
+    "Or": fm(**{"from": "country", "default": "USA"}),
+    "Mapped": fm(**{"from": "gendercode", "value_map": {"1": "Male", "2": "Female"}}),
+    "Otherwise": fm(**{"from": "gendercode", "value_map": {"1": "M"}, "else": "X"}),
+    "Joined": fm(fn="concat", args=["firstname", "lastname"]),
+    "Upper": fm(**{"fn": "upper", "from": "country", "default": "-"}),
+    "Flag": "donotemail",
+}
+SOURCES: list[dict[str, Any]] = [
+    {
+        "lastname": "Lee",
+        "parentcustomerid.accountnumber": "A-1",
+        "country": "us",
+        "gendercode": 1,
+        "firstname": "Ann",
+        "donotemail": True,
+    },
+    {
+        "lastname": None,
+        "parentcustomerid.accountnumber": None,
+        "country": "",
+        "gendercode": 7,
+        "firstname": "",
+        "donotemail": None,
+    },
+]
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_over_rows_maps_a_row_as_apply_maps_its_record(source: dict[str, Any]) -> None:
+    """The row form (the engine's hot path) gives the record's values, in ``fields`` order,
+    whatever order the row's values come in."""
+    compiled = compile_map(EVERY_KIND, {"dataAreaId": "usmf"})
+    names = sorted(source, reverse=True)
+    row = tuple(source[n] for n in names)
+    mapped = compiled.apply(source)
+    assert compiled.fields == tuple(mapped)
+    assert compiled.over_rows(names)(row) == tuple(mapped.values())
+
+
+def test_over_rows_of_one_field_is_a_tuple() -> None:
+    assert compile_map({"X": "x"}).over_rows(["y", "x"])((1, 2)) == (2,)

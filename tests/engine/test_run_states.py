@@ -81,18 +81,24 @@ def failing_upserts(
     """``fail(n, error)``: the n-th upsert of contact persons raises ``error``, mid-batch."""
 
     def fail(n: int, error: BaseException) -> None:
-        real = SandboxDestination.upsert
         calls = 0
 
-        def upsert(self: SandboxDestination, entity: str, *args: Any, **kwargs: Any) -> Any:
-            nonlocal calls
-            if entity == "CDSContactPersons":
-                calls += 1
-                if calls == n:
-                    raise error
-            return real(self, entity, *args, **kwargs)
+        def counted(real: Callable[..., Any]) -> Callable[..., Any]:
+            def write(self: SandboxDestination, entity: str, *args: Any, **kwargs: Any) -> Any:
+                nonlocal calls
+                if entity == "CDSContactPersons":
+                    calls += 1
+                    if calls == n:
+                        raise error
+                return real(self, entity, *args, **kwargs)
 
-        monkeypatch.setattr(SandboxDestination, "upsert", upsert)
+            return write
+
+        # The engine writes a page as records or as rows: either way it is counted.
+        for method in ("upsert", "upsert_rows"):
+            monkeypatch.setattr(
+                SandboxDestination, method, counted(getattr(SandboxDestination, method))
+            )
 
     yield fail
 

@@ -4,7 +4,8 @@ leaves the records that the per-record path gives and leaves, whatever the page 
 Hypothesis makes pages of valid and invalid records (unknown companies, groups, countries,
 sites and warehouses, missing names and keys, values over their length or of the wrong type,
 keys and party numbers given twice, records that exist already) and runs each through both
-paths on copies of the same system.
+paths on copies of the same system; a page of one set of fields goes set-wise a second time
+as rows (``upsert_rows``, the engine's way), to the same outcomes and contents.
 """
 
 from __future__ import annotations
@@ -142,16 +143,16 @@ def blanks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture
 def twins(
     blanks: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
-) -> Callable[[str], Iterator[tuple[KeyedSystem, KeyedSystem]]]:
-    def make(kind: str) -> Iterator[tuple[KeyedSystem, KeyedSystem]]:
+) -> Callable[[str], Iterator[tuple[KeyedSystem, KeyedSystem, KeyedSystem]]]:
+    def make(kind: str) -> Iterator[tuple[KeyedSystem, KeyedSystem, KeyedSystem]]:
         folder = tmp_path_factory.mktemp(kind)
         opened: list[KeyedSystem] = []
-        for name in ("set-wise", "per-record"):
+        for name in ("set-wise", "rows", "per-record"):
             path = folder / f"{name}.db"
             shutil.copy(blanks[kind], path)
             opened.append(FinOpsSandbox(path) if kind == "finops" else CDSHub(path))
         try:
-            yield opened[0], opened[1]
+            yield opened[0], opened[1], opened[2]
         finally:
             for system in opened:
                 system.close()
@@ -160,12 +161,22 @@ def twins(
 
 
 def same_everywhere(
-    fast: KeyedSystem, slow: KeyedSystem, entity: str, batches: list[list[dict[str, Any]]]
+    fast: KeyedSystem,
+    rows: KeyedSystem,
+    slow: KeyedSystem,
+    entity: str,
+    batches: list[list[dict[str, Any]]],
 ) -> None:
     for batch in batches:
         got = fast.upsert(entity, batch)
         expected = slow.upsert(entity, batch, set_wise=False)
         assert [tuple(o)[:4] for o in got] == [tuple(o)[:4] for o in expected], batch
+        fields = tuple(batch[0])
+        if all(tuple(record) == fields for record in batch):
+            as_rows = rows.upsert_rows(entity, fields, [tuple(r.values()) for r in batch])
+        else:
+            as_rows = rows.upsert(entity, batch)
+        assert [tuple(o)[:4] for o in as_rows] == [tuple(o)[:4] for o in expected], batch
 
 
 def contents(system: KeyedSystem, *entities: str) -> dict[str, list[Any]]:
@@ -198,16 +209,18 @@ SETTINGS = settings(
     ),
 )
 def test_finops_set_wise_is_the_per_record_path(
-    twins: Callable[[str], Iterator[tuple[KeyedSystem, KeyedSystem]]],
+    twins: Callable[[str], Iterator[tuple[KeyedSystem, KeyedSystem, KeyedSystem]]],
     customers: list[list[dict[str, Any]]],
     persons: list[list[dict[str, Any]]],
 ) -> None:
-    for fast, slow in twins("finops"):
-        same_everywhere(fast, slow, "CustomersV2", customers)
-        same_everywhere(fast, slow, "CDSContactPersons", persons)
+    for fast, rows, slow in twins("finops"):
+        same_everywhere(fast, rows, slow, "CustomersV2", customers)
+        same_everywhere(fast, rows, slow, "CDSContactPersons", persons)
         entities = ("CustomersV2", "CDSContactPersons", "Parties")
         assert contents(fast, *entities) == contents(slow, *entities)
+        assert contents(rows, *entities) == contents(slow, *entities)
         assert fast.store.setting("sequence:party") == slow.store.setting("sequence:party")
+        assert rows.store.setting("sequence:party") == slow.store.setting("sequence:party")
 
 
 @SETTINGS
@@ -220,18 +233,22 @@ def test_finops_set_wise_is_the_per_record_path(
     ),
 )
 def test_cds_set_wise_is_the_per_record_path(
-    twins: Callable[[str], Iterator[tuple[KeyedSystem, KeyedSystem]]],
+    twins: Callable[[str], Iterator[tuple[KeyedSystem, KeyedSystem, KeyedSystem]]],
     accounts: list[list[dict[str, Any]]],
     contacts: list[list[dict[str, Any]]],
 ) -> None:
-    for fast, slow in twins("cds"):
-        same_everywhere(fast, slow, "Account", accounts)
-        same_everywhere(fast, slow, "Contact", contacts)
-        assert contents(fast, "Account", "Contact") == contents(slow, "Account", "Contact")
+    for fast, rows, slow in twins("cds"):
+        same_everywhere(fast, rows, slow, "Account", accounts)
+        same_everywhere(fast, rows, slow, "Contact", contacts)
+        expected = contents(slow, "Account", "Contact")
+        assert contents(fast, "Account", "Contact") == expected
+        assert contents(rows, "Account", "Contact") == expected
 
 
-def test_a_page_of_one_shape_goes_set_wise(finops: FinOpsSandbox) -> None:
-    """The fast path is taken (the property above would pass if it never were)."""
+@pytest.mark.parametrize("given_as", ["records", "rows"])
+def test_a_page_of_one_shape_goes_set_wise(finops: FinOpsSandbox, given_as: str) -> None:
+    """The fast path is taken, for records and for rows (the property above would pass if
+    it never were)."""
     import p2c.sandbox._setwise as setwise
 
     taken: list[int] = []
@@ -254,7 +271,12 @@ def test_a_page_of_one_shape_goes_set_wise(finops: FinOpsSandbox) -> None:
     ]
     setwise.SetWisePage.finish = counted  # type: ignore[method-assign]
     try:
-        outcomes = finops.upsert("CustomersV2", records)
+        if given_as == "rows":
+            fields = tuple(records[0])
+            rows = [tuple(r.values()) for r in records]
+            outcomes = finops.upsert_rows("CustomersV2", fields, rows)
+        else:
+            outcomes = finops.upsert("CustomersV2", records)
     finally:
         setwise.SetWisePage.finish = finish  # type: ignore[method-assign]
     assert [o.status for o in outcomes] == ["failed", *["created"] * 4]

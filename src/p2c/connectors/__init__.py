@@ -12,6 +12,7 @@ from p2c.connectors._base import (
     Outcome,
     ReadRequest,
     Record,
+    Row,
     Settlement,
     Source,
 )
@@ -66,6 +67,7 @@ __all__ = [
     "RateBudget",
     "ReadRequest",
     "Record",
+    "Row",
     "SandboxConnection",
     "SandboxDestination",
     "SandboxSource",

@@ -15,11 +15,13 @@ __all__ = [
     "Outcome",
     "ReadRequest",
     "Record",
+    "Row",
     "Settlement",
     "Source",
 ]
 
 import abc
+import operator
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -30,6 +32,7 @@ from p2c.dynamics import Outcome
 from p2c.odata import Filter
 
 Record = dict[str, Any]
+Row = tuple[Any, ...]
 Key = tuple[Any, ...]
 
 
@@ -44,6 +47,12 @@ class ReadRequest:
     page_size: int = 5000
     # ``$orderby`` columns, ascending; empty: the record key.
     order_by: tuple[str, ...] = ()
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The values of a row that ``Source.read_rows`` gives, in order: the columns,
+        then the lookup paths (each once)."""
+        return tuple(dict.fromkeys([*self.columns, *self.lookups]))
 
 
 @dataclass(frozen=True)
@@ -79,6 +88,18 @@ class Source(_Closing, abc.ABC):
     @abc.abstractmethod
     def read(self, request: ReadRequest) -> Iterator[list[Record]]:
         """Pages of records, each with the requested columns and lookup paths as keys."""
+
+    def read_rows(self, request: ReadRequest) -> Iterator[list[Row]]:
+        """The pages of ``read``, each record as a row: its values in the order of
+        ``request.names``. A source that holds rows gives them as they are; this default
+        takes them out of the records."""
+        names = request.names
+        values = operator.itemgetter(*names)
+        for page in self.read(request):
+            if len(names) == 1:
+                yield [(values(record),) for record in page]
+            else:
+                yield list(map(values, page))
 
     @abc.abstractmethod
     def record_key(self, entity: str) -> tuple[str, ...]:
@@ -117,6 +138,21 @@ class Destination(_Closing, abc.ABC):
 
         ``new`` marks records p2c has never written: a destination may try to create them
         without first reading whether they exist (it must still update one that does)."""
+
+    def upsert_rows(
+        self,
+        entity: str,
+        key: Sequence[str],
+        fields: Sequence[str],
+        rows: list[Row],
+        *,
+        new: Sequence[bool] | None = None,
+    ) -> list[Outcome]:
+        """``upsert`` of records given as rows: each the values of ``fields``, in order. A
+        destination that writes rows takes them as they are; this default makes records."""
+        return self.upsert(
+            entity, key, [dict(zip(fields, row, strict=True)) for row in rows], new=new
+        )
 
     def preview(self, entity: str, key: Sequence[str], records: list[Record]) -> list[Outcome]:
         """What ``upsert`` would do, writing nothing (``p2c run --dry-run``)."""

@@ -9,16 +9,31 @@ from __future__ import annotations
 __all__ = ["SANDBOX", "SandboxDestination", "SandboxSource", "SandboxType"]
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
 from pathlib import Path
 
 from p2c._errors import ConfigError
-from p2c.connectors._base import Changes, Destination, Outcome, ReadRequest, Record, Source
+from p2c.connectors._base import (
+    Changes,
+    Destination,
+    Outcome,
+    ReadRequest,
+    Record,
+    Row,
+    Source,
+)
 from p2c.connectors._config import SandboxConnection
 from p2c.connectors._kind import ConnectionType, DryRun, System
-from p2c.dynamics import SALES
-from p2c.sandbox import CDSHub, FinOpsSandbox, SalesSandbox, UpgradeReport, count
+from p2c.dynamics import SALES, Entity
+from p2c.sandbox import (
+    CDSHub,
+    FinOpsSandbox,
+    SalesSandbox,
+    UpgradeReport,
+    count,
+    select_rows,
+)
 
 Store = SalesSandbox | FinOpsSandbox | CDSHub
 
@@ -39,19 +54,35 @@ class SandboxSource(Source):
             order_by=request.order_by,
         )
 
+    def read_rows(self, request: ReadRequest) -> Iterator[list[Row]]:
+        """The rows as the sandbox holds them: no record is made."""
+        entity, visible, resolve = self._entity(request.entity)
+        return select_rows(
+            self.system.store,
+            entity,
+            columns=request.columns,
+            lookups=request.lookups,
+            where=request.filter,
+            visible=visible,
+            resolve=resolve,
+            page_size=request.page_size,
+            order=[(column, False) for column in request.order_by],
+        )
+
     def count(self, request: ReadRequest) -> int:
+        entity, visible, resolve = self._entity(request.entity)
+        return count(
+            self.system.store, entity, where=request.filter, visible=visible, resolve=resolve
+        )
+
+    def _entity(self, name: str) -> tuple[Entity, set[str], Callable[[str], Entity]]:
+        """An entity read, its columns that exist, and how its lookups' targets are found."""
         system = self.system
         if isinstance(system, SalesSandbox):
-            entity = SALES.entity(request.entity)
-            visible = system.visible_columns(entity)
-            return count(
-                system.store, entity, where=request.filter, visible=visible, resolve=SALES.entity
-            )
-        entity = system.entity(request.entity)
-        visible = {f.name for f in entity.fields}
-        return count(
-            system.store, entity, where=request.filter, visible=visible, resolve=system.entity
-        )
+            entity = SALES.entity(name)
+            return entity, system.visible_columns(entity), SALES.entity
+        entity = system.entity(name)
+        return entity, {f.name for f in entity.fields}, system.entity
 
     def record_key(self, entity: str) -> tuple[str, ...]:
         if isinstance(self.system, SalesSandbox):
@@ -97,15 +128,32 @@ class SandboxDestination(Destination):
         # The sandbox looks every batch up on the key index at once: no use for the hint.
         return self._write(entity, key, records, dry_run=False)
 
+    def upsert_rows(
+        self,
+        entity: str,
+        key: Sequence[str],
+        fields: Sequence[str],
+        rows: list[Row],
+        *,
+        new: Sequence[bool] | None = None,
+    ) -> list[Outcome]:
+        """The rows go into the set-wise page as they are; records are made only for the
+        per-record path."""
+        self._check_key(entity, key)
+        return self.system.upsert_rows(entity, fields, rows, set_wise=self.set_wise)
+
     def preview(self, entity: str, key: Sequence[str], records: list[Record]) -> list[Outcome]:
         return self._write(entity, key, records, dry_run=True)
+
+    def _check_key(self, entity: str, key: Sequence[str]) -> None:
+        declared = self.system.entity(entity).key
+        if tuple(key) != declared:
+            raise ValueError(f"{entity} is keyed by {declared}, not {tuple(key)}")
 
     def _write(
         self, entity: str, key: Sequence[str], records: list[Record], *, dry_run: bool
     ) -> list[Outcome]:
-        declared = self.system.entity(entity).key
-        if tuple(key) != declared:
-            raise ValueError(f"{entity} is keyed by {declared}, not {tuple(key)}")
+        self._check_key(entity, key)
         return self.system.upsert(entity, records, dry_run=dry_run, set_wise=self.set_wise)
 
     def close(self) -> None:

@@ -18,7 +18,7 @@ __all__ = ["CursorProblem", "Incremental", "definition_digest"]
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -127,7 +127,7 @@ class Incremental:
             raise
         return self._after(self.watermark, key)
 
-    def advance(self, page: Sequence[dict[str, Any]]) -> Cursor | None:
+    def advance(self, page: Sequence[Mapping[str, Any]]) -> Cursor | None:
         """Move past the page's last settled record. Returns the cursor to store with the
         page's batch, or None when no record of the page may be passed yet."""
         if not self.watermark:
@@ -178,7 +178,7 @@ class Incremental:
         )
 
     def _last_settled(
-        self, page: Sequence[dict[str, Any]], watermark: str
+        self, page: Sequence[Mapping[str, Any]], watermark: str
     ) -> tuple[str, list[Any]] | None:
         """The last record of a page, in read order, that the cursor may pass.
 

@@ -8,31 +8,31 @@ from __future__ import annotations
 
 __all__ = ["LegRun", "RunOptions"]
 
-import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from p2c.connectors import Destination, DryRun, ReadRequest, Record, Source
+from p2c.connectors import Destination, DryRun, ReadRequest, Record, Row, Source
 from p2c.dynamics import system_model
 from p2c.engine._activity import Deactivation
 from p2c.engine._bulk import BulkWrites
 from p2c.engine._cursor import CursorProblem, Incremental, definition_digest
 from p2c.engine._examples import note_example, note_failures
+from p2c.engine._keys import KEYS_PER_READ, key_filter
 from p2c.engine._legparts import PartitionedReads
 from p2c.engine._mapping import compile_map
 from p2c.engine._organization import OrganizationResolver
+from p2c.engine._page import Digests, RowPage, RowView, tally
 from p2c.engine._partition import Partition, Partitioner
 from p2c.engine._records import Cursor, ErrorRow, LegId, TaskCounts, record_label
 from p2c.engine._state import StateStore
-from p2c.odata import Compare, Filter, Logical, parse_filter
+from p2c.odata import Filter, Logical, parse_filter
 from p2c.templates import Leg
 from p2c.workspace import InactivePolicy, Project, Workspace
 
 Progress = Callable[[str, int], None]  # (label, records just processed)
 Expected = Callable[[str, int | None], None]  # (label, records a pass will read, or None)
-
-_KEYS_PER_READ = 200  # source keys per read by key: 200 `eq`s stay a URL of about 12 KB
 
 
 @dataclass
@@ -40,7 +40,7 @@ class _Batch:
     """A page's mapped records to write, with their source keys and value digests, and the
     records that failed before writing."""
 
-    records: list[Record] = field(default_factory=list)
+    records: list[Any] = field(default_factory=list)  # records, or rows (``RowPage``)
     keys: list[str] = field(default_factory=list)
     digests: list[str] = field(default_factory=list)
     errors: list[ErrorRow] = field(default_factory=list)
@@ -75,32 +75,6 @@ class LegOutcome:
     notes: list[str] = field(default_factory=list)
     examples: list[str] = field(default_factory=list)
     stopped: str | None = None
-
-
-def _digest(record: Record, definition: bytes) -> str:
-    """The mapped values, in the map's fixed order, keyed by the leg's definition: a changed
-    map changes every digest, so every record is written once with it."""
-    values = repr(list(record.values())).encode()
-    return hashlib.blake2b(values, digest_size=16, key=definition).hexdigest()
-
-
-def _key_filter(key_fields: Sequence[str], keys: Sequence[str]) -> Filter:
-    """``k eq 'a' or k eq 'b' …`` over source keys (composite keys are joined by '/'), as a
-    balanced tree: its nesting grows with the logarithm of the keys, which SQL parsers
-    and URL renderers take at any size."""
-    ones: list[Filter] = []
-    for text in keys:
-        values = text.split("/", len(key_fields) - 1)
-        one: Filter | None = None
-        for name, value in zip(key_fields, values, strict=True):
-            part = Compare("eq", name, value)
-            one = part if one is None else Logical("and", one, part)
-        assert one is not None
-        ones.append(one)
-    while len(ones) > 1:
-        pairs = [Logical("or", a, b) for a, b in zip(ones[::2], ones[1::2], strict=False)]
-        ones = pairs + ([ones[-1]] if len(ones) % 2 else [])
-    return ones[0]
 
 
 class LegRun(PartitionedReads):
@@ -147,6 +121,7 @@ class LegRun(PartitionedReads):
         self.partitioner = partitioner
         self.partition = partition  # this run reads one key range of a first sync
         self.position: tuple[str, str] | None = None  # where a partition's read got to
+        self.rows: RowPage | None = None  # the page in rows, where every record maps alike
 
     def run(self) -> LegOutcome:
         connection_set = self.project.connection_set
@@ -158,6 +133,7 @@ class LegRun(PartitionedReads):
                 self._partition_pass(source, destination, self.partition)
                 return self.outcome
             self._open_bulk(destination)
+            self._use_rows()
             keys = (self.options.retry_keys or {}).get(self.id)
             if self.options.retry_only:
                 if keys:
@@ -210,6 +186,7 @@ class LegRun(PartitionedReads):
         self.lookups = tuple(dict.fromkeys([*self.compiled.lookups, *lookups]))
         self.filter = parse_filter(leg.source.filter) if leg.source.filter else None
         self.definition = definition_digest(leg, self.policy)
+        self.digests = Digests(self.definition.encode()[:64])
         # Which source records wait in the error queue: a written one leaves it.
         self.queued = set() if self.options.dry_run else self.state.queued_keys(self.id)
 
@@ -235,6 +212,21 @@ class LegRun(PartitionedReads):
         )
         self.outcome.notes.extend(self.bulk.resume())
         self._check_threshold()
+
+    def _use_rows(self) -> None:
+        """Keep pages in rows where every record maps alike (one organization mapping, no
+        deactivation rule) and pages are written as they come (not a dry run, no units)."""
+        if self.options.dry_run or self.bulk is not None:
+            return
+        if not self.organization.single or self.deactivation is not None:
+            return
+        names = ReadRequest(self.leg.source.entity, self.columns, self.lookups).names
+        self.rows = RowPage(self.compiled, names, self.source_key, self.digests)
+
+    def _read(self, source: Source, request: ReadRequest) -> Iterator[list[Any]]:
+        if self.rows is not None:
+            return source.read_rows(request)
+        return source.read(request)
 
     def _finish_bulk(self) -> None:
         if self.bulk is not None:
@@ -304,8 +296,9 @@ class LegRun(PartitionedReads):
             )
         request = self._request(where, ordered=True)
         self._expect(lambda: source.count(request))
-        for page in source.read(request):
-            self._process(page, destination, skip_unchanged, cursor.advance(page))
+        for page in self._read(source, request):
+            records = page if self.rows is None else RowView(self.rows.names, page)
+            self._process(page, destination, skip_unchanged, cursor.advance(records))
         if tracking is not None:
             self._save_delta(cursor.state(tracking.token))
 
@@ -325,11 +318,11 @@ class LegRun(PartitionedReads):
     ) -> set[str]:
         """Read records by source key (those that still pass the filter) and write them."""
         found: set[str] = set()
-        for start in range(0, len(keys), _KEYS_PER_READ):
-            part = keys[start : start + _KEYS_PER_READ]
-            for page in source.read(self._request(_key_filter(self.source_key, part), False)):
-                found.update(self._key(r) for r in page)
-                self._process(page, destination, skip, None)
+        for start in range(0, len(keys), KEYS_PER_READ):
+            part = keys[start : start + KEYS_PER_READ]
+            request = self._request(key_filter(self.source_key, part), False)
+            for page in self._read(source, request):
+                found.update(self._process(page, destination, skip, None))
         return found
 
     def _retry(self, source: Source, destination: Destination, keys: Sequence[str]) -> None:
@@ -365,7 +358,7 @@ class LegRun(PartitionedReads):
         apply = self.compiled.apply
         # With one organization mapping its fields are compiled into the map.
         resolve = None if self.organization.single else self.organization.values
-        definition = self.definition.encode()[:64]
+        digest = self.digests
         deactivation = self.deactivation
         for record, record_key in zip(page, keys, strict=True):
             if resolve is None:
@@ -385,30 +378,45 @@ class LegRun(PartitionedReads):
                 mapped.update(fixed)
             if deactivation is not None:
                 deactivation.apply(record, mapped)
-            digest = _digest(mapped, definition)
+            value_digest = digest(mapped.values())
             stored = known.get(record_key)
-            if stored is not None and stored[1] == digest:
+            if stored is not None and stored[1] == value_digest:
                 counts.unchanged += 1
                 if record_key in self.queued:
                     batch.settled.append(record_key)
                 continue
             batch.records.append(mapped)
             batch.keys.append(record_key)
-            batch.digests.append(digest)
+            batch.digests.append(value_digest)
         return batch
+
+    def _map_rows(
+        self, rows: list[Row], keys: list[str], known: dict[str, tuple[str, str | None]]
+    ) -> _Batch:
+        assert self.rows is not None
+        mapped, mapped_keys, digests, settled = self.rows.map(
+            rows, keys, known, self.queued, self.outcome.counts
+        )
+        return _Batch(mapped, mapped_keys, digests, [], settled)
 
     def _process(
         self,
-        page: list[Record],
+        page: list[Any],
         destination: Destination,
         skip_unchanged: bool,
         cursor: Cursor | None,
-    ) -> None:
+    ) -> list[str]:
+        """Map, write and commit a page; the source keys of its records."""
         counts = self.outcome.counts
         counts.read += len(page)
-        keys = [self._key(r) for r in page]
-        known = self.state.digests(self.id, keys) if skip_unchanged else {}
-        batch = self._map_page(page, keys, known)
+        if self.rows is not None:
+            keys = self.rows.keys(page)
+            known = self.state.digests(self.id, keys) if skip_unchanged else {}
+            batch = self._map_rows(page, keys, known)
+        else:
+            keys = [self._key(r) for r in page]
+            known = self.state.digests(self.id, keys) if skip_unchanged else {}
+            batch = self._map_page(page, keys, known)
         batch_keys, errors, settled = batch.keys, batch.errors, batch.settled
         new: list[bool] | None = None
         if skip_unchanged:
@@ -426,6 +434,7 @@ class LegRun(PartitionedReads):
         errors.extend(failures)
         counts.failed += len(errors)
         if not self.options.dry_run:
+            queued = self.queued
             self.state.commit_batch(
                 self.run_id,
                 self.task_run_id,
@@ -433,14 +442,15 @@ class LegRun(PartitionedReads):
                 self._entities,
                 errors,
                 written,
-                dequeue=[w[0] for w in written if w[0] in self.queued] + settled,
+                dequeue=[w[0] for w in written if w[0] in queued] + settled if queued else [],
                 cursor=cursor,
                 # A partition's counts are its own: the leg's are summed when all are done.
                 counts=None if self.partition is not None else counts,
             )
-            self.queued.difference_update(w[0] for w in written)
-            self.queued.difference_update(settled)
-            self.queued.update(e.source_key for e in errors)
+            if queued:
+                queued.difference_update(w[0] for w in written)
+                queued.difference_update(settled)
+            queued.update(e.source_key for e in errors)
             self.heartbeat()
         if self.options.dry_run:
             note_failures(self.outcome.examples, errors)
@@ -451,11 +461,12 @@ class LegRun(PartitionedReads):
                 f"{self.threshold} (max_failed_records); fix them (`p2c errors`) and run "
                 "again: the records not read yet are read next run"
             )
+        return keys
 
     def _write(
         self,
         destination: Destination,
-        batch: list[Record],
+        batch: list[Any],
         keys: list[str],
         digests: list[str],
         new: list[bool] | None,
@@ -465,33 +476,42 @@ class LegRun(PartitionedReads):
         leg = self.leg.destination
         if self.preview:
             results = destination.preview(leg.entity, leg.key, batch)
+        elif self.rows is not None:
+            results = destination.upsert_rows(leg.entity, leg.key, self.rows.fields, batch, new=new)
         else:
             results = destination.upsert(leg.entity, leg.key, batch, new=new)
-        counts = self.outcome.counts
-        written: list[tuple[str, str, str | None]] = []
-        errors: list[ErrorRow] = []
-        for result, record, record_key, digest in zip(results, batch, keys, digests, strict=True):
-            destination_key = "/".join(map(str, result.key))
-            if result.status == "failed":
-                errors.append(
-                    ErrorRow(
-                        record_key,
-                        destination_key,
-                        result.field,
-                        result.message or "rejected",
-                        result.retryable,
-                        self.record_name(record),
-                    )
+        examples = self.outcome.examples
+
+        def example(index: int, destination_key: str) -> None:
+            record = self._record(batch[index])
+            label = record_label(destination_key, keys[index], self.record_name(record))
+            note_example(examples, results[index].status, label, results[index].changes)
+
+        written, failed = tally(
+            results,
+            keys,
+            digests,
+            self.outcome.counts,
+            on_written=example if self.options.dry_run else None,
+        )
+        errors = []
+        for index in failed:
+            result = results[index]
+            errors.append(
+                ErrorRow(
+                    keys[index],
+                    "/".join(map(str, result.key)),
+                    result.field,
+                    result.message or "rejected",
+                    result.retryable,
+                    self.record_name(self._record(batch[index])),
                 )
-                continue
-            if result.status == "created":
-                counts.created += 1
-            elif result.status == "updated":
-                counts.updated += 1
-            else:
-                counts.unchanged += 1
-            written.append((record_key, destination_key, digest))
-            if self.options.dry_run:
-                label = record_label(destination_key, record_key, self.record_name(record))
-                note_example(self.outcome.examples, result.status, label, result.changes)
+            )
         return written, errors
+
+    def _record(self, record: Record | Row) -> Record:
+        """A mapped record, also where the page is in rows."""
+        if isinstance(record, dict):
+            return record
+        assert self.rows is not None
+        return self.rows.record(record)

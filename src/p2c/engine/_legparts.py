@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from p2c.connectors import Destination, ReadRequest, Record, Source
+from p2c.connectors import Destination, ReadRequest, Source
 from p2c.engine._cursor import Incremental
 from p2c.engine._partition import Partition, Partitioner, furthest, key_range
 from p2c.engine._records import Cursor, LegId
@@ -49,11 +49,11 @@ class PartitionedReads:
 
     def _process(
         self,
-        page: list[Record],
+        page: list[Any],
         destination: Destination,
         skip_unchanged: bool,
         cursor: Cursor | None,
-    ) -> None:
+    ) -> list[str]:
         raise NotImplementedError
 
     def _key_request(self) -> ReadRequest:

@@ -8,7 +8,7 @@ name with ``register_rules``; an entity without rules is not written.
 
 Besides the systems, the emulator and the connectors use: ``KeyedSystem`` (the write model
 of F&O and the hub), ``Store`` and ``chunks`` (a system's SQLite database, IN lists in
-parts), ``select`` and ``count`` (filtered reads pushed down to SQL) and
+parts), ``select``, ``select_rows`` and ``count`` (filtered reads pushed down to SQL) and
 ``navigation_properties`` (Dataverse's navigation properties of an entity).
 """
 
@@ -19,7 +19,7 @@ from p2c.sandbox._cds import CDSHub
 from p2c.sandbox._finops import FinOpsSandbox
 from p2c.sandbox._keyed import KeyedSystem
 from p2c.sandbox._p2c import UpgradeReport
-from p2c.sandbox._query import count, select
+from p2c.sandbox._query import count, select, select_rows
 from p2c.sandbox._rules import EntityRules, Rejection, register_rules, unregister_rules
 from p2c.sandbox._sales import ROOT_BUSINESS_UNIT, SalesSandbox
 from p2c.sandbox._samples import sample_document
@@ -42,5 +42,6 @@ __all__ = [
     "register_rules",
     "sample_document",
     "select",
+    "select_rows",
     "unregister_rules",
 ]

@@ -20,7 +20,7 @@ from p2c.dynamics import Entity, Outcome, Shape, SystemModel, WriteStatus, utc_n
 from p2c.odata import Filter
 from p2c.sandbox._query import select
 from p2c.sandbox._rules import EntityRules, Rejection, rules_class
-from p2c.sandbox._setwise import SetWisePage
+from p2c.sandbox._setwise import RowRecords, SetWisePage
 from p2c.sandbox._store import Store, chunks
 
 
@@ -140,6 +140,20 @@ class KeyedSystem:
         except _RolledBack as done:
             return done.outcomes
 
+    def upsert_rows(
+        self,
+        entity_set: str,
+        fields: Sequence[str],
+        rows: Sequence[tuple[Any, ...]],
+        *,
+        set_wise: bool = True,
+    ) -> list[Outcome]:
+        """``upsert`` of records given as rows, each the values of ``fields`` in order: the
+        set-wise path stages them as they are; a record is made only for the per-record
+        path."""
+        records = RowRecords(tuple(fields), rows)
+        return self._upsert(entity_set, records, False, set_wise)
+
     def _upsert(
         self, entity_set: str, records: Sequence[Mapping[str, Any]], dry_run: bool, fast: bool
     ) -> list[Outcome]:
@@ -155,9 +169,13 @@ class KeyedSystem:
             else:
                 # The flagged records first: they see the system as it was before the page.
                 slow = self._per_record(entity, rules, [records[i] for i in rest], stamp, False)
-                outcomes: dict[int, Outcome] = dict(zip(rest, slow, strict=True))
-                outcomes.update(page.finish(stamp))
-                done = [outcomes[i] for i in range(len(records))]
+                finished = page.finish(stamp)  # by position, in order
+                if rest:
+                    outcomes: dict[int, Outcome] = dict(zip(rest, slow, strict=True))
+                    outcomes.update(finished)
+                    done = [outcomes[i] for i in range(len(records))]
+                else:
+                    done = list(finished.values())
             if dry_run:
                 raise _RolledBack(done)
         return done

@@ -9,7 +9,7 @@ arrive as parsed trees and become parameterized SQL.
 
 from __future__ import annotations
 
-__all__ = ["count", "select"]
+__all__ = ["count", "select", "select_rows"]
 
 import difflib
 from collections.abc import Callable, Iterator, Sequence
@@ -180,11 +180,95 @@ def select(
         offset: Skip this many records first.
         fold_case: Text compares case-insensitively in the filter, as in Dataverse.
     """
+    sql, params, names, bools = _statement(
+        entity,
+        columns=columns,
+        lookups=lookups,
+        where=where,
+        visible=visible,
+        resolve=resolve,
+        order=order,
+        after=after,
+        limit=limit,
+        offset=offset,
+        fold_case=fold_case,
+    )
+    for rows in pages(store.db.execute(sql, params), page_size):
+        page = [dict(zip(names, row, strict=True)) for row in _as_bools(rows, bools)]
+        yield page
+
+
+def select_rows(
+    store: Store,
+    entity: Entity,
+    *,
+    columns: Sequence[str],
+    lookups: Sequence[str] = (),
+    where: Filter | None = None,
+    visible: set[str],
+    resolve: Callable[[str], Entity],
+    page_size: int = 5000,
+    order: Sequence[tuple[str, bool]] = (),
+) -> Iterator[list[tuple[Any, ...]]]:
+    """``select``'s pages as rows: each record's values in the order of the columns, then
+    the lookup paths (each once)."""
+    sql, params, _, bools = _statement(
+        entity,
+        columns=columns,
+        lookups=lookups,
+        where=where,
+        visible=visible,
+        resolve=resolve,
+        order=order,
+        after=None,
+        limit=None,
+        offset=0,
+        fold_case=False,
+    )
+    for rows in pages(store.db.execute(sql, params), page_size):
+        yield _as_bools(rows, bools)
+
+
+def _as_bools(rows: list[tuple[Any, ...]], bools: list[int]) -> list[tuple[Any, ...]]:
+    """The rows with their yes/no values (at ``bools``) as booleans: one such column row by
+    row, more a column at a time."""
+    if not bools or not rows:
+        return rows
+    if len(bools) == 1:
+        i = bools[0]
+        return [row if row[i] is None else (*row[:i], bool(row[i]), *row[i + 1 :]) for row in rows]
+    columns = list(zip(*rows, strict=True))
+    for i in bools:
+        columns[i] = tuple(None if v is None else bool(v) for v in columns[i])
+    return list(zip(*columns, strict=True))
+
+
+def _statement(
+    entity: Entity,
+    *,
+    columns: Sequence[str],
+    lookups: Sequence[str],
+    where: Filter | None,
+    visible: set[str],
+    resolve: Callable[[str], Entity],
+    order: Sequence[tuple[str, bool]],
+    after: Sequence[Any] | None,
+    limit: int | None,
+    offset: int,
+    fold_case: bool,
+) -> tuple[str, list[Any], list[str], list[int]]:
+    """A read's SQL and parameters, the names of its values in order, and the positions
+    of the yes/no values (SQLite gives them as 0 and 1)."""
     query = _Query(entity, visible, resolve, fold_case)
     names = list(dict.fromkeys([*columns, *lookups]))
     expressions = [query.column_sql(name) for name in names]
     where_sql, params = query.where(where, after, order)
-    ordering = [f"{query.column_sql(name)}{' DESC' if desc else ''}" for name, desc in order]
+    # A whole read (no LIMIT) sorts what it reads rather than follow the order's index: the
+    # index visits every row of the table in key order (random pages: the keys are GUIDs),
+    # filtered or not; a range in the filter (an incremental cursor) still uses the index.
+    # ``+`` keeps SQLite from ordering by the index. A page (LIMIT) streams off the index.
+    whole = "+" if limit is None and not offset else ""
+    ordering = [f"{whole}{query.column_sql(name)}{' DESC' if desc else ''}" for name, desc in order]
     # The key last, unless the order already has it: a repeated term keeps SQLite from
     # reading in the order of an index on (order, key) and makes it sort.
     ordering += [f'base."{k}"' for k in entity.key if k not in {name for name, _ in order}]
@@ -195,18 +279,8 @@ def select(
     if limit is not None or offset:
         sql += " LIMIT ? OFFSET ?"
         params = [*params, -1 if limit is None else limit, offset]
-    cursor = store.db.execute(sql, params)
-    bool_positions = [i for i, n in enumerate(names) if n in query.bools]
-    for rows in pages(cursor, page_size):
-        page = [dict(zip(names, row, strict=True)) for row in rows]
-        if bool_positions:
-            flagged = [names[i] for i in bool_positions]
-            for record in page:
-                for name in flagged:
-                    value = record[name]
-                    if value is not None:
-                        record[name] = bool(value)
-        yield page
+    bools = [i for i, n in enumerate(names) if n in query.bools]
+    return sql, params, names, bools
 
 
 def count(

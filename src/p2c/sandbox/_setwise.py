@@ -13,12 +13,12 @@ types it does not check, entities whose rules have no set-wise form, dry runs).
 
 from __future__ import annotations
 
-__all__ = ["SetRules", "SetWisePage"]
+__all__ = ["RowRecords", "SetRules", "SetWisePage"]
 
 import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 import apsw
 
@@ -128,16 +128,21 @@ class _Page:
         columns = ", ".join(_q(f) for f in self.fields)
         self.db.execute(
             f"CREATE TABLE IF NOT EXISTS {self.stage_name} (seq INTEGER PRIMARY KEY, {columns}, "
-            "p2c_bad INTEGER NOT NULL DEFAULT 0, p2c_status TEXT, p2c_same INTEGER)"
+            "p2c_bad INTEGER NOT NULL DEFAULT 0, p2c_status TEXT NOT NULL DEFAULT 'created')"
         )
+        # A new record's defaults of the fields the page does not set go in with the page:
+        # a stored record's merge replaces them (``merge`` sets every absent field).
+        self.absent_defaults = [(n, v) for n, v in entity.defaults if n not in names]
 
     def run(self, sql: str, params: Sequence[Any] = ()) -> None:
         self.db.execute(sql, params)
 
     def stage(self, rows: list[tuple[Any, ...]]) -> None:
-        marks = ", ".join("?" * (len(self.names) + 1))
-        names = ", ".join(_q(n) for n in self.names)
-        self.db.executemany(f"INSERT INTO {self.stage_name} (seq, {names}) VALUES ({marks})", rows)
+        marks = ["?"] * (len(self.names) + 1) + [_literal(v) for _, v in self.absent_defaults]
+        names = ", ".join(_q(n) for n in (*self.names, *(n for n, _ in self.absent_defaults)))
+        self.db.executemany(
+            f"INSERT INTO {self.stage_name} (seq, {names}) VALUES ({', '.join(marks)})", rows
+        )
 
     def flag(self, predicates: Sequence[str]) -> None:
         if predicates:
@@ -148,9 +153,10 @@ class _Page:
 
     def fold(self) -> None:
         folded = [n for n in self.names if self.entity.by_name[n].fold_case]
-        if folded:
+        if folded:  # only rows that change: rewriting a staged row costs more than reading it
             sets = ", ".join(f"{_q(n)} = lower({_q(n)})" for n in folded)
-            self.run(f"UPDATE {self.stage_name} SET {sets} WHERE NOT p2c_bad")
+            differ = " OR ".join(f"{_q(n)} IS NOT lower({_q(n)})" for n in folded)
+            self.run(f"UPDATE {self.stage_name} SET {sets} WHERE NOT p2c_bad AND ({differ})")
 
     def twice(self) -> None:
         """Keys given more than once: the per-record path writes them in order."""
@@ -167,36 +173,31 @@ class _Page:
         absent = [f for f in self.fields if f not in self.names]
         same = " AND ".join(f"t.{_q(n)} IS {self.stage_name}.{_q(n)}" for n in self.names) or "1"
         sets = [f"{_q(f)} = t.{_q(f)}" for f in absent]
-        sets += ["p2c_status = 'stored'", f"p2c_same = ({same})"]
+        sets.append(f"p2c_status = CASE WHEN ({same}) THEN 'unchanged' ELSE 'updated' END")
+        # Rows with no stored record keep the status they were staged with: created.
         self.run(
             f"UPDATE {self.stage_name} SET {', '.join(sets)} FROM {self.target} AS t "
             f"WHERE {on} AND NOT {self.stage_name}.p2c_bad"
         )
-        self.run(
-            f"UPDATE {self.stage_name} SET p2c_status = CASE WHEN p2c_status IS NULL "
-            "THEN 'created' WHEN p2c_same THEN 'unchanged' ELSE 'updated' END WHERE NOT p2c_bad"
-        )
 
     def create(self, on_create: Sequence[tuple[str, str]]) -> None:
         """Defaults, then the rules' values, on new rows."""
-        sets = []
-        for name, value in self.entity.defaults:
-            column = _q(name)
-            sets.append(
-                f"{column} = COALESCE({column}, {_literal(value)})"
-                if name in self.names
-                else f"{column} = {_literal(value)}"
-            )
-        if sets:
+        # The defaults of absent fields came with the page (``stage``); those of the fields
+        # it sets fill the new rows that leave them empty. Each statement rewrites only the
+        # rows it changes.
+        given = [(_q(n), _literal(v)) for n, v in self.entity.defaults if n in self.names]
+        if given:
+            sets = ", ".join(f"{c} = COALESCE({c}, {v})" for c, v in given)
+            empty = " OR ".join(f"{c} IS NULL" for c, _ in given)
             self.run(
-                f"UPDATE {self.stage_name} SET {', '.join(sets)} "
-                "WHERE NOT p2c_bad AND p2c_status = 'created'"
+                f"UPDATE {self.stage_name} SET {sets} "
+                f"WHERE NOT p2c_bad AND p2c_status = 'created' AND ({empty})"
             )
         for name, sql in on_create:
             sql = sql.format(stage=self.stage_name)
             self.run(
                 f"UPDATE {self.stage_name} AS s SET {_q(name)} = ({sql}) "
-                "WHERE NOT s.p2c_bad AND s.p2c_status = 'created'"
+                f"WHERE NOT s.p2c_bad AND s.p2c_status = 'created' AND s.{_q(name)} IS NOT ({sql})"
             )
 
     def write(self, stamp: str | None) -> None:
@@ -216,27 +217,45 @@ class _Page:
     def flagged(self) -> list[int]:
         return [s for (s,) in self.db.execute(f"SELECT seq FROM {self.stage_name} WHERE p2c_bad")]
 
-    def outcomes(self, rows: list[tuple[Any, ...]]) -> dict[int, Outcome]:
-        """The outcomes of the rows no check flagged, their keys from the staged ``rows``
-        (folded as the intake folds them: ASCII only reaches here)."""
-        positions = [self.names.index(k) + 1 for k in self.key]
-        folded = {
-            p for p, k in zip(positions, self.key, strict=True) if self.entity.by_name[k].fold_case
-        }
+    def outcomes(self) -> dict[int, Outcome]:
+        """The outcomes of the rows no check flagged, with their keys as staged (folded as
+        the intake folds them: ASCII only reaches here, and SQL's lower is Python's)."""
         statuses = {s.value: s for s in WriteStatus}
         make = tuple.__new__
-        done: dict[int, Outcome] = {}
-        for seq, status in self.db.execute(
-            f"SELECT seq, p2c_status FROM {self.stage_name} WHERE NOT p2c_bad"
-        ):
-            row = rows[seq]
-            key = tuple(row[p].lower() if p in folded else row[p] for p in positions)
-            done[seq] = make(Outcome, (key, statuses[status], None, None, False, None))
+        keys = ", ".join(_q(k) for k in self.key)
+        done = {
+            row[0]: make(Outcome, (row[2:], statuses[row[1]], None, None, False, None))
+            for row in self.db.execute(
+                f"SELECT seq, p2c_status, {keys} FROM {self.stage_name} WHERE NOT p2c_bad "
+                "ORDER BY seq"
+            )
+        }
         self.clear()
         return done
 
     def clear(self) -> None:
         self.run(f"DELETE FROM {self.stage_name}")
+
+
+class RowRecords(Sequence[Mapping[str, Any]]):
+    """Rows seen as records, each made when it is asked for; the set-wise page takes the
+    rows themselves (``rows``)."""
+
+    def __init__(self, fields: tuple[str, ...], rows: Sequence[tuple[Any, ...]]) -> None:
+        self.fields = fields
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @overload
+    def __getitem__(self, index: int) -> Mapping[str, Any]: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Mapping[str, Any]]: ...
+    def __getitem__(self, index: int | slice) -> Mapping[str, Any] | Sequence[Mapping[str, Any]]:
+        if isinstance(index, slice):
+            return [dict(zip(self.fields, row, strict=True)) for row in self.rows[index]]
+        return dict(zip(self.fields, self.rows[index], strict=True))
 
 
 class SetWisePage:
@@ -264,19 +283,25 @@ class SetWisePage:
         self.rules = rules.set_wise()
         self.records = records
         self.page: _Page | None = None
-        self.rows: list[tuple[Any, ...]] = []
 
     def _rows(self) -> tuple[tuple[str, ...], list[tuple[Any, ...]]] | None:
-        """The page as rows of one set of fields; None when it is not one."""
+        """The page as rows of one set of fields, each after its position; None when it is
+        not one."""
         entity, records = self.entity, self.records
-        names = tuple(records[0])
+        given = records.rows if isinstance(records, RowRecords) else None
+        names = records.fields if isinstance(records, RowRecords) else tuple(records[0])
         if not all(n in entity.by_name for n in names) or not all(k in names for k in entity.key):
             return None
         supported = (*_TEXT, FieldType.INT, FieldType.MONEY, FieldType.BOOL)
         fields = [entity.by_name[n] for n in names]
         if any(f.type not in supported or f.read_only for f in fields):
             return None
-        if any(f.polymorphic for f in entity.fields) or any(len(r) != len(names) for r in records):
+        if any(f.polymorphic for f in entity.fields):
+            return None
+        if given is not None:
+            rows = [(i, *r) for i, r in enumerate(given)]
+            return (names, rows) if _python_types_ok(entity, names, rows) else None
+        if any(len(r) != len(names) for r in records):
             return None
         get = operator.itemgetter(*names)
         try:
@@ -297,7 +322,6 @@ class SetWisePage:
         if shaped is None:
             return None
         names, rows = shaped
-        self.rows = rows
         page = _Page(self.system.store.db, self.entity, names)
         try:
             page.stage(rows)
@@ -324,4 +348,4 @@ class SetWisePage:
         )
         for statement in self.rules.after_write:
             page.run(statement.format(written=written))
-        return page.outcomes(self.rows)
+        return page.outcomes()
