@@ -3,6 +3,7 @@
 A body is what ``POST /api/data/v9.2/contacts`` takes: column logical names, and lookups as
 ``"parentcustomerid_account@odata.bind": "/accounts(<id>)"`` (a GUID or an alternate key in
 the parentheses). Problems carry the item's position (``contacts[3]``), the field and a fix.
+``present`` is the way back: a stored row in Web API form.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ __all__ = [
     "navigation_properties",
     "parse_reference",
     "prepare",
+    "present",
     "raise_problems",
 ]
 
 import difflib
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -313,3 +315,20 @@ def raise_problems(problems: list[P2CError], what: str) -> None:
         shown = problems[:50]
         more = f" (and {len(problems) - 50} more)" if len(problems) > 50 else ""
         raise InputError(f"{what}: {len(problems)} problem(s){more}; nothing was written.", shown)
+
+
+def present(entity: Entity, fields: list[Any], row: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored row in Web API form."""
+    out: dict[str, Any] = {}
+    for f in fields:
+        value = f.present(row.get(f.name))
+        out[f.name] = value
+        if f.targets:
+            target = row.get(f.name + "type") if f.polymorphic else f.targets[0]
+            if f.polymorphic:
+                out[f.name + "type"] = target
+            out[f"_{f.name}_value"] = value
+            out[f"_{f.name}_value@Microsoft.Dynamics.CRM.lookuplogicalname"] = (
+                target if value is not None else None
+            )
+    return out

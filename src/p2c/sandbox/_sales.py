@@ -22,7 +22,7 @@ from p2c.dynamics import (
     utc_text,
 )
 from p2c.odata import Filter
-from p2c.sandbox._bodies import Binding, prepare, raise_problems
+from p2c.sandbox._bodies import Binding, prepare, present, raise_problems
 from p2c.sandbox._changes import ChangeLog
 from p2c.sandbox._p2c import P2CSolution, UpgradeReport
 from p2c.sandbox._query import select
@@ -496,20 +496,3 @@ class SalesSandbox:
             self.solution.mark_active_customers(
                 [r["customerid"] for r in rows if r.get("customeridtype") == "contact"]
             )
-
-
-def present(entity: Entity, fields: list[Any], row: Mapping[str, Any]) -> dict[str, Any]:
-    """A stored row in Web API form."""
-    out: dict[str, Any] = {}
-    for f in fields:
-        value = f.present(row.get(f.name))
-        out[f.name] = value
-        if f.targets:
-            target = row.get(f.name + "type") if f.polymorphic else f.targets[0]
-            if f.polymorphic:
-                out[f.name + "type"] = target
-            out[f"_{f.name}_value"] = value
-            out[f"_{f.name}_value@Microsoft.Dynamics.CRM.lookuplogicalname"] = (
-                target if value is not None else None
-            )
-    return out
