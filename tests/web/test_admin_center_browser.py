@@ -87,6 +87,11 @@ def test_runs_a_rejected_record_its_reason_a_fix_and_retry_selected(
         "First name: value is 30 characters long; the maximum length is 25."
     )
     expect(record).to_contain_text("PersonFirstName")
+    expect(record.locator(".fix")).to_have_text(
+        "PersonFirstName is copied from the contact's firstname in Sales: shorten it to 25 "
+        "characters there (or map it through a function, fn truncate with length 25, in the "
+        "mapping editor), then Retry selected."
+    )
     expect(record).to_contain_text(f"{LONG_NAME} Long")
     expect(record).to_contain_text(re.compile(r"usmf/CON-\d{5}-\w{6}"))
     page.screenshot(path=str(artifacts / "run.png"), full_page=True)
