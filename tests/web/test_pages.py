@@ -48,6 +48,12 @@ def test_the_dashboard_shows_each_project_its_counts_and_the_chart(web: Web) -> 
     )
     assert f"{today:%b %d}: {written} written, 0 failed" in page
     assert "Run all projects" not in page  # a viewer
+    # The error queue card: its size and a whole sentence under it.
+    assert re.search(
+        r'<a href="/errors"[^>]*>0</a></p>\s*<p id="queue-says">failed records wait: every '
+        r"record that failed has been written since.</p>",
+        page,
+    )
 
 
 def test_a_failed_record_on_the_run_page_and_its_retry(web: Web) -> None:
@@ -73,6 +79,9 @@ def test_a_failed_record_on_the_run_page_and_its_retry(web: Web) -> None:
     dashboard = web.client.get("/").text
     row = re.search(rf'<tr data-project="{re.escape(CUSTOMERS)}">(.*?)</tr>', dashboard, re.S)
     assert row and 'class="status red">Error' in row.group(1)
+    assert "failed records wait to be written: their reasons and fixes are in the queue." in (
+        dashboard
+    )
     assert web.client.get(f"/errors?project={quote(CUSTOMERS)}").text.count('name="records"') == 3
 
     answer = web.post(f"/runs/{run_id}/retry", {"records": NEW})
@@ -105,6 +114,9 @@ def test_each_failed_record_has_a_concrete_fix_until_it_is_written(web: Web) -> 
     )
     assert _fixes(web.client.get(f"/runs/{run_id}").text) == [fix, fix]
     assert _fixes(web.client.get("/errors").text) == [fix, fix]
+    assert "2 failed records wait to be written: fix their causes, then retry them." in (
+        web.client.get("/errors").text
+    )
 
     # The cause fixed (the default back to 10) and every record retried: nothing to do.
     edit_project(web.service.ws.root, CUSTOMERS, tasks={})
@@ -114,7 +126,9 @@ def test_each_failed_record_has_a_concrete_fix_until_it_is_written(web: Web) -> 
     assert web.service.wait_idle(60)
     written = "Nothing: the record has been written since."
     assert _fixes(web.client.get(f"/runs/{run_id}").text) == [written, written]
-    assert _fixes(web.client.get("/errors").text) == []
+    queue = web.client.get("/errors").text
+    assert _fixes(queue) == []
+    assert "No failed record waits: every record that failed has been written since." in queue
 
 
 def test_retry_without_a_selection_says_what_to_do(web: Web) -> None:
