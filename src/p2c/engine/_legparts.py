@@ -91,7 +91,8 @@ class PartitionedReads:
         if position is not None:
             cursor.last_value, cursor.last_key = position
         self.outcome.notes.append(
-            f"first sync of {total:,} records read in {len(parts)} key-range partitions in parallel"
+            f"first sync of {total:,} records read in {len(parts)} key-range partitions "
+            "in parallel"
         )
         self.progress(self.label, 0)
         return True
