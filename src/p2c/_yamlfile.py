@@ -106,6 +106,7 @@ _PAGES = {
     "state": "docs/operations.md",
     "notifications": "docs/operations.md",
     "alerts": "docs/operations.md",
+    "admin_center": "docs/operations.md",
 }
 _PROJECT_PAGES = {
     "connection_set": "docs/connectors.md",

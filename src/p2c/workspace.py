@@ -41,7 +41,7 @@ from p2c.connectors import (
     open_source,
 )
 from p2c.sandbox import ROOT_BUSINESS_UNIT, CDSHub, FinOpsSandbox, SalesSandbox
-from p2c.service import Alerts, Notifications, Notify, Schedule
+from p2c.service import AdminCenter, Alerts, Notifications, Notify, Schedule
 from p2c.templates import BUILTIN, Leg, Template, TemplateCatalog, Transform, template_names
 
 CONFIG_FILE = "p2c.yaml"
@@ -251,6 +251,7 @@ class WorkspaceConfig(_Model):
     notifications: Notifications | None = None  # the mail server and the link of p2c serve
     alerts: Alerts | None = None
     executor: Executor = LocalExecutor()
+    admin_center: AdminCenter | None = None  # Entra ID sign-in
 
 
 class Workspace:

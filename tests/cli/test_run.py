@@ -224,9 +224,24 @@ def test_errors_of_a_run_with_failures(tmp_path: Path, via_cds: bool) -> None:
     (at,) = [i for i, line in enumerate(lines) if line.endswith(source)]
     assert at in (2, 3)  # on the key's line when it fits there
     # The field and the reason, wrapped under it.
-    reason = " ".join(line.strip() for line in lines[at + 1 :])
+    (fix_at,) = [i for i, line in enumerate(lines) if line.startswith("    fix: ")]
+    reason = " ".join(line.strip() for line in lines[at + 1 : fix_at])
     assert reason.startswith("PrimaryAddressCountryRegionISOCode: The value 'Atlantis'")
     assert "'Countries/regions'" in reason
+    # Then the fix: where the value comes from and what to change, as the admin center says.
+    fix = " ".join(line.strip() for line in lines[fix_at:])
+    origin = (
+        "the Contact's MailingAddress_Country in CDS (which the leg Source > CDS copies from "
+        "the contact's address1_country in Sales)"
+        if via_cds
+        else "the contact's address1_country in Sales"
+    )
+    assert fix.startswith(
+        f"fix: PrimaryAddressCountryRegionISOCode is mapped from {origin}, and its value map "
+        "has no entry for 'Atlantis'"
+    ), fix
+    assert "with `p2c mapping set`" in fix
+    assert fix.endswith(f"then `p2c retry --record {source.removeprefix('source key ')}`.")
 
 
 def test_errors_of_a_run_that_does_not_exist(tmp_path: Path) -> None:

@@ -125,7 +125,10 @@ def test_at_80_columns_summary_history_and_errors_fit_with_no_key_split(
     for done in (queue, errors):
         assert any(key.search(line) for line in done.stdout.splitlines()), done.stdout
         assert any(line.endswith(f"source key {source}") for line in done.stdout.splitlines())
-    assert len(errors.stdout.splitlines()) <= 8
+    lines = errors.stdout.splitlines()
+    (fix_at,) = [i for i, line in enumerate(lines) if line.startswith("    fix: ")]
+    assert fix_at <= 8  # the record: title, heading, key, source, reason
+    assert len(lines) - fix_at <= 10  # its fix, wrapped under it
     # What changed with the old tables at 80 columns: 27 lines of summary, 44 per run.
 
 
@@ -210,12 +213,14 @@ def test_json_for_scripts_on_stdout_and_messages_on_stderr(tmp_path: Path) -> No
     assert record["destination_key"].startswith("usmf/CON-")
     assert record["field"] == "PrimaryAddressCountryRegionISOCode"
     assert (record["retryable"], record["attempts"], record["last_run_id"]) == (False, 1, 1)
+    assert "value map has no entry for 'Atlantis'" in record["fix"]
 
     errors = json.loads(p2c("errors", "1", "-w", root, "--json").stdout)
     assert errors["run_id"] == 1
     assert [(r["source_key"], r["field"]) for r in errors["records"]] == [
         (ATLANTIS, "PrimaryAddressCountryRegionISOCode")
     ]
+    assert errors["records"][0]["fix"] == record["fix"]
 
     projects = json.loads(p2c("projects", "-w", root, "--json").stdout)["projects"]
     assert [(p["name"], p["short_name"], p["last_status"]) for p in projects] == [

@@ -1,11 +1,14 @@
 """``p2c serve`` as a real process: a schedule of two seconds end to end, SIGTERM in the
 middle of a run (Cancelled, lock released, exit 0), SIGKILL in the middle of a run (the
-restarted service marks it, the next slot resumes and nothing is lost)."""
+restarted service marks it, the next slot resumes and nothing is lost), a session of the
+admin center that outlives a restart."""
 
 from __future__ import annotations
 
 import os
+import re
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -20,7 +23,10 @@ from service_world import ACCOUNTS, CONTACTS, World, free_port, make_world
 
 from p2c.engine import Engine, RunOptions, StateStore
 from p2c.service import AccessStore, ServiceStore
+from p2c.web import UserStore
 from p2c.workspace import Workspace
+
+PASSWORD = "a-long-test-password"
 
 
 class Served:
@@ -30,7 +36,8 @@ class Served:
         self.world = world
         self.token = token
         self.port = free_port()
-        environment = {k: v for k, v in os.environ.items() if k not in ("P2C_WORKSPACE",)}
+        hidden = ("P2C_WORKSPACE", "P2C_SESSION_SECRET")
+        environment = {k: v for k, v in os.environ.items() if k not in hidden}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "p2c", "serve", "--port", str(self.port), "-w", str(world.root)],
             stdout=subprocess.PIPE,
@@ -211,3 +218,35 @@ def test_sigkill_in_the_middle_of_a_run_is_marked_and_the_next_slot_resumes(
         finops.close()
     keys = [p["ContactPersonPartyNumber"] for p in persons]
     assert len(keys) == len(set(keys)) == contact_persons_written(world)
+
+
+def test_a_restart_keeps_the_admin_centers_sessions(world: World, served: list[Served]) -> None:
+    store = ServiceStore(f"sqlite:///{world.root / 'state.db'}")
+    try:
+        UserStore(AccessStore(store.engine)).add("alice", "admin", PASSWORD, actor="test")
+    finally:
+        store.close()
+    api_token = token_for(world)
+    first = Served(world, api_token)
+    served.append(first)
+    browser = httpx.Client(base_url=first.client.base_url, timeout=30)
+    form = browser.get("/sign-in").text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form)
+    assert token
+    signed = browser.post(
+        "/sign-in", data={"name": "alice", "password": PASSWORD, "csrf_token": token.group(1)}
+    )
+    assert signed.status_code == 303
+    assert browser.get("/").status_code == 200
+    assert first.stop()[0] == 0
+
+    second = Served(world, api_token)  # a new process (on another port: cookies ignore ports)
+    served.append(second)
+    again = httpx.Client(base_url=second.client.base_url, cookies=browser.cookies, timeout=30)
+    page = again.get("/")
+    assert page.status_code == 200, page.headers.get("location")  # not sent to sign in
+    assert "alice" in page.text
+    key = world.root / ".p2c" / "session.key"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    browser.close()
+    again.close()

@@ -87,6 +87,11 @@ def test_runs_a_rejected_record_its_reason_a_fix_and_retry_selected(
         "First name: value is 30 characters long; the maximum length is 25."
     )
     expect(record).to_contain_text("PersonFirstName")
+    expect(record.locator(".fix")).to_have_text(
+        "PersonFirstName is copied from the contact's firstname in Sales: shorten it to 25 "
+        "characters there (or map it through a function, fn truncate with length 25, in the "
+        "mapping editor), then Retry selected."
+    )
     expect(record).to_contain_text(f"{LONG_NAME} Long")
     expect(record).to_contain_text(re.compile(r"usmf/CON-\d{5}-\w{6}"))
     page.screenshot(path=str(artifacts / "run.png"), full_page=True)
@@ -175,11 +180,30 @@ def test_usable_at_phone_width(center: AdminCenter, new_page: Callable[..., Page
 
     page = sign_in(new_page(width=390, height=844), center.url, "alice")
     expect(page.get_by_role("link", name=ACCOUNTS)).to_be_visible()
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= 390 + 1  # nothing wider than the screen but the scrolling tables
     page.keyboard.press("Tab")
     focused = page.evaluate("document.activeElement.textContent")
     assert focused == "Skip to content"
+    customers = quote(CUSTOMERS, safe="")
+    for path in (
+        "/",
+        "/errors",
+        "/projects/new",
+        f"/projects/{customers}",
+        f"/projects/{customers}/tasks/ContactToCustomer/mapping?field=PersonGender",
+        "/templates",
+        "/users",
+    ):
+        page.goto(center.url + path)
+        page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
+        # Nothing wider than the screen, and no table that hides columns to the right:
+        # at phone width the rows stack, each cell a line with its column's name.
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390 + 1, path
+        hidden = page.evaluate(
+            "Array.from(document.querySelectorAll('.table-wrap'))"
+            ".filter(w => w.scrollWidth > w.clientWidth + 1).length"
+        )
+        assert hidden == 0, path
 
 
 def test_a_running_run_shows_its_progress_live(

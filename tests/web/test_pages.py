@@ -3,6 +3,7 @@ and audit for an admin, Test connection, history pages, the chart, lineage."""
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import UTC, datetime
 from urllib.parse import quote
@@ -47,6 +48,12 @@ def test_the_dashboard_shows_each_project_its_counts_and_the_chart(web: Web) -> 
     )
     assert f"{today:%b %d}: {written} written, 0 failed" in page
     assert "Run all projects" not in page  # a viewer
+    # The error queue card: its size and a whole sentence under it.
+    assert re.search(
+        r'<a href="/errors"[^>]*>0</a></p>\s*<p id="queue-says">failed records wait: every '
+        r"record that failed has been written since.</p>",
+        page,
+    )
 
 
 def test_a_failed_record_on_the_run_page_and_its_retry(web: Web) -> None:
@@ -72,6 +79,9 @@ def test_a_failed_record_on_the_run_page_and_its_retry(web: Web) -> None:
     dashboard = web.client.get("/").text
     row = re.search(rf'<tr data-project="{re.escape(CUSTOMERS)}">(.*?)</tr>', dashboard, re.S)
     assert row and 'class="status red">Error' in row.group(1)
+    assert "failed records wait to be written: their reasons and fixes are in the queue." in (
+        dashboard
+    )
     assert web.client.get(f"/errors?project={quote(CUSTOMERS)}").text.count('name="records"') == 3
 
     answer = web.post(f"/runs/{run_id}/retry", {"records": NEW})
@@ -84,6 +94,41 @@ def test_a_failed_record_on_the_run_page_and_its_retry(web: Web) -> None:
     assert web.service.history.run(int(retry_key))["mode"] == "retry"  # type: ignore[index]
     (entry,) = [e for e in web.service.access.audit_log() if e.action == "errors.retry"]
     assert entry.actor == "web:olivia" and entry.detail["records"] == 1
+
+
+def _fixes(page: str) -> list[str]:
+    return [
+        html.unescape(f) for f in re.findall(r'<td data-label="Fix" class="fix">(.*?)</td>', page)
+    ]
+
+
+def test_each_failed_record_has_a_concrete_fix_until_it_is_written(web: Web) -> None:
+    _run(web)
+    _bad_group(web)
+    run_id = _run(web, CUSTOMERS)
+    web.sign_in("olivia")
+    fix = (
+        "The project's default for CustomerGroupId is '99', which F&O's Customer groups lacks "
+        "for company usmf: change the default in the mapping editor to one that exists, or "
+        "create '99' in F&O's Customer groups (company usmf); then Retry selected."
+    )
+    assert _fixes(web.client.get(f"/runs/{run_id}").text) == [fix, fix]
+    assert _fixes(web.client.get("/errors").text) == [fix, fix]
+    assert "2 failed records wait to be written: fix their causes, then retry them." in (
+        web.client.get("/errors").text
+    )
+
+    # The cause fixed (the default back to 10) and every record retried: nothing to do.
+    edit_project(web.service.ws.root, CUSTOMERS, tasks={})
+    web.service.reload()
+    answer = web.post(f"/runs/{run_id}/retry", {"all": "true"})
+    assert answer.status_code == 303
+    assert web.service.wait_idle(60)
+    written = "Nothing: the record has been written since."
+    assert _fixes(web.client.get(f"/runs/{run_id}").text) == [written, written]
+    queue = web.client.get("/errors").text
+    assert _fixes(queue) == []
+    assert "No failed record waits: every record that failed has been written since." in queue
 
 
 def test_retry_without_a_selection_says_what_to_do(web: Web) -> None:

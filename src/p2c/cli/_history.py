@@ -14,8 +14,8 @@ import sqlalchemy as sa
 import typer
 from rich.text import Text
 
-from p2c._errors import NotFoundError
-from p2c.cli._layout import Grid, key_lines
+from p2c._errors import NotFoundError, P2CError
+from p2c.cli._layout import Grid, key_lines, wrap
 from p2c.cli._numbers import RUN_ID_MAX
 from p2c.cli._projects import register_projects
 from p2c.cli._render import (
@@ -32,8 +32,12 @@ from p2c.cli._render import (
     task_label,
     task_rows,
 )
+from p2c.config import record_fix
 from p2c.engine import QueuedRecord, StateStore, record_label
+from p2c.templates import Template
 from p2c.workspace import Workspace
+
+WRITTEN_SINCE = "Nothing: the record has been written since."
 
 
 def _duration(started: datetime, ended: datetime | None) -> str:
@@ -136,12 +140,61 @@ def _reason(field: str | None, message: str) -> str:
     return f"{field}: {message}" if field else message
 
 
+class _Fixes:
+    """Each failed record's fix (``p2c.config.record_fix``), the admin center's words with
+    the command line's retry; the effective template of each project read once."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self.ws = ws
+        self.templates: dict[str, Template | None] = {}
+
+    def __call__(
+        self,
+        project: str,
+        task: str,
+        leg: str | None,
+        field: str | None,
+        message: str,
+        retryable: bool,
+        source_key: str,
+    ) -> str:
+        if project not in self.templates:
+            try:
+                found = self.ws.project(project).effective_template(self.ws.templates)
+            except P2CError:
+                found = None
+            self.templates[project] = found
+        template = self.templates[project]
+        if template is None:
+            return f"The project {project} is no longer in p2c.yaml: add it again to retry it."
+        retry = f"`p2c retry --record {source_key}`"
+        return record_fix(
+            template,
+            task,
+            leg,
+            field,
+            message,
+            retryable=retryable,
+            retry=retry,
+            editor="with `p2c mapping set`",
+        )
+
+    def queued(self, q: QueuedRecord) -> str:
+        return self(
+            q.leg.project, q.leg.task, q.leg.leg, q.field, q.message, q.retryable, q.source_key
+        )
+
+
+def _fix_lines(fix: str, width: int) -> list[Text]:
+    return [Text(line) for line in wrap(f"fix: {fix}", width, 4, 5)]
+
+
 def _source(destination_key: str | None, source_key: str) -> list[str]:
     """The source key, where the record is named by its destination key (``--record``)."""
     return [f"source key {source_key}"] if destination_key else []
 
 
-def _render_queue(queued: list[QueuedRecord]) -> None:
+def _render_queue(queued: list[QueuedRecord], fixes: _Fixes) -> None:
     if not queued:
         out.print("The error queue is empty: every failed record has been written since.")
         return
@@ -163,10 +216,11 @@ def _render_queue(queued: list[QueuedRecord]) -> None:
             ]
             label = record_label(q.destination_key, q.source_key)
             print_lines(key_lines(label, details, _reason(q.field, q.message), width))
+            print_lines(_fix_lines(fixes.queued(q), width))
     print_wrapped("Fix the data or the mapping, then `p2c retry --all` (or `--record KEY`).")
 
 
-def _queue_document(queued: list[QueuedRecord]) -> dict[str, Any]:
+def _queue_document(queued: list[QueuedRecord], fixes: _Fixes) -> dict[str, Any]:
     return {
         "run_id": None,
         "records": [
@@ -183,6 +237,7 @@ def _queue_document(queued: list[QueuedRecord]) -> dict[str, Any]:
                 "first_run_id": q.first_run_id,
                 "last_run_id": q.last_run_id,
                 "failed_at": _time(q.failed_at),
+                "fix": fixes.queued(q),
             }
             for q in queued
         ],
@@ -195,21 +250,44 @@ def _run_errors(state: StateStore, run_id: int) -> list[sa.Row[Any]]:
     return state.errors(run_id)
 
 
-def _render_run_errors(run_id: int, rows: list[sa.Row[Any]]) -> None:
+def _run_fixes(state: StateStore, run_id: int, rows: list[sa.Row[Any]], fixes: _Fixes) -> list[str]:
+    """The fix of each failed record of a run: none for a record written since (no longer
+    in the error queue)."""
+    legs = {t.id: t.leg for t in state.task_runs(run_id)}
+    queued = {
+        (q.leg.project, q.leg.task, q.leg.leg, q.source_key)
+        for project in {row.project for row in rows}
+        for q in state.queue(project=project)
+    }
+    found = []
+    for row in rows:
+        leg = legs.get(row.task_run_id)
+        if (row.project, row.task, leg, row.source_key) not in queued:
+            found.append(WRITTEN_SINCE)
+            continue
+        found.append(
+            fixes(row.project, row.task, leg, row.field, row.message, row.retryable, row.source_key)
+        )
+    return found
+
+
+def _render_run_errors(run_id: int, rows: list[sa.Row[Any]], fixes: list[str]) -> None:
     if not rows:
         out.print(f"Run {run_id} has no record errors.")
         return
     width = out.width
     print_wrapped(f"Run {run_id}: {len(rows)} failed record(s)", "bold")
+    fixed = dict(zip((row.id for row in rows), fixes, strict=True))
     for (project, task), records in groupby(rows, key=lambda r: (r.project, r.task)):
         print_wrapped(f"{project} / {task}", "bold")
         for row in records:
             details = _source(row.destination_key, row.source_key)
             label = record_label(row.destination_key, row.source_key)
             print_lines(key_lines(label, details, _reason(row.field, row.message), width))
+            print_lines(_fix_lines(fixed[row.id], width))
 
 
-def _run_errors_document(run_id: int, rows: list[sa.Row[Any]]) -> dict[str, Any]:
+def _run_errors_document(run_id: int, rows: list[sa.Row[Any]], fixes: list[str]) -> dict[str, Any]:
     return {
         "run_id": run_id,
         "records": [
@@ -221,8 +299,9 @@ def _run_errors_document(run_id: int, rows: list[sa.Row[Any]]) -> dict[str, Any]
                 "field": row.field,
                 "message": row.message,
                 "retryable": row.retryable,
+                "fix": fix,
             }
-            for row in rows
+            for row, fix in zip(rows, fixes, strict=True)
         ],
     }
 
@@ -275,18 +354,20 @@ def register_history(app: typer.Typer) -> None:
         ws = Workspace.open(workspace)
         state = StateStore(ws.state_url())
         try:
+            fixes = _Fixes(ws)
             if run_id is None:
                 queued = state.queue()
                 if json:
-                    print_json(_queue_document(queued))
+                    print_json(_queue_document(queued, fixes))
                 else:
-                    _render_queue(queued)
+                    _render_queue(queued, fixes)
                 return
             rows = _run_errors(state, run_id)
+            found = _run_fixes(state, run_id, rows, fixes)
             if json:
-                print_json(_run_errors_document(run_id, rows))
+                print_json(_run_errors_document(run_id, rows, found))
             else:
-                _render_run_errors(run_id, rows)
+                _render_run_errors(run_id, rows, found)
         finally:
             state.close()
 

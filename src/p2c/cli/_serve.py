@@ -18,7 +18,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from p2c._errors import ConfigError
+from p2c._errors import ConfigError, P2CError
 from p2c.cli._render import JsonOption, WorkspaceOption, err, out, print_json
 from p2c.service import ROLES, AccessStore, ScheduleState, ServiceStore, SlotEvent, next_slot
 from p2c.workspace import Project, Workspace
@@ -79,11 +79,17 @@ def serve_command(
 
     ws = Workspace.open(workspace)
     _logging()
-    stop = threading.Event()
-    previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGTERM, signal.SIGINT)}
     service = Service(ws.root, workers=workers)
     tls = (tls_cert, tls_key) if tls_cert and tls_key else None
-    app = mount_web(build_api(service), service, secure_cookies=secure_cookies or tls is not None)
+    try:
+        app = mount_web(
+            build_api(service), service, secure_cookies=secure_cookies or tls is not None
+        )
+    except P2CError:
+        service.close()  # the session key is refused: nothing started yet
+        raise
+    stop = threading.Event()
+    previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         with serve(service, host, port, tls=tls, app=app) as running:
             scheduled = len(service.scheduler.projects)

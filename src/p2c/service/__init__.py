@@ -11,7 +11,9 @@ import importlib
 import typing
 
 from p2c.service._config import (
+    AdminCenter,
     Alerts,
+    EntraId,
     Notifications,
     Notify,
     NotifyOn,
@@ -38,9 +40,11 @@ if typing.TYPE_CHECKING:
 __all__ = [
     "ROLES",
     "AccessStore",
+    "AdminCenter",
     "Alerts",
     "AuditEntry",
     "Clock",
+    "EntraId",
     "Job",
     "ManualClock",
     "Notifications",

@@ -1,5 +1,5 @@
 """The service's keys in ``p2c.yaml``: a project's ``schedule`` and ``notify``, the workspace's
-``notifications`` and ``alerts``.
+``notifications``, ``alerts`` and ``admin_center`` (Entra ID sign-in).
 
 Like every p2c.yaml model these forbid unknown keys, so a typo is an error with its line.
 """
@@ -7,7 +7,9 @@ Like every p2c.yaml model these forbid unknown keys, so a typo is an error with 
 from __future__ import annotations
 
 __all__ = [
+    "AdminCenter",
     "Alerts",
+    "EntraId",
     "Notifications",
     "Notify",
     "NotifyOn",
@@ -189,3 +191,71 @@ class Alerts(_Model):
     """Workspace-wide threshold alerts."""
 
     pause_after: PauseAfter | None = None
+
+
+_SignInRole = Literal["viewer", "operator", "admin"]
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+_TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$")
+
+
+class EntraId(_Model):
+    """Sign-in to the admin center with Microsoft Entra ID (OpenID Connect, authorization
+    code flow with PKCE) for the app registration ``client_id`` of ``tenant``; who may sign
+    in, and with which role, by user name (``preferred_username``, else ``email``) or by
+    group object id (the id token's ``groups``). The client secret comes from the
+    environment variable ``client_secret_env``, never from p2c.yaml."""
+
+    tenant: str
+    client_id: str
+    client_secret_env: str = "P2C_ENTRA_CLIENT_SECRET"
+    authority: str = "https://login.microsoftonline.com"
+    redirect_uri: str | None = None
+    users: dict[str, _SignInRole] = {}
+    groups: dict[str, _SignInRole] = {}
+
+    @field_validator("tenant")
+    @classmethod
+    def _tenant(cls, value: str) -> str:
+        if not _TENANT.match(value):
+            raise ValueError(f"{value!r} is not a tenant id (a GUID) or domain")
+        return value
+
+    @field_validator("client_id")
+    @classmethod
+    def _client_id(cls, value: str) -> str:
+        if not _GUID.match(value):
+            raise ValueError(f"{value!r} is not an application (client) id, a GUID")
+        return value
+
+    @field_validator("authority", "redirect_uri")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value.rstrip("/") if value else value
+
+    @field_validator("users")
+    @classmethod
+    def _names(cls, value: dict[str, _SignInRole]) -> dict[str, _SignInRole]:
+        return {name.strip().lower(): role for name, role in value.items()}
+
+    @model_validator(mode="after")
+    def _someone(self) -> EntraId:
+        if not self.users and not self.groups:
+            raise ValueError("entra_id needs users or groups: who may sign in, and with which role")
+        return self
+
+    def role_of(self, name: str | None, groups: list[str]) -> _SignInRole | None:
+        """The highest role the user's name or groups give, or None: not allowed in."""
+        found: list[_SignInRole] = []
+        if name and name.strip().lower() in self.users:
+            found.append(self.users[name.strip().lower()])
+        found.extend(self.groups[g] for g in groups if g in self.groups)
+        order = ("viewer", "operator", "admin")
+        return max(found, key=order.index) if found else None
+
+
+class AdminCenter(_Model):
+    """The admin center's settings: Entra ID sign-in, beside its own users."""
+
+    entra_id: EntraId | None = None

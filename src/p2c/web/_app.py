@@ -5,8 +5,6 @@ from __future__ import annotations
 
 __all__ = ["mount_web"]
 
-import os
-import secrets
 from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Request
@@ -17,15 +15,16 @@ from starlette.staticfiles import StaticFiles
 
 from p2c._errors import NotFoundError, P2CError
 from p2c.service import Service
+from p2c.web._entra import entra_sign_in
 from p2c.web._queries import WebQueries
 from p2c.web._render import render
 from p2c.web._security import Forbidden, SignInRequired
+from p2c.web._session_key import session_secret
 from p2c.web._throttle import SignInThrottle
 from p2c.web._users import UserStore
 
 SESSION_COOKIE = "p2c_session"
 SESSION_HOURS = 12
-SECRET_ENV = "P2C_SESSION_SECRET"
 
 
 def _routers() -> list[APIRouter]:
@@ -35,6 +34,7 @@ def _routers() -> list[APIRouter]:
         _catalog,
         _dashboard,
         _editing,
+        _entra,
         _project,
         _runs,
         _signin,
@@ -42,6 +42,7 @@ def _routers() -> list[APIRouter]:
 
     return [
         _signin.router,
+        _entra.router,
         _dashboard.router,
         # The editing pages (new project, mapping editor, save as template, schedule
         # editing): p2c.web._editing.router; before the project page, whose
@@ -62,11 +63,20 @@ def mount_web(app: FastAPI, service: Service, *, secure_cookies: bool = False) -
         service: Its service.
         secure_cookies: Mark the session cookie Secure (the service is served over TLS,
             directly or behind a TLS-terminating proxy).
+
+    The session cookie is signed with ``P2C_SESSION_SECRET``, else with the workspace's
+    ``.p2c/session.key`` (made on first use, mode 0600), so that sessions outlive a restart.
+    With ``admin_center.entra_id`` in p2c.yaml, people can also sign in with Entra ID.
+
+    Raises:
+        ConfigError: the session key file is readable by others, not a key, or cannot be
+            made; or Entra ID sign-in is configured without its client secret.
     """
     app.state.web_users = UserStore(service.access)
     app.state.web_throttle = SignInThrottle()
     app.state.web_queries = WebQueries(service.store.engine)
-    secret = os.environ.get(SECRET_ENV) or secrets.token_urlsafe(32)
+    app.state.web_entra = entra_sign_in(service)
+    secret = session_secret(service.ws.root)
     app.add_middleware(
         SessionMiddleware,
         secret_key=secret,

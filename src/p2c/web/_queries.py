@@ -274,20 +274,22 @@ class WebQueries:
     # a run's failed records ----------------------------------------------------------------
 
     def run_errors(self, run_id: int, *, after: int = 0, limit: int = 200) -> list[dict[str, Any]]:
-        """A run's failed records by id after ``after``: key, destination key (it holds the
-        contact or account number), name, field, reason; and whether each is still queued
-        (not written since: it can be retried)."""
+        """A run's failed records by id after ``after``: task and leg, key, destination key
+        (it holds the contact or account number), name, field, reason; and whether each is
+        still queued (not written since: it can be retried)."""
         sql = (
-            "SELECT e.id, e.project, e.task, e.source_key, e.destination_key, e.record_name, "
-            "e.field, e.message, e.retryable, q.attempts "
-            "FROM record_error e LEFT JOIN error_queue q ON q.project = e.project "
-            "AND q.task = e.task AND q.source_key = e.source_key "
+            "SELECT e.id, e.project, e.task, t.leg, e.source_key, e.destination_key, "
+            "e.record_name, e.field, e.message, e.retryable, q.attempts "
+            "FROM record_error e JOIN task_run t ON t.id = e.task_run_id "
+            "LEFT JOIN error_queue q ON q.project = e.project "
+            "AND q.task = e.task AND q.leg = t.leg AND q.source_key = e.source_key "
             "WHERE e.run_id = ? AND e.id > ? ORDER BY e.id LIMIT ?"
         )
         names = (
             "id",
             "project",
             "task",
+            "leg",
             "source_key",
             "destination_key",
             "name",

@@ -15,7 +15,9 @@ from fastapi.responses import RedirectResponse, StreamingResponse
 from starlette.responses import Response
 
 from p2c._errors import NotFoundError, P2CError
+from p2c.config import record_fix
 from p2c.service import RetrySelection, RunRequest, Service
+from p2c.templates import Template
 from p2c.web._render import flash, render
 from p2c.web._routing import web_router
 from p2c.web._security import Operator, Viewer, service_of
@@ -51,17 +53,41 @@ def _run_view(service: Service, key: str) -> dict[str, Any]:
     return found
 
 
-def _fix(error: dict[str, Any]) -> str:
-    """What to do about a failed record."""
-    if not error["queued"]:
-        return "Nothing: the record has been written since."
-    if error["retryable"]:
-        return "A passing failure: the next run retries it (or Retry now)."
-    where = f"{error['field']} of this record" if error["field"] else "this record"
-    return (
-        f"Correct {where} in the source, or the project's mapping or the destination's "
-        "setup it names; then Retry selected."
-    )
+def add_fixes(service: Service, errors: list[dict[str, Any]]) -> None:
+    """Put each failed record's fix in ``error["fix"]``: from its reason and the field's
+    mapping in its project's effective template (``p2c.config.record_fix``)."""
+    templates: dict[str, Template | None] = {}
+    if errors:
+        service.reload()  # p2c.yaml as it is now (a fix names the mapping of today)
+    for error in errors:
+        if not error.get("queued", True):
+            error["fix"] = "Nothing: the record has been written since."
+            continue
+        project = error["project"]
+        if project not in templates:
+            templates[project] = _effective(service, project)
+        template = templates[project]
+        if template is None:
+            error["fix"] = (
+                f"The project {project} is no longer in p2c.yaml: add it again to retry "
+                "this record, or leave it."
+            )
+            continue
+        error["fix"] = record_fix(
+            template,
+            error["task"],
+            error.get("leg"),
+            error["field"],
+            error["reason"],
+            retryable=error["retryable"],
+        )
+
+
+def _effective(service: Service, project: str) -> Template | None:
+    try:
+        return service.ws.project(project).effective_template(service.ws.templates)
+    except P2CError:
+        return None
 
 
 @router.get("/runs/{key}", name="run")
@@ -76,8 +102,7 @@ def run_page(
     errors: list[dict[str, Any]] = []
     if not run["dry_run"]:
         errors = queries_of(request).run_errors(int(key), after=after, limit=ERRORS_PAGE)
-        for error in errors:
-            error["fix"] = _fix(error)
+        add_fixes(service, errors)
     context = {
         "active": "projects",
         "run": run,
@@ -171,6 +196,7 @@ def error_queue(
     """The error queue: failed records not written since."""
     service = service_of(request)
     rows, total = service.history.queue(limit=QUEUE_PAGE, offset=offset, project=project)
+    add_fixes(service, rows)
     context = {
         "active": "errors",
         "rows": rows,

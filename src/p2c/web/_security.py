@@ -32,7 +32,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from p2c.service import Role, Service
-from p2c.web._users import User, UserStore
+from p2c.web._users import ENTRA_PREFIX, User, UserStore
 
 _UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 CSRF_FIELD = "csrf_token"
@@ -80,7 +80,12 @@ def current_user(request: Request) -> User | None:
     if not isinstance(name, str):
         return None
     user = users_of(request).find(name)
-    if user is None or user.session_epoch != request.session.get("epoch"):
+    entra_off = getattr(request.app.state, "web_entra", None) is None
+    if (
+        user is None
+        or user.session_epoch != request.session.get("epoch")
+        or (entra_off and user.name.startswith(ENTRA_PREFIX))  # Entra sign-in taken away
+    ):
         request.session.pop("user", None)
         request.session.pop("epoch", None)
         return None

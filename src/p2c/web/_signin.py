@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["router"]
+__all__ = ["router", "safe_next"]
 
 import math
 from typing import Annotated
@@ -18,7 +18,7 @@ from p2c.web._security import current_user, service_of, users_of
 router = web_router()
 
 
-def _safe_next(target: str | None) -> str:
+def safe_next(target: str | None) -> str:
     """Only a path of this site (no open redirect)."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return "/"
@@ -28,8 +28,14 @@ def _safe_next(target: str | None) -> str:
 @router.get("/sign-in", name="sign_in")
 def sign_in_form(request: Request, next: str | None = None) -> Response:
     if current_user(request) is not None:
-        return RedirectResponse(_safe_next(next), status_code=303)
-    return render(request, "sign_in.html", {"next": _safe_next(next), "error": None, "name": ""})
+        return RedirectResponse(safe_next(next), status_code=303)
+    return render(request, "sign_in.html", _form(request, next, None, ""))
+
+
+def _form(request: Request, next: str | None, error: str | None, name: str) -> dict[str, object]:
+    """The sign-in form's context; with the Entra ID button when that sign-in is set up."""
+    entra = getattr(request.app.state, "web_entra", None) is not None
+    return {"next": safe_next(next), "error": error, "name": name, "entra": entra}
 
 
 @router.post("/sign-in")
@@ -45,7 +51,7 @@ def sign_in(
     wait = throttle.wait(keys)
     if wait > 0:
         message = f"Too many failed sign-ins. Try again in {math.ceil(wait)} seconds."
-        context = {"next": _safe_next(next), "error": message, "name": name}
+        context = _form(request, next, message, name)
         return render(request, "sign_in.html", context, status_code=429)
     user = users_of(request).authenticate(name, password)
     if user is None:
@@ -54,13 +60,13 @@ def sign_in(
             service_of(request).access.audit(
                 f"web:{address}", "user.sign-in-throttled", name, {"address": address}
             )
-        context = {"next": _safe_next(next), "error": "Wrong name or password.", "name": name}
+        context = _form(request, next, "Wrong name or password.", name)
         return render(request, "sign_in.html", context, status_code=401)
     throttle.succeeded(keys[0])
     request.session.clear()  # a new session and CSRF token: nothing of before carries over
     request.session["user"] = user.name
     request.session["epoch"] = user.session_epoch
-    return RedirectResponse(_safe_next(next), status_code=303)
+    return RedirectResponse(safe_next(next), status_code=303)
 
 
 @router.post("/sign-out", name="sign_out")

@@ -3,7 +3,7 @@ database; every change is written to the service's audit log with who made it.""
 
 from __future__ import annotations
 
-__all__ = ["MIN_PASSWORD", "User", "UserStore"]
+__all__ = ["ENTRA_PREFIX", "MIN_PASSWORD", "User", "UserStore"]
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,6 +17,10 @@ from p2c.service import ROLES, AccessStore, Role
 from p2c.web._tables import open_web_tables, user_table
 
 MIN_PASSWORD = 10
+# Users who sign in with Microsoft Entra ID are named ``entra:<their user name>`` and have no
+# password: the hash is a marker argon2 never accepts.
+ENTRA_PREFIX = "entra:"
+_NO_PASSWORD = "!entra"
 _hasher = PasswordHasher()
 # Verified against when the name is unknown, so that a wrong name takes as long as a wrong
 # password and sign-in does not tell which names exist.
@@ -63,6 +67,12 @@ def _check_name(name: str) -> None:
         raise ConfigError(
             f"A user name needs 1 to 100 characters without spaces around: {name!r}.",
             fix="choose a name such as alice or alice@contoso.com",
+        )
+    if name.lower().startswith(ENTRA_PREFIX):
+        raise ConfigError(
+            f"A name that starts with {ENTRA_PREFIX!r} is an Entra ID user's: {name!r}.",
+            fix="Entra ID users are added when they first sign in (admin_center.entra_id in "
+            "p2c.yaml); choose another name for a user with a password",
         )
 
 
@@ -146,8 +156,14 @@ class UserStore:
         """Change a password; the user's other sessions end.
 
         Raises:
-            NotFoundError: no such user; ConfigError: the password is too short.
+            NotFoundError: no such user; ConfigError: the password is too short, or the
+                user signs in with Entra ID.
         """
+        if name.startswith(ENTRA_PREFIX):
+            raise ConfigError(
+                f"{name} signs in with Microsoft Entra ID and has no password here.",
+                fix="change it in Entra ID",
+            )
         _check_password(password)
         self._update(name, password_hash=_hasher.hash(password), password_changed_at=_now())
         self.access.audit(actor, "user.set-password", name, {})
@@ -173,6 +189,45 @@ class UserStore:
             raise NotFoundError(
                 f"There is no user named {name!r}.", fix="`p2c users list` lists them"
             )
+
+    def sign_in_entra(self, username: str, role: str) -> User:
+        """The Entra ID user ``entra:<username>``, signed in now with ``role``: added at the
+        first sign-in, given the role p2c.yaml names now (their older sessions end when it
+        changed). Each change is in the audit log as made by ``entra``.
+
+        Raises:
+            ConfigError: the role is unknown, or the name too long.
+        """
+        name = ENTRA_PREFIX + username
+        checked = _check_role(role)
+        if len(name) > 100:
+            raise ConfigError(f"The Entra ID user name {username!r} is too long.")
+        now = _now()
+        found = self.find(name)
+        if found is None:
+            try:
+                with self.engine.begin() as db:
+                    db.execute(
+                        user_table.insert().values(
+                            name=name,
+                            role=checked,
+                            password_hash=_NO_PASSWORD,
+                            session_epoch=0,
+                            created_at=now,
+                            created_by="entra",
+                            password_changed_at=now,
+                        )
+                    )
+                self.access.audit("entra", "user.add", name, {"role": checked})
+            except sa.exc.IntegrityError:
+                found = self.find(name)  # a sign-in of the same user at the same moment
+        if found is not None and found.role != checked:
+            self.set_role(name, checked, actor="entra")
+        with self.engine.begin() as db:
+            db.execute(
+                user_table.update().where(user_table.c.name == name).values(last_sign_in_at=now)
+            )
+        return self.get(name)
 
     def authenticate(self, name: str, password: str) -> User | None:
         """The user when the password is theirs, else None (in the same time either way)."""
