@@ -147,11 +147,11 @@ def test_past_what_the_window_admitted_requests_go_one_at_a_time(client: redis.R
     assert fourth.wait(5)
 
 
-def test_a_round_past_the_window_goes_at_the_full_limit_again(client: redis.Redis) -> None:
+def test_past_the_span_the_full_limit_again(client: redis.Redis) -> None:
     budget = RedisBudget(client, "app@https://org/api/", 4, 30)
     _throttled_round(budget, admitted=1, pause=0.2)  # the window took 1 per ~0.2 s
-    budget.enter()  # a round's first request; its second would go alone ...
-    time.sleep(0.4)  # ... until the round has left the server's window
+    budget.enter()  # the next request would go alone ...
+    time.sleep(0.4)  # ... until this one was sent longer than the span ago
 
     assert _entered(budget).wait(1)
     assert _entered(budget).wait(1)

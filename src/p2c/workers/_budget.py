@@ -9,17 +9,19 @@ pauses everyone, one request probes after a pause until the window's quota is kn
 - ``…:slots`` a sorted set of the requests in flight, each scored with the time its slot
   expires (a worker that dies holding slots gives them back after ``hold`` seconds);
 - ``…:state`` a hash: ``limit``, ``resume_at`` (milliseconds, Redis's clock), ``probing``,
-  and what the server's window admits, learnt from its 429s.
+  and what the server's window admits, learnt from its 429s;
+- ``…:log`` a sorted set of the requests sent lately, scored with when they were sent.
 
-Every request belongs to a *round*: the requests sent since the last pause (or since the
-round before left the window). The first 429 of a round says that the window is full with
-the requests of the round sent before it: that number is the *quota*, and the time from the
-round's first request to the end of the pause its *span*. Later rounds send their first
-``quota`` requests at the full limit and the rest one at a time, so that one request meets
-the full window, not one from every sender at once (two workers' threads sending together
-at the window's edge were each answered 429); a round older than its span starts anew. A
-one-at-a-time request that passes pushes the quota up at the next 429; a lower one brings
-it down.
+What the window admits is learnt from the first 429 after a pause: the requests sent since
+the pause (a *round*) before the throttled one are the *quota*, and the time from the
+round's first request to the end of the pause asked for is the *span* (at least the
+server's window: ``Retry-After`` is rounded up). While ``quota`` requests were sent within
+the last ``span`` (and since the last pause, after which the server has room for a round
+again), requests go one at a time, so that one request meets the full window,
+not one from each thread of each worker sending together at its edge (which is what made
+two workers meet more 429s than one process). A one-at-a-time request that passes raises
+the quota at the next 429; a lower one brings it down. Once a quota is known, it stands for
+the probe after a pause.
 
 Every decision is one Lua script run by Redis against its own clock, so hosts whose clocks
 differ still agree. A key names the identity by a digest of application id and API root:
@@ -45,7 +47,7 @@ _PREFIX = "p2c:budget:"
 _POLL = 0.01  # seconds between two tries for a slot while the budget is full
 _TTL_MS = 86_400_000  # an identity unused for a day is forgotten
 
-# KEYS: slots, state. ARGV: token, hold (ms), default limit, ttl (ms).
+# KEYS: slots, state, log. ARGV: token, hold (ms), default limit, ttl (ms).
 # Returns {0, round, number in the round} when the slot is taken, else {ms to wait} (-1: a
 # slot is given back soon).
 _ENTER = """
@@ -62,30 +64,29 @@ local sent = tonumber(state[5]) or 0
 local start = tonumber(state[6]) or 0
 local quota = tonumber(state[7]) or 0
 local span = tonumber(state[8]) or 0
-if sent > 0 and span > 0 and ms >= start + span then
-  -- The round's requests have left the server's window: a new round.
-  round = round + 1
-  sent = 0
-end
+-- The requests sent within the last span (or the last quarter of an hour until one is
+-- known, at most 20,000).
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ms - (span > 0 and span or 900000))
+redis.call('ZREMRANGEBYRANK', KEYS[3], 0, -20001)
 if quota > 0 then
-  -- The window admitted `quota` requests of a round last time: past them, one at a time,
-  -- so that one request, not every sender at once, meets the full window.
-  if sent >= quota then limit = 1 end
+  -- The window admitted `quota` requests within `span` last time: past them, one at a
+  -- time, so that one request, not every sender at once, meets the full window.
+  if redis.call('ZCARD', KEYS[3]) >= quota then limit = 1 end
 elseif state[3] == '1' then
   limit = 1
 end
 if redis.call('ZCARD', KEYS[1]) < limit then
   if sent == 0 then start = ms end
   redis.call('ZADD', KEYS[1], ms + tonumber(ARGV[2]), ARGV[1])
-  redis.call('HSET', KEYS[2], 'round', round, 'sent', sent + 1, 'start', start)
-  redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[4]))
-  redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[4]))
+  redis.call('ZADD', KEYS[3], ms, ARGV[1])
+  redis.call('HSET', KEYS[2], 'sent', sent + 1, 'start', start)
+  for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], tonumber(ARGV[4])) end
   return {0, round, sent + 1}
 end
 return {-1}
 """
 
-# KEYS: state. ARGV: seconds, ttl (ms), round and number of the throttled request ('' and 0
+# KEYS: state, log. ARGV: seconds, ttl (ms), round and number of the throttled request ('' and 0
 # when not known). The pause ends at the later of the two. The first 429 of a round ends
 # it and tells what the server's window holds: the requests of the round sent before the
 # throttled one (the quota), over the time from the round's first request to the end of
@@ -103,6 +104,8 @@ if ms >= resume then
     redis.call('HSET', KEYS[1], 'quota', tonumber(ARGV[4]) - 1, 'span', until_ms - start)
   end
   redis.call('HSET', KEYS[1], 'round', round + 1, 'sent', 0)
+  -- After the pause the server has room for a round again: count it from nothing.
+  redis.call('DEL', KEYS[2])
 end
 if until_ms > resume then redis.call('HSET', KEYS[1], 'resume_at', until_ms) end
 redis.call('HSET', KEYS[1], 'probing', '1')
@@ -125,6 +128,7 @@ class RedisBudget:
         digest = hashlib.blake2b(identity.encode(), digest_size=12).hexdigest()
         self.slots = f"{_PREFIX}{digest}:slots"
         self.state = f"{_PREFIX}{digest}:state"
+        self.log = f"{_PREFIX}{digest}:log"
         self.client = client
         self.limit = limit
         self.hold_ms = int((hold + 5) * 1000)
@@ -138,7 +142,7 @@ class RedisBudget:
         token = uuid.uuid4().hex
         while True:
             answer = self._enter(
-                keys=[self.slots, self.state],
+                keys=[self.slots, self.state, self.log],
                 args=[token, self.hold_ms, self.limit, _TTL_MS],
             )
             wait = int(answer[0])
@@ -159,7 +163,7 @@ class RedisBudget:
     def pause(self, seconds: float) -> None:
         request = getattr(self._sending, "request", None)
         round_, number = request if request is not None else ("", 0)
-        self._pause(keys=[self.state], args=[seconds, _TTL_MS, round_, number])
+        self._pause(keys=[self.state, self.log], args=[seconds, _TTL_MS, round_, number])
 
     def passed(self) -> None:
         # Only the first pass after a pause writes.
