@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import signal
 from typing import Any
 
 import sqlalchemy as sa
-from workers_world import World, run_in_process
+from workers_world import World, run_in_process, wait_for
 
 from p2c.workspace import Workspace
 
@@ -71,3 +72,49 @@ def test_a_partitioned_first_sync_equals_an_unpartitioned_one(world: World) -> N
     again = world.p2c("run", "Contacts", "--json")
     assert again.returncode == 0, again.stderr
     assert '"read": 0' in again.stdout
+
+
+def _lineage(world: World) -> int:
+    rows = world.query("SELECT count(*) AS n FROM lineage WHERE project = :p", p=CONTACTS)
+    return int(rows[0].n)
+
+
+def test_partitions_stop_after_their_batch_when_the_run_is_cancelled(world: World) -> None:
+    world.load(contacts=1200, batch_size=2)
+    reference = world.reference()
+    world.use_workers(partitions=3, partition_min_records=20)
+    world.start_worker("--concurrency", "3")
+    world.start_worker("--concurrency", "3")
+    assert world.p2c("run", "Accounts").returncode == 0
+    run = world.start_p2c("run", "Contacts")
+    # Every partition is running (each has written a batch) when Ctrl-C comes.
+    wait_for(lambda: _partitions_writing(world), "the three partitions to write")
+
+    run.send_signal(signal.SIGINT)
+    _, err = run.communicate(timeout=60)
+
+    assert run.returncode == 130, err
+    written = _lineage(world)
+    tasks = world.query("SELECT status, message, read FROM task_run WHERE project = :p", p=CONTACTS)
+    assert [t.status for t in tasks] == ["Cancelled"], tasks
+    assert "stopped after a whole batch" in tasks[0].message
+    assert tasks[0].read == written
+    # The cursor did not move: the next run reads the leg again and loses nothing.
+    assert not world.query("SELECT 1 FROM task_cursor WHERE project = :p", p=CONTACTS)
+    world.stop_workers()  # nothing goes on writing after the run ended
+    assert _lineage(world) == written
+    world.start_worker()
+    again = world.p2c("run", "Contacts")
+    assert again.returncode == 0, again.stderr
+    assert run_in_process(reference).exit_code == 0
+    people = World.finops(reference)["CDSContactPersons"]
+    assert World.finops(world.root)["CDSContactPersons"] == people
+    # Each partition had stopped after its batch in progress: far from all were read.
+    assert written < len(people) / 2, (written, len(people))
+
+
+def _partitions_writing(world: World) -> bool:
+    """Every key range of the Contacts task is held by a worker, and batches are in."""
+    with world.broker.client() as client:
+        held = client.keys("p2c:job:*:part:*:lease")
+    return len(held) == 3 and _lineage(world) >= 30

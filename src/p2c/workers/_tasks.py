@@ -58,7 +58,9 @@ def _execute(ctx: WorkerContext, job: Job, token: CancelToken) -> dict[str, Any]
     def expected(label: str, n: int | None) -> None:
         board.event(job.id, {"type": "expected", "label": label, "n": n})
 
-    partitioner = CeleryPartitioner(ctx, ws, state, job.id) if executor.partitions > 1 else None
+    partitioner = (
+        CeleryPartitioner(ctx, ws, state, job.id, token) if executor.partitions > 1 else None
+    )
     engine = Engine(
         ws,
         state,
