@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from workers_world import World, free_port
+import pytest
+from workers_world import World, free_port, wait_for
 
 from p2c.service import ManualClock, Service
 from p2c.service._runner import RunRequest
@@ -31,7 +32,9 @@ def test_the_service_sends_runs_to_the_workers_and_follows_them(world: World) ->
     assert [(r.id, r.pid, r.started_by) for r in runs] == [(job.run_id, worker.pid, "api:test")]
 
 
-def test_the_service_records_a_broker_that_is_down_and_goes_on(world: World) -> None:
+def test_the_service_records_a_broker_that_is_down_and_goes_on(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
     world.load(contacts=10, batch_size=50)
     world._edit(
         lambda text: (
@@ -40,7 +43,9 @@ def test_the_service_records_a_broker_that_is_down_and_goes_on(world: World) -> 
     )
     service = Service(world.root, clock=ManualClock(datetime.now(UTC)))
     try:
-        job = service.submit(RunRequest((ACCOUNTS,), "api:test"))
+        job = service.submit(RunRequest((ACCOUNTS,), "api:test"), wait=0)
+        # Tried again after 2 s (then 4, 8): a second attempt is enough to see.
+        wait_for(lambda: caplog.text.count("Trying again") >= 2, "a second attempt")
         job.cancel.cancel("test: no need to wait for every attempt")
         assert job.done.wait(60)
         assert service.wait_idle(5)

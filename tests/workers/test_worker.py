@@ -9,6 +9,9 @@ import time
 
 from workers_world import World, free_port, run_in_process, wait_for
 
+# Two workers for the tests that neither kill nor stop a worker.
+FLEET = {"workers": 2}
+
 CONTACTS = "Contacts (Sales to Fin and Ops) - Direct"
 CUSTOMERS = "Contacts to Customer (Sales to Fin and Ops) - Direct"
 ACCOUNTS = "Accounts (Sales to Fin and Ops) - Direct"
@@ -30,8 +33,7 @@ def test_a_worker_killed_mid_run_is_taken_over_and_nothing_is_lost_or_doubled(
     world.load(contacts=400, batch_size=2)
     reference = world.reference()
     world.use_workers()
-    first = world.start_worker()
-    second = world.start_worker()
+    first, second = world.start_workers(2)
     run = world.start_p2c("run")
 
     run_id, pid = wait_for(lambda: _running_contacts(world), "the Contacts task to run")
@@ -66,11 +68,9 @@ def test_a_worker_killed_mid_run_is_taken_over_and_nothing_is_lost_or_doubled(
     assert lineage[0].n == lineage[0].keys == len(World.finops(reference)["CDSContactPersons"])
 
 
-def test_two_projects_run_in_parallel_on_two_workers(world: World) -> None:
+def test_two_projects_run_in_parallel_on_two_workers(shared_world: World) -> None:
+    world = shared_world
     world.load(contacts=160, batch_size=2)
-    world.use_workers()
-    world.start_worker()
-    world.start_worker()
     assert world.p2c("run", "Accounts").returncode == 0
 
     done = world.p2c("run", "Contacts", "Customer")
@@ -89,10 +89,9 @@ def test_two_projects_run_in_parallel_on_two_workers(world: World) -> None:
     assert "Run" in done.stdout and "Contacts" in done.stdout and "ContactToCustomer" in done.stdout
 
 
-def test_prerequisites_run_first_and_the_summary_is_the_engines(world: World) -> None:
+def test_prerequisites_run_first_and_the_summary_is_the_engines(shared_world: World) -> None:
+    world = shared_world
     world.load(contacts=40, batch_size=50)
-    world.use_workers()
-    world.start_worker("--concurrency", "2")
 
     done = world.p2c("run", "--json")
 
@@ -124,7 +123,7 @@ def test_a_worker_stopped_with_sigterm_hands_its_run_back(world: World) -> None:
     world.load(contacts=400, batch_size=2)
     reference = world.reference()
     world.use_workers()
-    workers = [world.start_worker(), world.start_worker()]
+    workers = world.start_workers(2)
     assert world.p2c("run", "Accounts").returncode == 0
     run = world.start_p2c("run", "Contacts")
     _, pid = wait_for(lambda: _running_contacts(world), "the Contacts task to run")
