@@ -1,4 +1,5 @@
-"""The tasks a worker runs: a job (a run of projects) and a partition of a first sync.
+"""The tasks a worker runs: a job (a run of projects, or a retry of queued failed records)
+and a partition of a first sync.
 
 A job is delivered at least once. Before running, a delivery looks at the board: a job with
 a result is done (nothing to do); a job a live worker holds is sent again for later
@@ -20,7 +21,7 @@ from p2c._errors import P2CError
 from p2c.engine import CancelToken, Engine, RunOptions, StateStore
 from p2c.workers._board import Lease
 from p2c.workers._context import WorkerContext, check_same_host, context
-from p2c.workers._jobs import Job, error_document, result_document
+from p2c.workers._jobs import Job, error_document, nothing_document, result_document
 from p2c.workers._partitions import CeleryPartitioner, run_partition_here
 from p2c.workspace import Workspace
 
@@ -73,9 +74,24 @@ def _execute(ctx: WorkerContext, job: Job, token: CancelToken) -> dict[str, Any]
         partitioner=partitioner,
     )
     try:
-        result = engine.run(
-            list(job.projects), RunOptions(full=job.full), cancel=token, started_by=job.started_by
-        )
+        if job.retry is not None:
+            found = engine.retry(
+                run_id=job.retry.run_id,
+                source_key=job.retry.source_key,
+                projects=list(job.projects),
+                cancel=token,
+                started_by=job.started_by,
+            )
+            if found is None:
+                return nothing_document()
+            result = found
+        else:
+            result = engine.run(
+                list(job.projects),
+                RunOptions(full=job.full),
+                cancel=token,
+                started_by=job.started_by,
+            )
     except P2CError as error:
         return error_document(job.projects, error)
     except Exception as error:  # recorded Error by the engine; the job ends with the reason
