@@ -15,7 +15,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from p2c._errors import ExitCode, P2CError
-from p2c.engine import CancelToken, Engine, Partition, PartitionResult, StateStore
+from p2c.engine import (
+    CancelToken,
+    Engine,
+    Partition,
+    PartitionResult,
+    RunAbandoned,
+    StateStore,
+)
 from p2c.workers._board import Lease
 from p2c.workers._context import WorkerContext
 from p2c.workspace import Workspace
@@ -47,7 +54,8 @@ def run_partition_here(
     It stops after the batch in progress when the run is cancelled (the job's cancel
     request, or the split's when the run that split the leg stopped) and says so in its
     result. When this worker is stopping (SIGTERM) it gives the partition back without a
-    result instead: the run that split the leg runs it again (re-reading a range is safe).
+    result instead (at once, when the batch outlives the stop grace): the run that split
+    the leg runs it again (re-reading a range is safe).
     """
     part = Partition.from_document(document)
     board = ctx.board
@@ -74,10 +82,13 @@ def run_partition_here(
         if asked:
             token.cancel(asked)
         try:
-            result = Engine(ws, state, progress).run_partition(part, token)
+            with ctx.abandonable():
+                result = Engine(ws, state, progress).run_partition(part, token)
             outcome: dict[str, Any] = {"result": result.document()}
         except P2CError as error:
             outcome = {"error": str(error), "exit_code": int(error.exit_code)}
+        except RunAbandoned:  # the stop grace is over: the range is read again
+            return
         if token.cancelled and ctx.stopping.is_set() and not board.first_cancelled(watch):
             return  # handed back
         board.finish(key, outcome)
@@ -111,6 +122,13 @@ class CeleryPartitioner:
         return f"{self.job_id}:part:{part.run_id}:{part.task_run_id}:{part.index}"
 
     def run(self, parts: Sequence[Partition]) -> list[PartitionResult]:
+        try:
+            return self._run(parts)
+        except BaseException:  # abandoned (SIGTERM's grace is over): no range goes on
+            self.ctx.board.cancel(split_key(self.job_id, parts[0]), "the run stopped")
+            raise
+
+    def _run(self, parts: Sequence[Partition]) -> list[PartitionResult]:
         ctx = self.ctx
         keys = [self._key(p) for p in parts]
         for key, part in zip(keys[1:], parts[1:], strict=True):
