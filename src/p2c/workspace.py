@@ -212,6 +212,9 @@ class CeleryExecutor(_Model):
         partitions: Key-range partitions of a task leg's first sync, run in parallel on
             the workers (1: none).
         partition_min_records: A first sync with fewer source records is not partitioned.
+        stop_grace_seconds: After SIGTERM, how long a run may take to finish its batch in
+            progress; past it the batch is abandoned (re-running it is safe: the cursor
+            and lineage moved only with the last whole batch) and the run handed back.
     """
 
     type: Literal["celery"]
@@ -223,6 +226,7 @@ class CeleryExecutor(_Model):
     stale_after_seconds: Annotated[float, Field(gt=0, le=86_400)] = 30.0
     partitions: Annotated[int, Field(ge=1, le=64)] = 1
     partition_min_records: Annotated[int, Field(ge=0)] = 10_000
+    stop_grace_seconds: Annotated[float, Field(ge=0, le=86_400)] = 60.0
 
     @model_validator(mode="after")
     def _heartbeats_fit(self) -> CeleryExecutor:

@@ -112,3 +112,46 @@ def test_sessions_take_their_budget_from_the_installed_factory(
     finally:
         shared.close()
         own.close()
+
+
+def _throttled_round(budget: RedisBudget, admitted: int, pause: float) -> None:
+    """A round of requests one after another: ``admitted`` pass, the next one is answered
+    429 (the pause is told before its slot is given back, as the sessions do)."""
+    for _ in range(admitted):
+        budget.enter()
+        budget.passed()
+        budget.leave()
+    budget.enter()
+    budget.pause(pause)
+    budget.leave()
+
+
+def test_past_what_the_window_admitted_requests_go_one_at_a_time(client: redis.Redis) -> None:
+    one = RedisBudget(client, "app@https://org/api/", 4, 30)
+    other = RedisBudget(client, "app@https://org/api/", 4, 30)
+    # The window took 3, the 4th met a 429: 3 requests per (a little over) a second.
+    _throttled_round(one, admitted=3, pause=1.0)
+
+    # Another worker, next round: the 3 go at once, as the limit allows ...
+    started = time.monotonic()
+    for _ in range(3):
+        other.enter()
+    assert time.monotonic() - started >= 0.9  # after the pause
+    # ... the 4th waits until it is alone: at most one request meets the full window.
+    fourth = _entered(one)
+    assert not fourth.wait(0.3)
+    other.leave()
+    other.leave()
+    assert not fourth.wait(0.2)
+    other.leave()
+    assert fourth.wait(5)
+
+
+def test_past_the_span_the_full_limit_again(client: redis.Redis) -> None:
+    budget = RedisBudget(client, "app@https://org/api/", 4, 30)
+    _throttled_round(budget, admitted=1, pause=0.2)  # the window took 1 per ~0.2 s
+    budget.enter()  # the next request would go alone ...
+    time.sleep(0.4)  # ... until this one was sent longer than the span ago
+
+    assert _entered(budget).wait(1)
+    assert _entered(budget).wait(1)

@@ -5,18 +5,23 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from workers_world import World, free_port
+import pytest
+from workers_world import World, free_port, wait_for
 
 from p2c.service import ManualClock, Service
 from p2c.service._runner import RunRequest
+from p2c.workspace import Workspace
+
+FLEET = {"workers": 1}
 
 ACCOUNTS = "Accounts (Sales to Fin and Ops) - Direct"
+CUSTOMERS = "Contacts to Customer (Sales to Fin and Ops) - Direct"
 
 
-def test_the_service_sends_runs_to_the_workers_and_follows_them(world: World) -> None:
+def test_the_service_sends_runs_to_the_workers_and_follows_them(shared_world: World) -> None:
+    world = shared_world
     world.load(contacts=40, batch_size=50)
-    world.use_workers()
-    worker = world.start_worker()
+    [worker] = world.workers
     service = Service(world.root, clock=ManualClock(datetime.now(UTC)))
     try:
         job = service.submit(RunRequest((ACCOUNTS,), "api:test"))
@@ -31,7 +36,9 @@ def test_the_service_sends_runs_to_the_workers_and_follows_them(world: World) ->
     assert [(r.id, r.pid, r.started_by) for r in runs] == [(job.run_id, worker.pid, "api:test")]
 
 
-def test_the_service_records_a_broker_that_is_down_and_goes_on(world: World) -> None:
+def test_the_service_records_a_broker_that_is_down_and_goes_on(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
     world.load(contacts=10, batch_size=50)
     world._edit(
         lambda text: (
@@ -40,7 +47,9 @@ def test_the_service_records_a_broker_that_is_down_and_goes_on(world: World) -> 
     )
     service = Service(world.root, clock=ManualClock(datetime.now(UTC)))
     try:
-        job = service.submit(RunRequest((ACCOUNTS,), "api:test"))
+        job = service.submit(RunRequest((ACCOUNTS,), "api:test"), wait=0)
+        # Tried again after 2 s (then 4, 8): a second attempt is enough to see.
+        wait_for(lambda: caplog.text.count("Trying again") >= 2, "a second attempt")
         job.cancel.cancel("test: no need to wait for every attempt")
         assert job.done.wait(60)
         assert service.wait_idle(5)
@@ -53,3 +62,56 @@ def test_the_service_records_a_broker_that_is_down_and_goes_on(world: World) -> 
     runs = world.query("SELECT status, message FROM run")
     assert [r.status for r in runs] == ["Error"]
     assert "Cannot reach the Celery broker" in runs[0].message
+
+
+def _poison_customers(world: World) -> None:
+    """Customers whose group F&O does not have: each fails, queued for a retry."""
+    head = f"- name: {CUSTOMERS}\n"
+
+    def change(text: str) -> str:
+        at = text.index("  tasks: {}\n", text.index(head))
+        block = (
+            "  tasks:\n    ContactToCustomer:\n      map:\n"
+            '        CustomerGroupId: {default: "99"}\n'
+        )
+        return text[:at] + block + text[at + len("  tasks: {}\n") :]
+
+    world._edit(change)
+
+
+def test_retry_runs_on_the_workers_as_a_run_does(shared_world: World) -> None:
+    world = shared_world
+    world.load(contacts=40, batch_size=50)
+    _poison_customers(world)
+    first = world.p2c("run")
+    assert first.returncode == 1, first.stderr  # failed records
+    [failed] = world.query("SELECT id FROM run WHERE projects = :p", p=CUSTOMERS)
+    queued = world.query("SELECT count(*) AS n FROM error_queue")[0].n
+    assert queued > 0
+    finops = Workspace.open(world.root).finops()
+    try:
+        finops.upsert(
+            "CustomerGroups",
+            [{"dataAreaId": "usmf", "CustomerGroupId": "99", "Description": "Retail"}],
+        )
+    finally:
+        finops.close()
+
+    # A record that is not queued: refused as in process, with its exit status.
+    unknown = world.p2c("retry", "--record", "no-such-key")
+    assert unknown.returncode == 2, unknown.stderr
+    assert "No failed record in the error queue has the key 'no-such-key'" in unknown.stderr
+    assert "Traceback" not in unknown.stderr
+    retried = world.p2c("retry", str(failed.id))
+
+    assert retried.returncode == 0, retried.stderr
+    assert "ContactToCustomer" in retried.stdout and "Completed" in retried.stdout
+    runs = world.query("SELECT mode, status, started_by, pid FROM run WHERE mode = 'retry'")
+    [worker] = world.workers
+    assert [(r.mode, r.status, r.started_by, r.pid) for r in runs] == [
+        ("retry", "Completed", "retry", worker.pid)
+    ]
+    assert world.query("SELECT count(*) AS n FROM error_queue")[0].n == 0
+    nothing = world.p2c("retry", "--all")
+    assert nothing.returncode == 0, nothing.stderr
+    assert "Nothing to retry: the error queue is empty." in nothing.stdout

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import time
 
 from workers_world import World, free_port, run_in_process, wait_for
+
+# Two workers for the tests that neither kill nor stop a worker.
+FLEET = {"workers": 2}
 
 CONTACTS = "Contacts (Sales to Fin and Ops) - Direct"
 CUSTOMERS = "Contacts to Customer (Sales to Fin and Ops) - Direct"
@@ -24,14 +28,21 @@ def _running_contacts(world: World) -> tuple[int, int] | None:
     return (rows[0].id, rows[0].pid) if rows else None
 
 
+def _running_run(world: World, project: str) -> int | None:
+    """The pid of the worker running ``project``, once its run started."""
+    rows = world.query(
+        "SELECT pid FROM run WHERE projects = :project AND status = 'Running'", project=project
+    )
+    return int(rows[0].pid) if rows else None
+
+
 def test_a_worker_killed_mid_run_is_taken_over_and_nothing_is_lost_or_doubled(
     world: World,
 ) -> None:
     world.load(contacts=400, batch_size=2)
     reference = world.reference()
     world.use_workers()
-    first = world.start_worker()
-    second = world.start_worker()
+    first, second = world.start_workers(2)
     run = world.start_p2c("run")
 
     run_id, pid = wait_for(lambda: _running_contacts(world), "the Contacts task to run")
@@ -66,11 +77,9 @@ def test_a_worker_killed_mid_run_is_taken_over_and_nothing_is_lost_or_doubled(
     assert lineage[0].n == lineage[0].keys == len(World.finops(reference)["CDSContactPersons"])
 
 
-def test_two_projects_run_in_parallel_on_two_workers(world: World) -> None:
+def test_two_projects_run_in_parallel_on_two_workers(shared_world: World) -> None:
+    world = shared_world
     world.load(contacts=160, batch_size=2)
-    world.use_workers()
-    world.start_worker()
-    world.start_worker()
     assert world.p2c("run", "Accounts").returncode == 0
 
     done = world.p2c("run", "Contacts", "Customer")
@@ -89,10 +98,9 @@ def test_two_projects_run_in_parallel_on_two_workers(world: World) -> None:
     assert "Run" in done.stdout and "Contacts" in done.stdout and "ContactToCustomer" in done.stdout
 
 
-def test_prerequisites_run_first_and_the_summary_is_the_engines(world: World) -> None:
+def test_prerequisites_run_first_and_the_summary_is_the_engines(shared_world: World) -> None:
+    world = shared_world
     world.load(contacts=40, batch_size=50)
-    world.use_workers()
-    world.start_worker("--concurrency", "2")
 
     done = world.p2c("run", "--json")
 
@@ -124,7 +132,7 @@ def test_a_worker_stopped_with_sigterm_hands_its_run_back(world: World) -> None:
     world.load(contacts=400, batch_size=2)
     reference = world.reference()
     world.use_workers()
-    workers = [world.start_worker(), world.start_worker()]
+    workers = world.start_workers(2)
     assert world.p2c("run", "Accounts").returncode == 0
     run = world.start_p2c("run", "Contacts")
     _, pid = wait_for(lambda: _running_contacts(world), "the Contacts task to run")
@@ -149,3 +157,64 @@ def test_a_worker_stopped_with_sigterm_hands_its_run_back(world: World) -> None:
         World.finops(world.root)["CDSContactPersons"]
         == World.finops(reference)["CDSContactPersons"]
     )
+
+
+def test_a_batch_past_the_stop_grace_is_abandoned_and_run_again(world: World) -> None:
+    world.load(contacts=400, batch_size=2)
+    reference = world.reference()
+    world.use_workers(stop_grace_seconds=0)  # no grace: the batch in progress is cut
+    workers = world.start_workers(2)
+    assert world.p2c("run", "Accounts").returncode == 0
+    run = world.start_p2c("run", "Contacts")
+    _, pid = wait_for(lambda: _running_contacts(world), "the Contacts task to run")
+    stopping = next(w for w in workers if w.pid == pid)
+
+    stopping.send_signal(signal.SIGTERM)
+    assert stopping.wait(30) == 0
+    _, err = run.communicate(timeout=90)
+
+    runs = world.query(
+        "SELECT status, message, pid FROM run WHERE projects = :project ORDER BY id",
+        project=CONTACTS,
+    )
+    assert run.returncode == 0, err
+    assert [r.status for r in runs] == ["Cancelled", "Completed"], runs
+    assert "SIGTERM" in runs[0].message and "batch in progress abandoned" in runs[0].message
+    assert runs[1].pid != pid
+    # What the cut batch wrote is found again, nothing twice, nothing lost.
+    assert run_in_process(reference, [ACCOUNTS, CONTACTS]).exit_code == 0
+    assert World.finops(world.root) == World.finops(reference)
+
+
+def test_a_worker_whose_batch_cannot_be_cut_exits_and_its_run_is_taken_over(
+    world: World,
+) -> None:
+    world.load(contacts=400, batch_size=2)
+    reference = world.reference()
+    world.use_workers(stop_grace_seconds=1)
+    workers = world.start_workers(2)
+    assert world.p2c("run", "Accounts").returncode == 0
+    # F&O locked: the first batch waits inside SQLite, where Python cannot stop it.
+    finops = sqlite3.connect(world.root / "sandbox" / "finops.db", timeout=30)
+    finops.execute("BEGIN EXCLUSIVE")
+    try:
+        run = world.start_p2c("run", "Contacts")
+        pid = wait_for(lambda: _running_run(world, CONTACTS), "the Contacts run to start")
+        stopping = next(w for w in workers if w.pid == pid)
+        stopping.send_signal(signal.SIGTERM)
+        started = time.monotonic()
+        # The grace (1 s), the abandoned batch still stuck 5 s later: it exits at once.
+        assert stopping.wait(30) == 1
+        assert time.monotonic() - started < 15
+    finally:
+        finops.rollback()
+        finops.close()
+    _, err = run.communicate(timeout=90)
+
+    runs = world.query(
+        "SELECT status, pid FROM run WHERE projects = :project ORDER BY id", project=CONTACTS
+    )
+    assert run.returncode == 0, err
+    assert [(r.status, r.pid == pid) for r in runs] == [("Error", True), ("Completed", False)]
+    assert run_in_process(reference, [ACCOUNTS, CONTACTS]).exit_code == 0
+    assert World.finops(world.root) == World.finops(reference)

@@ -102,6 +102,10 @@ def running_redis(folder: Path) -> Iterator[RedisServer]:
         server.wait(10)
 
 
+def _ready(log: Path) -> Callable[[], bool]:
+    return lambda: "ready." in log.read_text(errors="replace")
+
+
 def _environment() -> dict[str, str]:
     environment = {k: v for k, v in os.environ.items() if k not in ("P2C_WORKSPACE", "P2C_DEBUG")}
     environment["PYTHONIOENCODING"] = "utf-8"
@@ -123,13 +127,24 @@ def executor_yaml(broker: str, **settings: object) -> str:
 class World:
     """A workspace of sample data whose state is in PostgreSQL and whose runs go to Celery
     workers through the test's Redis; ``reference()`` copies it before any run, to be run
-    in process for comparison."""
+    in process for comparison. ``renew()`` makes it a fresh workspace at the same folder
+    (the workers started for it go on serving it: they read the workspace for each job)."""
 
     def __init__(self, folder: Path, broker: RedisServer, state_url: str) -> None:
         self.folder = folder
         self.broker = broker
         self.root = folder / "ws"
         self.workers: list[subprocess.Popen[str]] = []
+        self.executor: dict[str, object] | None = None
+        self._copies = 0
+        self._logs_from: dict[Path, int] = {}
+        self.renew(state_url)
+
+    def renew(self, state_url: str) -> None:
+        """A fresh workspace (sample data not loaded yet) with its state in ``state_url``,
+        and the executor settings given to ``use_workers`` before."""
+        if self.root.exists():
+            shutil.rmtree(self.root)
         init_workspace(self.root)
         self.state_url = state_url
         self._edit(
@@ -138,6 +153,9 @@ class World:
             )
         )
         StateStore(state_url).close()  # the schema, for the tests' queries
+        if self.executor is not None:
+            self.use_workers(**self.executor)
+        self._logs_from = {log: log.stat().st_size for log in self._logs()}
 
     def _edit(self, change: Callable[[str], str], root: Path | None = None) -> None:
         path = (root or self.root) / "p2c.yaml"
@@ -156,7 +174,8 @@ class World:
 
     def reference(self) -> Path:
         """A copy of the workspace as it is now, run in process with SQLite state."""
-        copy = self.folder / "reference"
+        self._copies += 1
+        copy = self.folder / f"reference{self._copies}"
         shutil.copytree(self.root, copy)
         self._edit(
             lambda text: text.replace(f"url: {self.state_url}", "url: sqlite:///state.db"), copy
@@ -164,24 +183,46 @@ class World:
         return copy
 
     def use_workers(self, **settings: object) -> None:
+        self.executor = settings
         self._edit(lambda text: text + executor_yaml(self.broker.url, **settings))
 
     # processes ----------------------------------------------------------------------------------
 
+    def _logs(self) -> list[Path]:
+        return sorted(self.folder.glob("worker*.log"))
+
+    def worker_logs(self) -> str:
+        """What the workers logged since the workspace was renewed."""
+        text = ""
+        for log in self._logs():
+            with log.open("rb") as file:
+                file.seek(self._logs_from.get(log, 0))
+                text += file.read().decode(errors="replace")
+        return text
+
+    def start_workers(self, count: int, *args: str) -> list[subprocess.Popen[str]]:
+        """``count`` workers started together; returns once every one is ready."""
+        started = []
+        for _ in range(count):
+            log = self.folder / f"worker{len(self.workers) + 1}.log"
+            process = subprocess.Popen(
+                [sys.executable, "-m", "p2c", "worker", "--workspace", str(self.root), *args],
+                stdout=log.open("w"),
+                stderr=subprocess.STDOUT,
+                env=_environment(),
+                text=True,
+            )
+            self.workers.append(process)
+            started.append((log, process))
+        for log, _ in started:
+            wait_for(_ready(log), f"worker {log.name}")
+        return [process for _, process in started]
+
     def start_worker(self, *args: str) -> subprocess.Popen[str]:
-        log = self.folder / f"worker{len(self.workers) + 1}.log"
-        process = subprocess.Popen(
-            [sys.executable, "-m", "p2c", "worker", "--workspace", str(self.root), *args],
-            stdout=log.open("w"),
-            stderr=subprocess.STDOUT,
-            env=_environment(),
-            text=True,
-        )
-        self.workers.append(process)
-        wait_for(lambda: "ready." in log.read_text(errors="replace"), f"worker {log.name}")
-        return process
+        return self.start_workers(1, *args)[0]
 
     def stop_workers(self) -> None:
+        """SIGTERM to every worker still running, and wait for them to end."""
         for process in self.workers:
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
@@ -191,6 +232,15 @@ class World:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(5)
+
+    def kill_workers(self) -> None:
+        """The end of a test that does not test stopping: no need to wait for a graceful
+        stop (the broker is emptied and the database dropped after it)."""
+        for process in self.workers:
+            if process.poll() is None:
+                process.kill()
+        for process in self.workers:
+            process.wait(10)
 
     def p2c(self, *args: str, root: Path | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

@@ -17,7 +17,7 @@ from p2c.cli._numbers import RUN_ID_MAX, WAIT_MAX
 from p2c.cli._progress import progress_display
 from p2c.cli._render import JsonOption, WorkspaceOption, err, out, print_json
 from p2c.cli._summary import render_run, run_document
-from p2c.cli._workers import remote_run_and_render
+from p2c.cli._workers import remote_retry_and_render, remote_run_and_render
 from p2c.engine import Engine, RunAbandoned, RunOptions, RunResult, StateStore
 from p2c.workspace import Workspace
 
@@ -283,9 +283,19 @@ def _register_retry(app: typer.Typer) -> None:
                 ) from None
         ws = Workspace.open(workspace)
         names = _chosen(ws, project, connection_set)
-        ws = on_connection_set(ws, connection_set)
-        selection: dict[str, Any] = {"run_id": run_id, "source_key": record}
-        code = run_and_render(ws, names, wait=wait, retry=selection, started_by="retry")
+        if ws.config.executor.type == "celery":
+            if connection_set is not None:
+                raise ConfigError(
+                    "--connection-set is not supported with the Celery executor yet.",
+                    fix="set the project's connection_set in p2c.yaml, or run with "
+                    "`executor: {type: local}`",
+                )
+            # On the workers, as `p2c run` (one job: the retry is one run).
+            code = remote_retry_and_render(ws, names, run_id=run_id, source_key=record, wait=wait)
+        else:
+            ws = on_connection_set(ws, connection_set)
+            selection: dict[str, Any] = {"run_id": run_id, "source_key": record}
+            code = run_and_render(ws, names, wait=wait, retry=selection, started_by="retry")
         if code is None:
             out.print(_nothing_to_retry(run_id, names if project else None))
             return

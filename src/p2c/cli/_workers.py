@@ -1,9 +1,10 @@
-"""``p2c worker``, and ``p2c run`` when the workspace's executor is Celery: the runs are sent
-to the workers and followed with the same progress, summary and exit statuses."""
+"""``p2c worker``, and ``p2c run`` and ``p2c retry`` when the workspace's executor is Celery:
+the runs are sent to the workers and followed with the same progress, summary and exit
+statuses."""
 
 from __future__ import annotations
 
-__all__ = ["register_worker", "remote_run_and_render"]
+__all__ = ["register_worker", "remote_retry_and_render", "remote_run_and_render"]
 
 import logging
 import sys
@@ -64,6 +65,44 @@ def remote_run_and_render(
         render_run(result, ws, json=json)
         if json:
             print_json(run_document(result, code, connection_set))
+    return code
+
+
+def remote_retry_and_render(
+    ws: Workspace,
+    projects: list[str],
+    *,
+    run_id: int | None,
+    source_key: str | None,
+    wait: float = 0.0,
+) -> int | None:
+    """Retry queued failed records on the workers, follow the run, render it; the exit
+    status, or None when nothing waits in the error queue."""
+    from p2c.workers import RemoteRuns  # Celery loads only for a Celery workspace
+
+    interrupts = Interrupts()
+    with progress_display() as display:
+        remote = RemoteRuns(
+            ws,
+            progress=display.advance,
+            expected=display.expected,
+            notice=lambda text: err.print(f"[yellow]{escape(text)}[/]"),
+        )
+        try:
+            with interrupts:
+                result = remote.retry(
+                    projects,
+                    run_id=run_id,
+                    source_key=source_key,
+                    wait=wait,
+                    cancel=interrupts.token,
+                )
+        finally:
+            remote.close()
+    if result is None:
+        return None
+    code = interrupts.exit_code(int(result.exit_code))
+    render_run(result, ws)
     return code
 
 

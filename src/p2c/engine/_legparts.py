@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from p2c.connectors import Destination, ReadRequest, Source
+from p2c.engine._cancel import RunCancelled
 from p2c.engine._cursor import Incremental
 from p2c.engine._partition import Partition, Partitioner, furthest, key_range
 from p2c.engine._records import Cursor, LegId
@@ -87,12 +88,14 @@ class PartitionedReads:
             for name in ("read", "created", "updated", "unchanged", "skipped", "failed"):
                 setattr(counts, name, getattr(counts, name) + getattr(result.counts, name))
             self.outcome.notes.extend(result.notes)
+        stopped = next((r.cancelled for r in results if r.cancelled), None)
+        if stopped is not None:  # the cursor stays: the next run reads the leg again
+            raise RunCancelled(stopped)
         position = furthest(results)
         if position is not None:
             cursor.last_value, cursor.last_key = position
         self.outcome.notes.append(
-            f"first sync of {total:,} records read in {len(parts)} key-range partitions "
-            "in parallel"
+            f"first sync of {total:,} records read in {len(parts)} key-range partitions in parallel"
         )
         self.progress(self.label, 0)
         return True

@@ -68,17 +68,20 @@ class Partition:
 
 @dataclass
 class PartitionResult:
-    """What a partition did: its counts and the (watermark, key) position it reached."""
+    """What a partition did: its counts and the (watermark, key) position it reached; why
+    it stopped after a whole batch when the run was cancelled (``cancelled``)."""
 
     counts: TaskCounts = field(default_factory=TaskCounts)
     position: tuple[str, str] | None = None
     notes: list[str] = field(default_factory=list)
+    cancelled: str | None = None
 
     def document(self) -> dict[str, Any]:
         return {
             "counts": asdict(self.counts),
             "position": list(self.position) if self.position else None,
             "notes": self.notes,
+            "cancelled": self.cancelled,
         }
 
     @classmethod
@@ -88,6 +91,7 @@ class PartitionResult:
             TaskCounts(**data["counts"]),
             (str(position[0]), str(position[1])) if position else None,
             list(data.get("notes", [])),
+            data.get("cancelled"),
         )
 
 
@@ -103,7 +107,9 @@ class Partitioner(Protocol):
     min_records: int
 
     def run(self, parts: Sequence[Partition]) -> list[PartitionResult]:
-        """Run every partition (raising the first P2CError one of them raised)."""
+        """Run every partition (raising the first P2CError one of them raised). When the run
+        is cancelled, partitions stop after a whole batch (or do not start) and say so in
+        ``cancelled``; the leg is then Cancelled and its cursor does not move."""
         ...
 
 

@@ -196,9 +196,14 @@ class Engine:
                 return RunResult(0, cancelled=cancel.reason or "cancelled")
         return done[0]
 
-    def run_partition(self, part: Partition) -> PartitionResult:
+    def run_partition(self, part: Partition, cancel: CancelToken | None = None) -> PartitionResult:
         """Run one key range of a leg's first sync for the run that split it (which holds
         the project's lock and saves the cursor once every partition is done).
+
+        Args:
+            part: The key range.
+            cancel: Cancelled, the partition stops after the batch in progress; its result
+                says why in ``cancelled``.
 
         Raises:
             P2CError: the partition cannot run (its project or leg is gone) or failed.
@@ -231,11 +236,16 @@ class Engine:
             RunOptions(),
             run_id=part.run_id,
             task_run_id=part.task_run_id,
-            progress=self.progress,
+            progress=self._checked(cancel or CancelToken()),
             heartbeat=lambda: None,
             partition=part,
         )
-        outcome = runner.run()
+        try:
+            outcome = runner.run()
+        except RunCancelled as stop:
+            return PartitionResult(
+                runner.outcome.counts, None, runner.outcome.notes, str(stop) or "cancelled"
+            )
         if outcome.stopped:
             raise P2CError(f"{part.name}: {outcome.stopped}")
         return PartitionResult(outcome.counts, runner.position, outcome.notes)

@@ -106,10 +106,19 @@ class JobBoard:
         value = self.client.get(self._key(job, "cancel"))
         return value.decode() if isinstance(value, bytes) else None
 
+    def first_cancelled(self, jobs: tuple[str, ...]) -> str | None:
+        """The reason of the first of ``jobs`` asked to stop, if any was."""
+        for job in jobs:
+            reason = self.cancelled(job)
+            if reason:
+                return reason
+        return None
+
 
 class Lease:
     """Holds a job while a worker runs it: renews the lease every ``every`` seconds and
-    calls ``on_cancel`` when the follower asks the job to stop."""
+    calls ``on_cancel`` when the follower asks the job to stop (or, with ``watch``, when
+    any of those jobs is asked to: a partition stops with the run that split it)."""
 
     def __init__(
         self,
@@ -120,6 +129,7 @@ class Lease:
         every: float,
         stale_after: float,
         on_cancel: Callable[[str], None],
+        watch: tuple[str, ...] = (),
     ) -> None:
         self.board = board
         self.job = job
@@ -127,6 +137,7 @@ class Lease:
         self.every = every
         self.stale_after = stale_after
         self.on_cancel = on_cancel
+        self.watch = watch or (job,)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="p2c-lease", daemon=True)
 
@@ -147,7 +158,7 @@ class Lease:
             try:
                 if not self.board.renew(self.job, self.holder, self.stale_after):
                     log.warning("Job %s: lease lost (this worker was silent too long)", self.job)
-                reason = self.board.cancelled(self.job)
+                reason = self.board.first_cancelled(self.watch)
             except redis.RedisError as error:
                 log.warning("Job %s: cannot renew its lease: %s", self.job, error)
                 continue

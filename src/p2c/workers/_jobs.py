@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-__all__ = ["Job", "error_document", "result_document", "result_from"]
+__all__ = [
+    "Job",
+    "RetrySelection",
+    "error_document",
+    "nothing_document",
+    "raise_refusal",
+    "result_document",
+    "result_from",
+]
 
 import socket
 import uuid
@@ -15,6 +23,16 @@ from p2c._errors import ExitCode, P2CError
 from p2c.engine import RunResult, TaskCounts, TaskResult
 
 
+class RetrySelection(BaseModel):
+    """Which queued failed records a retry job writes again (as ``p2c retry`` says): those
+    of one run, one record, or (neither) all, of the job's projects."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    run_id: int | None = None
+    source_key: str | None = None
+
+
 class Job(BaseModel):
     """A run of projects sent to the workers.
 
@@ -25,6 +43,7 @@ class Job(BaseModel):
         started_by: What started it, kept in the history.
         wait: Seconds to wait for a project another run holds.
         host: The host that sent it: a job reading sandbox files runs only there.
+        retry: A retry of queued failed records of ``projects`` instead of a run.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -35,6 +54,7 @@ class Job(BaseModel):
     started_by: str = "command"
     wait: float = 0.0
     host: str = Field(default_factory=socket.gethostname)
+    retry: RetrySelection | None = None
 
 
 def result_document(result: RunResult) -> dict[str, Any]:
@@ -59,12 +79,25 @@ def result_document(result: RunResult) -> dict[str, Any]:
     }
 
 
+def nothing_document() -> dict[str, Any]:
+    """A retry job that found nothing to retry."""
+    return {"nothing": True}
+
+
 def error_document(projects: tuple[str, ...], error: P2CError) -> dict[str, Any]:
-    """A job that could not run: one Error line per project, with the reason."""
+    """A job that could not run: one Error line per project, with the reason (and the
+    error itself, for a follower that reports it as the command in process would)."""
     return {
         "run_id": 0,
         "cancelled": None,
         "left": None,
+        "refused": {
+            "message": error.message,
+            "record": error.record,
+            "field": error.field,
+            "fix": error.fix,
+            "exit_code": int(error.exit_code),
+        },
         "tasks": [
             {
                 "project": project,
@@ -99,3 +132,26 @@ def result_from(document: dict[str, Any]) -> RunResult:
     return RunResult(
         int(document["run_id"]), tasks, cancelled=document["cancelled"], left=document["left"]
     )
+
+
+class _Refused(P2CError):
+    def __init__(self, refused: dict[str, Any]) -> None:
+        super().__init__(
+            str(refused["message"]),
+            record=refused.get("record"),
+            field=refused.get("field"),
+            fix=refused.get("fix"),
+        )
+        self.exit_code = ExitCode(int(refused["exit_code"]))
+
+
+def raise_refusal(document: dict[str, Any]) -> None:
+    """Raise the error a job could not start with, as the worker met it (its message, fix
+    and exit status).
+
+    Raises:
+        P2CError: the document says the job was refused.
+    """
+    refused = document.get("refused")
+    if refused:
+        raise _Refused(refused)

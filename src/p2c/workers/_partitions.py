@@ -9,14 +9,20 @@ partition's result is on the board; the engine moves the leg's cursor once all a
 
 from __future__ import annotations
 
-__all__ = ["CeleryPartitioner", "run_partition_here"]
+__all__ = ["CeleryPartitioner", "run_partition_here", "split_key"]
 
-import time
 from collections.abc import Sequence
 from typing import Any
 
 from p2c._errors import ExitCode, P2CError
-from p2c.engine import Engine, Partition, PartitionResult, StateStore
+from p2c.engine import (
+    CancelToken,
+    Engine,
+    Partition,
+    PartitionResult,
+    RunAbandoned,
+    StateStore,
+)
 from p2c.workers._board import Lease
 from p2c.workers._context import WorkerContext
 from p2c.workspace import Workspace
@@ -30,6 +36,11 @@ class _PartitionFailed(P2CError):
         self.exit_code = ExitCode(exit_code)
 
 
+def split_key(job_id: str, part: Partition) -> str:
+    """The board's key of one split leg: its cancel request stops every partition."""
+    return f"{job_id}:split:{part.run_id}:{part.task_run_id}"
+
+
 def run_partition_here(
     ctx: WorkerContext,
     ws: Workspace,
@@ -38,12 +49,24 @@ def run_partition_here(
     key: str,
     document: dict[str, Any],
 ) -> None:
-    """Run a partition this worker holds the lease of, and put its result on the board."""
+    """Run a partition this worker holds the lease of, and put its result on the board.
+
+    It stops after the batch in progress when the run is cancelled (the job's cancel
+    request, or the split's when the run that split the leg stopped) and says so in its
+    result. When this worker is stopping (SIGTERM) it gives the partition back without a
+    result instead (at once, when the batch outlives the stop grace): the run that split
+    the leg runs it again (re-reading a range is safe).
+    """
     part = Partition.from_document(document)
     board = ctx.board
+    token = CancelToken()
+    watch = (job_id, split_key(job_id, part))
 
     def progress(label: str, n: int) -> None:
         board.event(job_id, {"type": "advance", "label": label, "n": n})
+        asked = board.first_cancelled(watch)  # after each batch, not only each heartbeat
+        if asked:
+            token.cancel(asked)
 
     lease = Lease(
         board,
@@ -51,25 +74,47 @@ def run_partition_here(
         ctx.holder,
         every=ctx.executor.heartbeat_seconds,
         stale_after=ctx.executor.stale_after_seconds,
-        on_cancel=lambda reason: None,
+        on_cancel=token.cancel,
+        watch=watch,
     )
-    with lease:
+    with ctx.holding(token), lease:
+        asked = board.first_cancelled(watch)
+        if asked:
+            token.cancel(asked)
         try:
-            result = Engine(ws, state, progress).run_partition(part)
+            with ctx.abandonable():
+                result = Engine(ws, state, progress).run_partition(part, token)
             outcome: dict[str, Any] = {"result": result.document()}
         except P2CError as error:
             outcome = {"error": str(error), "exit_code": int(error.exit_code)}
+        except RunAbandoned:  # the stop grace is over: the range is read again
+            return
+        if token.cancelled and ctx.stopping.is_set() and not board.first_cancelled(watch):
+            return  # handed back
         board.finish(key, outcome)
 
 
 class CeleryPartitioner:
-    """Runs the partitions of a job's first syncs on the workers."""
+    """Runs the partitions of a job's first syncs on the workers.
 
-    def __init__(self, ctx: WorkerContext, ws: Workspace, state: StateStore, job_id: str):
+    Args:
+        cancel: The run's token: once cancelled, partitions nobody took do not start, the
+            others are asked to stop after their batch in progress.
+    """
+
+    def __init__(
+        self,
+        ctx: WorkerContext,
+        ws: Workspace,
+        state: StateStore,
+        job_id: str,
+        cancel: CancelToken | None = None,
+    ) -> None:
         self.ctx = ctx
         self.ws = ws
         self.state = state
         self.job_id = job_id
+        self.cancel = cancel or CancelToken()
         self.count = ctx.executor.partitions
         self.min_records = ctx.executor.partition_min_records
 
@@ -77,6 +122,13 @@ class CeleryPartitioner:
         return f"{self.job_id}:part:{part.run_id}:{part.task_run_id}:{part.index}"
 
     def run(self, parts: Sequence[Partition]) -> list[PartitionResult]:
+        try:
+            return self._run(parts)
+        except BaseException:  # abandoned (SIGTERM's grace is over): no range goes on
+            self.ctx.board.cancel(split_key(self.job_id, parts[0]), "the run stopped")
+            raise
+
+    def _run(self, parts: Sequence[Partition]) -> list[PartitionResult]:
         ctx = self.ctx
         keys = [self._key(p) for p in parts]
         for key, part in zip(keys[1:], parts[1:], strict=True):
@@ -86,7 +138,12 @@ class CeleryPartitioner:
                 queue=ctx.executor.queue,
             )
         results: dict[int, PartitionResult] = {}
+        told = False
         while len(results) < len(parts):
+            if self.cancel.cancelled and not told:
+                reason = self.cancel.reason or "cancelled"
+                ctx.board.cancel(split_key(self.job_id, parts[0]), reason)
+                told = True
             ran = False
             for index, (key, part) in enumerate(zip(keys, parts, strict=True)):
                 if index in results:
@@ -95,13 +152,20 @@ class CeleryPartitioner:
                 if outcome is None and ctx.board.claim(
                     key, ctx.holder, ctx.executor.stale_after_seconds
                 ):
-                    run_partition_here(ctx, self.ws, self.state, self.job_id, key, part.document())
+                    if self.cancel.cancelled:  # nobody took it: it does not start
+                        skipped = PartitionResult(cancelled=self.cancel.reason or "cancelled")
+                        ctx.board.finish(key, {"result": skipped.document()})
+                    else:
+                        run_partition_here(
+                            ctx, self.ws, self.state, self.job_id, key, part.document()
+                        )
+                    ctx.board.release(key, ctx.holder)
                     outcome = ctx.board.result(key)
                     ran = True
                 if outcome is not None:
                     results[index] = self._result(part, outcome)
             if not ran and len(results) < len(parts):
-                time.sleep(_POLL)
+                self.cancel.wait(_POLL)
         return [results[i] for i in range(len(parts))]
 
     @staticmethod

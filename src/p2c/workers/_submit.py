@@ -1,5 +1,5 @@
-"""Runs sent to the workers and followed to their end: ``p2c run`` and ``p2c serve`` with
-``executor: {type: celery}``.
+"""Runs sent to the workers and followed to their end: ``p2c run``, ``p2c retry`` and
+``p2c serve`` with ``executor: {type: celery}``.
 
 Each project is one job (one Celery task, one run in the history). A project is sent once
 every prerequisite project of the same request has ended well, so Accounts runs before the
@@ -16,6 +16,7 @@ __all__ = ["RemoteRuns", "check_broker"]
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import redis
 
@@ -32,7 +33,7 @@ from p2c.engine import (
 )
 from p2c.workers._app import broker_client, celery_app, unreachable_broker
 from p2c.workers._board import JobBoard
-from p2c.workers._jobs import Job, result_from
+from p2c.workers._jobs import Job, RetrySelection, raise_refusal, result_from
 from p2c.workspace import CeleryExecutor, Workspace
 
 Progress = Callable[[str, int], None]
@@ -214,7 +215,50 @@ class RemoteRuns:
         except Exception as error:  # kombu's OperationalError and friends: the broker
             raise unreachable_broker(self.executor, error) from None
 
+    def retry(
+        self,
+        projects: Sequence[str],
+        *,
+        run_id: int | None = None,
+        source_key: str | None = None,
+        wait: float = 0.0,
+        cancel: CancelToken | None = None,
+        started_by: str = "retry",
+    ) -> RunResult | None:
+        """Retry queued failed records of ``projects`` on a worker (those of run ``run_id``,
+        the record ``source_key``, or all), as ``Engine.retry`` does in process: one job,
+        one run; None when nothing waits in the error queue.
+
+        Raises:
+            P2CError: what the worker met before the run began (no such run or record), with
+                its exit status.
+            ConnectionFailed: the broker cannot be reached.
+        """
+        cancel = cancel or CancelToken()
+        selection = RetrySelection(run_id=run_id, source_key=source_key)
+        job = Job(projects=tuple(projects), started_by=started_by, wait=wait, retry=selection)
+        item = _Followed(job)
+        try:
+            self.send(job)
+            while True:
+                if cancel.cancelled and self.board.cancelled(job.id) is None:
+                    self.board.cancel(job.id, cancel.reason or "cancelled")
+                document = self._follow_document(item)
+                if document is not None:
+                    break
+                cancel.wait(_POLL)
+        except redis.RedisError as error:
+            raise unreachable_broker(self.executor, error) from None
+        if document.get("nothing"):
+            return None
+        raise_refusal(document)
+        return result_from(document)
+
     def _follow(self, item: _Followed) -> RunResult | None:
+        document = self._follow_document(item)
+        return None if document is None else result_from(document)
+
+    def _follow_document(self, item: _Followed) -> dict[str, Any] | None:
         events = self.board.events(item.job.id, item.seen)
         item.seen += len(events)
         for event in events:
@@ -239,8 +283,7 @@ class RemoteRuns:
                 f"{', '.join(item.job.projects)}: waiting for a worker to take the run "
                 f"(queue {self.executor.queue!r}; is `p2c worker` running?)"
             )
-        document = self.board.result(item.job.id)
-        return None if document is None else result_from(document)
+        return self.board.result(item.job.id)
 
     def _cancel(
         self,

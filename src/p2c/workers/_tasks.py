@@ -1,4 +1,5 @@
-"""The tasks a worker runs: a job (a run of projects) and a partition of a first sync.
+"""The tasks a worker runs: a job (a run of projects, or a retry of queued failed records)
+and a partition of a first sync.
 
 A job is delivered at least once. Before running, a delivery looks at the board: a job with
 a result is done (nothing to do); a job a live worker holds is sent again for later
@@ -17,10 +18,10 @@ import logging
 from typing import Any
 
 from p2c._errors import P2CError
-from p2c.engine import CancelToken, Engine, RunOptions, StateStore
+from p2c.engine import CancelToken, Engine, RunAbandoned, RunOptions, RunResult, StateStore
 from p2c.workers._board import Lease
 from p2c.workers._context import WorkerContext, check_same_host, context
-from p2c.workers._jobs import Job, error_document, result_document
+from p2c.workers._jobs import Job, error_document, nothing_document, result_document
 from p2c.workers._partitions import CeleryPartitioner, run_partition_here
 from p2c.workspace import Workspace
 
@@ -58,7 +59,9 @@ def _execute(ctx: WorkerContext, job: Job, token: CancelToken) -> dict[str, Any]
     def expected(label: str, n: int | None) -> None:
         board.event(job.id, {"type": "expected", "label": label, "n": n})
 
-    partitioner = CeleryPartitioner(ctx, ws, state, job.id) if executor.partitions > 1 else None
+    partitioner = (
+        CeleryPartitioner(ctx, ws, state, job.id, token) if executor.partitions > 1 else None
+    )
     engine = Engine(
         ws,
         state,
@@ -71,9 +74,10 @@ def _execute(ctx: WorkerContext, job: Job, token: CancelToken) -> dict[str, Any]
         partitioner=partitioner,
     )
     try:
-        result = engine.run(
-            list(job.projects), RunOptions(full=job.full), cancel=token, started_by=job.started_by
-        )
+        with ctx.abandonable():
+            result = _run(engine, job, token)
+        if result is None:
+            return nothing_document()
     except P2CError as error:
         return error_document(job.projects, error)
     except Exception as error:  # recorded Error by the engine; the job ends with the reason
@@ -86,6 +90,21 @@ def _execute(ctx: WorkerContext, job: Job, token: CancelToken) -> dict[str, Any]
     if result.cancelled is not None and ctx.stopping.is_set() and not board.cancelled(job.id):
         return None
     return result_document(result)
+
+
+def _run(engine: Engine, job: Job, token: CancelToken) -> RunResult | None:
+    """The job's run, or its retry (None: nothing to retry)."""
+    if job.retry is not None:
+        return engine.retry(
+            run_id=job.retry.run_id,
+            source_key=job.retry.source_key,
+            projects=list(job.projects),
+            cancel=token,
+            started_by=job.started_by,
+        )
+    return engine.run(
+        list(job.projects), RunOptions(full=job.full), cancel=token, started_by=job.started_by
+    )
 
 
 def run_job(task: Any, document: dict[str, Any]) -> str:
@@ -110,7 +129,10 @@ def run_job(task: Any, document: dict[str, Any]) -> str:
     )
     with ctx.holding(token), lease:
         board.event(job.id, {"type": "started", "worker": ctx.holder})
-        outcome = _execute(ctx, job, token)
+        try:
+            outcome = _execute(ctx, job, token)
+        except RunAbandoned:  # the stop grace ended just as the run did: run it again
+            outcome = None
         if outcome is not None:
             board.finish(job.id, outcome)
     if outcome is None:  # stopping: another worker goes on after the last whole batch

@@ -5,7 +5,8 @@ pool): a SIGKILL takes the whole worker and everything it ran, whose messages th
 gives to another worker after the visibility timeout. Run one worker per core (or more
 when the runs wait on Dynamics rather than compute). SIGTERM (and Ctrl-C) stops a worker
 gracefully: every run it holds stops after the batch in progress, is recorded Cancelled,
-and is handed back to the queue, where another worker goes on from the last batch.
+and is handed back to the queue, where another worker goes on from the last batch; a batch
+still going ``stop_grace_seconds`` later is abandoned (see ``WorkerContext.abandon``).
 """
 
 from __future__ import annotations
