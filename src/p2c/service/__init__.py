@@ -24,7 +24,7 @@ from p2c.service._config import (
 
 if typing.TYPE_CHECKING:
     from p2c.service._access import ROLES, AccessStore, AuditEntry, Role, TokenInfo
-    from p2c.service._api import build_api
+    from p2c.service._api import build_api, run_document
     from p2c.service._runner import RetrySelection, Runner, RunRequest
     from p2c.service._schedule import (
         Clock,
@@ -66,6 +66,7 @@ __all__ = [
     "TokenInfo",
     "build_api",
     "next_slot",
+    "run_document",
     "serve",
 ]
 
@@ -76,6 +77,7 @@ _LAZY = {
     "Role": "_access",
     "TokenInfo": "_access",
     "build_api": "_api",
+    "run_document": "_api",
     "Clock": "_schedule",
     "ManualClock": "_schedule",
     "Scheduler": "_schedule",

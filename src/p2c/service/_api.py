@@ -9,7 +9,7 @@ id of the previous page).
 
 from __future__ import annotations
 
-__all__ = ["build_api"]
+__all__ = ["build_api", "run_document"]
 
 import asyncio
 import json
@@ -207,7 +207,7 @@ async def runs(
 @router.get("/runs/{run_id}", tags=["runs"])
 async def run(service: ServiceDep, run_id: str, _who: Viewer) -> dict[str, Any]:
     """A run: status, per task and leg counts, who started it (``dry-N``: a dry run)."""
-    return _run(service, run_id)
+    return run_document(service, run_id)
 
 
 @router.get("/runs/{run_id}/errors", tags=["runs"])
@@ -229,7 +229,7 @@ def run_errors(
 def run_events(service: ServiceDep, run_id: str, _who: Viewer) -> StreamingResponse:
     """The run's progress as server-sent events (``task``, ``progress``, ``task-end``,
     ``end``); a run that has ended sends ``end`` at once."""
-    _run(service, run_id)  # 404 for an unknown run
+    run_document(service, run_id)  # 404 for an unknown run
     return StreamingResponse(
         _events(service, run_id),
         media_type="text/event-stream",
@@ -322,7 +322,9 @@ def _with_started_by(service: Service, run: dict[str, Any]) -> dict[str, Any]:
     return run
 
 
-def _run(service: Service, key: str) -> dict[str, Any]:
+def run_document(service: Service, key: str) -> dict[str, Any]:
+    """A run as the API answers it: a run of the history by id, or a dry run (``dry-N``) of
+    this service, marked ``dry_run``."""
     if key.startswith("dry-"):
         job = service.dry_run(key)
         if job is None:
@@ -342,7 +344,7 @@ def _run(service: Service, key: str) -> dict[str, Any]:
         raise NotFoundError(f"There is no run {key!r}.", fix="a run id is a number, or dry-N")
     found = service.history.run(int(key))
     if found is None:
-        raise NotFoundError(f"There is no run {key}.")
+        raise NotFoundError(f"There is no run {key}.", fix="the Execution history lists runs")
     return _with_started_by(service, found)
 
 
@@ -369,7 +371,7 @@ async def _events(service: Service, key: str) -> AsyncIterator[str]:
                 await asyncio.sleep(_EVENT_POLL)
     last = None
     while True:
-        view = await asyncio.to_thread(_run, service, key)
+        view = await asyncio.to_thread(run_document, service, key)
         if view["status"] != last:
             last = view["status"]
             kind = "end" if last != "Running" else "status"

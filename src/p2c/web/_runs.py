@@ -14,9 +14,9 @@ from fastapi import Form, Query, Request
 from fastapi.responses import RedirectResponse, StreamingResponse
 from starlette.responses import Response
 
-from p2c._errors import NotFoundError, P2CError
+from p2c._errors import P2CError
 from p2c.config import record_fix
-from p2c.service import RetrySelection, RunRequest, Service
+from p2c.service import RetrySelection, RunRequest, Service, run_document
 from p2c.templates import Template
 from p2c.web._render import flash, render
 from p2c.web._routing import web_router
@@ -30,27 +30,11 @@ _POLL = 0.25
 
 
 def _run_view(service: Service, key: str) -> dict[str, Any]:
-    if key.startswith("dry-"):
-        job = service.dry_run(key)
-        if job is None:
-            raise NotFoundError(f"There is no dry run {key} (the last 50 are kept).")
-        report = job.report
-        return {
-            "id": key,
-            "dry_run": True,
-            "status": "Running" if report is None else report.status,
-            "projects": list(job.request.projects),
-            "started_by": job.request.started_by,
-            "tasks": report.tasks if report else [],
-            "message": report.reason if report else None,
-        }
-    if not key.isdigit():
-        raise NotFoundError(f"There is no run {key!r}.", fix="a run id is a number, or dry-N")
-    found = service.history.run(int(key))
-    if found is None:
-        raise NotFoundError(f"There is no run {key}.", fix="the Execution history lists runs")
-    found["dry_run"] = False
-    return found
+    """The API's run document, with the dry run's reason as the page's message."""
+    run = run_document(service, key)
+    if run.setdefault("dry_run", False):
+        run["message"] = run.pop("reason")
+    return run
 
 
 def add_fixes(service: Service, errors: list[dict[str, Any]]) -> None:
