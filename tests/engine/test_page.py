@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import hashlib
 
+from p2c._rows import RowRecords
 from p2c.dynamics import Outcome, WriteStatus
 from p2c.engine._mapping import compile_map
-from p2c.engine._page import Digests, RowPage, RowView, tally
+from p2c.engine._page import Digests, RowPage, tally
 from p2c.engine._records import TaskCounts
 from p2c.templates import parse_transform
 
@@ -58,7 +59,7 @@ def test_composite_source_keys_are_joined_and_rows_read_as_records() -> None:
     compiled = compile_map({"X": "x"})
     page = RowPage(compiled, ("k1", "x", "k2"), ("k1", "k2"), Digests(DEFINITION))
     assert page.keys([("a", 1, 2), ("b", 3, "z")]) == ["a/2", "b/z"]
-    view = RowView(("k1", "x"), [("a", 1), ("b", 2)])
+    view = RowRecords(("k1", "x"), [("a", 1), ("b", 2)])
     assert len(view) == 2
     assert view[-1] == {"k1": "b", "x": 2}
     assert [record["k1"] for record in reversed(view)] == ["b", "a"]

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from p2c._rows import RowRecords
 from p2c.connectors import Destination, DryRun, ReadRequest, Record, Row, Source
 from p2c.dynamics import system_model
 from p2c.engine._activity import Deactivation
@@ -23,7 +24,7 @@ from p2c.engine._keys import KEYS_PER_READ, key_filter
 from p2c.engine._legparts import PartitionedReads
 from p2c.engine._mapping import compile_map
 from p2c.engine._organization import OrganizationResolver
-from p2c.engine._page import Digests, RowPage, RowView, tally
+from p2c.engine._page import Digests, RowPage, tally
 from p2c.engine._partition import Partition, Partitioner
 from p2c.engine._records import Cursor, ErrorRow, LegId, TaskCounts, record_label
 from p2c.engine._state import StateStore
@@ -297,7 +298,7 @@ class LegRun(PartitionedReads):
         request = self._request(where, ordered=True)
         self._expect(lambda: source.count(request))
         for page in self._read(source, request):
-            records = page if self.rows is None else RowView(self.rows.names, page)
+            records = page if self.rows is None else RowRecords(self.rows.names, page)
             self._process(page, destination, skip_unchanged, cursor.advance(records))
         if tracking is not None:
             self._save_delta(cursor.state(tracking.token))

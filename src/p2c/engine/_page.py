@@ -11,12 +11,12 @@ stands for, so either path finds the other's records unchanged.
 
 from __future__ import annotations
 
-__all__ = ["Digests", "RowPage", "RowView", "tally"]
+__all__ = ["Digests", "RowPage", "tally"]
 
 import hashlib
 import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, overload
+from typing import Any
 
 from p2c.connectors import Outcome, Row
 from p2c.engine._mapping import CompiledMap
@@ -37,27 +37,6 @@ class Digests:
         digest = self.keyed.copy()  # the key's block is hashed once, not per record
         digest.update(repr(list(values)).encode())
         return digest.hexdigest()
-
-
-class RowView(Sequence[Mapping[str, Any]]):
-    """Rows seen as records, each made only when asked for (the cursor reads the last
-    ones of a page)."""
-
-    def __init__(self, names: Sequence[str], rows: Sequence[Row]) -> None:
-        self.names = names
-        self.rows = rows
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    @overload
-    def __getitem__(self, index: int) -> Mapping[str, Any]: ...
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[Mapping[str, Any]]: ...
-    def __getitem__(self, index: int | slice) -> Mapping[str, Any] | Sequence[Mapping[str, Any]]:
-        if isinstance(index, slice):
-            return [dict(zip(self.names, row, strict=True)) for row in self.rows[index]]
-        return dict(zip(self.names, self.rows[index], strict=True))
 
 
 class RowPage:

@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from p2c._errors import ConfigError, NotFoundError
+from p2c._rows import RowRecords
 from p2c.dynamics import Entity, Outcome, Shape, SystemModel, WriteStatus, utc_now
 from p2c.odata import Filter
 from p2c.sandbox._query import select
 from p2c.sandbox._rules import EntityRules, Rejection, rules_class
-from p2c.sandbox._setwise import RowRecords, SetWisePage
+from p2c.sandbox._setwise import SetWisePage
 from p2c.sandbox._store import Store, chunks
 
 

@@ -13,15 +13,16 @@ types it does not check, entities whose rules have no set-wise form, dry runs).
 
 from __future__ import annotations
 
-__all__ = ["RowRecords", "SetRules", "SetWisePage"]
+__all__ = ["SetRules", "SetWisePage"]
 
 import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any
 
 import apsw
 
+from p2c._rows import RowRecords
 from p2c.dynamics import Entity, FieldType, Outcome, WriteStatus
 
 if TYPE_CHECKING:
@@ -237,27 +238,6 @@ class _Page:
         self.run(f"DELETE FROM {self.stage_name}")
 
 
-class RowRecords(Sequence[Mapping[str, Any]]):
-    """Rows seen as records, each made when it is asked for; the set-wise page takes the
-    rows themselves (``rows``)."""
-
-    def __init__(self, fields: tuple[str, ...], rows: Sequence[tuple[Any, ...]]) -> None:
-        self.fields = fields
-        self.rows = rows
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    @overload
-    def __getitem__(self, index: int) -> Mapping[str, Any]: ...
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[Mapping[str, Any]]: ...
-    def __getitem__(self, index: int | slice) -> Mapping[str, Any] | Sequence[Mapping[str, Any]]:
-        if isinstance(index, slice):
-            return [dict(zip(self.fields, row, strict=True)) for row in self.rows[index]]
-        return dict(zip(self.fields, self.rows[index], strict=True))
-
-
 class SetWisePage:
     """A page upserted set-wise, in two steps inside the caller's transaction: ``prepare``
     checks, merges and flags (writing nothing) and names the records for the per-record
@@ -289,7 +269,7 @@ class SetWisePage:
         not one."""
         entity, records = self.entity, self.records
         given = records.rows if isinstance(records, RowRecords) else None
-        names = records.fields if isinstance(records, RowRecords) else tuple(records[0])
+        names = tuple(records.names) if isinstance(records, RowRecords) else tuple(records[0])
         if not all(n in entity.by_name for n in names) or not all(k in names for k in entity.key):
             return None
         supported = (*_TEXT, FieldType.INT, FieldType.MONEY, FieldType.BOOL)
