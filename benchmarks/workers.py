@@ -13,7 +13,8 @@ process), the workers, so the figures depend on its cores (each worker and the e
 compete for them); the emulator's ``--request-ms`` latency stands for the network and
 Dynamics' time per request.
 
-    .venv/bin/python benchmarks/workers.py [--accounts 240] [--request-ms 40]
+    .venv/bin/python benchmarks/workers.py [--accounts 240] [--shared-accounts 800]
+        [--request-ms 40] [--rpw 20] [--window 2]
 """
 
 from __future__ import annotations
@@ -276,7 +277,7 @@ def scaling(base: Path, args: argparse.Namespace, broker: str) -> None:
 
 
 def shared_identity(base: Path, args: argparse.Namespace, broker: str) -> None:
-    pristine = [backend(base / "pristine" / "shared-env", args.accounts * 2)]
+    pristine = [backend(base / "pristine" / "shared-env", args.shared_accounts * 2)]
     settings = {
         "latency_ms": args.request_ms,
         "dop_hint": 4,
@@ -318,6 +319,12 @@ def shared_identity(base: Path, args: argparse.Namespace, broker: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--accounts", type=int, default=240, help="accounts per project")
+    parser.add_argument(
+        "--shared-accounts",
+        type=int,
+        default=800,
+        help="accounts per project on one identity (800: some 18 windows, past the learning)",
+    )
     parser.add_argument("--request-ms", type=float, default=40.0)
     parser.add_argument("--batch", type=int, default=10, help="records per $batch (scaling)")
     parser.add_argument("--shared-batch", type=int, default=5, help="records per $batch")

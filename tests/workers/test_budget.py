@@ -126,32 +126,102 @@ def _throttled_round(budget: RedisBudget, admitted: int, pause: float) -> None:
     budget.leave()
 
 
-def test_past_what_the_window_admitted_requests_go_one_at_a_time(client: redis.Redis) -> None:
+def _learnt(client: redis.Redis, budget: RedisBudget) -> dict[str, float]:
+    """What the budget learnt of the window (milliseconds), and the probe in flight."""
+    state = {k.decode(): v.decode() for k, v in client.hgetall(budget.state).items()}
+    learnt = {k: float(state[k]) for k in ("quota", "span", "floor") if k in state}
+    return learnt | {"probe": 1.0 if state.get("probe") else 0.0}
+
+
+def _answered(budget: RedisBudget, pause: float | None = None) -> None:
+    """One request on this thread: it passes, or is answered 429 asking for ``pause``."""
+    budget.enter()
+    if pause is None:
+        budget.passed()
+    else:
+        budget.pause(pause)
+    budget.leave()
+
+
+def test_the_first_429_tells_the_window_to_within_a_second(client: redis.Redis) -> None:
+    budget = RedisBudget(client, "app@https://org/api/", 4, 30)
+    _throttled_round(budget, admitted=3, pause=1.0)
+    budget.leave()
+    _answered(budget)  # after the pause
+
+    learnt = _learnt(client, budget)
+    assert learnt["quota"] == 3  # the requests the server admitted before the pause
+    # From the first of them to the end of the pause; Retry-After is rounded up to seconds.
+    assert 1000 <= learnt["span"] < 1500
+    assert learnt["floor"] == pytest.approx(max(0.0, learnt["span"] - 1000))
+
+
+def test_past_the_quota_one_probe_goes_three_quarters_up_the_window(client: redis.Redis) -> None:
     one = RedisBudget(client, "app@https://org/api/", 4, 30)
     other = RedisBudget(client, "app@https://org/api/", 4, 30)
-    # The window took 3, the 4th met a 429: 3 requests per (a little over) a second.
-    _throttled_round(one, admitted=3, pause=1.0)
+    _throttled_round(one, admitted=3, pause=1.0)  # 3 per (a little over) a second
+    one.leave()
 
-    # Another worker, next round: the 3 go at once, as the limit allows ...
+    # Another worker, after the pause: the 3 go at once, as the limit allows ...
     started = time.monotonic()
     for _ in range(3):
         other.enter()
-    assert time.monotonic() - started >= 0.9  # after the pause
-    # ... the 4th waits until it is alone: at most one request meets the full window.
+    assert time.monotonic() - started >= 0.9
+    sent = time.monotonic()
+    # ... the 4th would meet the window if it is as long as the span: it waits until three
+    # quarters of the way from what the window is known to be at least to at most, and
+    # probes.
     fourth = _entered(one)
     assert not fourth.wait(0.3)
-    other.leave()
-    other.leave()
-    assert not fourth.wait(0.2)
-    other.leave()
-    assert fourth.wait(5)
+    assert fourth.wait(3)
+    assert 0.6 <= time.monotonic() - sent
+    assert _learnt(client, one)["probe"] == 1.0
 
 
-def test_past_the_span_the_full_limit_again(client: redis.Redis) -> None:
+def test_a_probe_that_passes_shortens_the_span_one_throttled_raises_the_floor(
+    client: redis.Redis,
+) -> None:
     budget = RedisBudget(client, "app@https://org/api/", 4, 30)
-    _throttled_round(budget, admitted=1, pause=0.2)  # the window took 1 per ~0.2 s
-    budget.enter()  # the next request would go alone ...
-    time.sleep(0.4)  # ... until this one was sent longer than the span ago
+    _throttled_round(budget, admitted=1, pause=0.6)  # 1 per at most ~0.6 s
+    budget.leave()
+    span = _learnt(client, budget)["span"]
+    _answered(budget)  # after the pause: the one request the window admits
 
-    assert _entered(budget).wait(1)
-    assert _entered(budget).wait(1)
+    _answered(budget)  # past the quota: a probe at about 3/4 of the span; it passes
+    shorter = _learnt(client, budget)
+    assert shorter["span"] < span * 0.85
+    assert shorter["probe"] == 0.0
+
+    _answered(budget, pause=0.05)  # the next probe, at 3/4 again, meets the window
+    raised = _learnt(client, budget)
+    assert raised["span"] == shorter["span"]
+    assert shorter["span"] * 0.5 < raised["floor"] < shorter["span"]
+
+
+def test_once_the_window_is_known_requests_wait_for_room_and_none_probes(
+    client: redis.Redis,
+) -> None:
+    budget = RedisBudget(client, "app@https://org/api/", 4, 30)
+    # 2 requests per window of 490 to 500 ms: known within 4%.
+    client.hset(budget.state, mapping={"quota": 2, "span": 500, "floor": 490})
+    started = time.monotonic()
+    _answered(budget)
+    _answered(budget)
+
+    _answered(budget)  # waits until the first of the two left the window
+    assert 0.45 <= time.monotonic() - started < 2
+    assert _learnt(client, budget)["probe"] == 0.0
+
+
+def test_a_429_the_pacing_did_not_foresee_is_learnt_from_again(client: redis.Redis) -> None:
+    budget = RedisBudget(client, "app@https://org/api/", 4, 30)
+    client.hset(budget.state, mapping={"quota": 3, "span": 500, "floor": 490})
+    _answered(budget)
+    _answered(budget)
+
+    _answered(budget, pause=0.3)  # someone else spends the user's limit too
+    _answered(budget)  # after the pause
+
+    learnt = _learnt(client, budget)
+    assert learnt["quota"] == 3  # the server admitted 2, but it never shrinks ...
+    assert 300 <= learnt["span"] < 800  # ... the span does: from the first to the pause's end

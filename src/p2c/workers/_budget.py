@@ -4,24 +4,32 @@ The Dataverse and F&O limits are per user and service: two workers signed in as 
 application must spend one budget, or each throttles the other and the 429s multiply. This
 is the connectors' :class:`~p2c.connectors.RateBudget` with its state in Redis, driven by
 the same signals as the in-process one (``x-ms-dop-hint`` sets the limit, ``Retry-After``
-pauses everyone, one request probes after a pause until the window's quota is known):
+pauses everyone, one request probes after a pause until the window is known), and it paces
+the identity to the server's *sliding window* (Dataverse counts requests "within a
+5-minute sliding window") once it has learnt it:
 
 - ``…:slots`` a sorted set of the requests in flight, each scored with the time its slot
   expires (a worker that dies holding slots gives them back after ``hold`` seconds);
-- ``…:state`` a hash: ``limit``, ``resume_at`` (milliseconds, Redis's clock), ``probing``,
-  and what the server's window admits, learnt from its 429s;
-- ``…:log`` a sorted set of the requests sent lately, scored with when they were sent.
+- ``…:log`` a sorted set of the requests the server counted lately (sent, not answered
+  429), scored with when they were sent;
+- ``…:state`` a hash: ``limit``, ``resume_at`` (Redis's clock, milliseconds), ``probing``,
+  and the window as learnt: ``quota`` (the requests it admits), ``span`` and ``floor``
+  (what its length is known to be at most and at least) and the ``probe`` in flight.
 
-What the window admits is learnt from the first 429 after a pause: the requests sent since
-the pause (a *round*) before the throttled one are the *quota*, and the time from the
-round's first request to the end of the pause asked for is the *span* (at least the
-server's window: ``Retry-After`` is rounded up). While ``quota`` requests were sent within
-the last ``span`` (and since the last pause, after which the server has room for a round
-again), requests go one at a time, so that one request meets the full window,
-not one from each thread of each worker sending together at its edge (which is what made
-two workers meet more 429s than one process). A one-at-a-time request that passes raises
-the quota at the next 429; a lower one brings it down. Once a quota is known, it stands for
-the probe after a pause.
+The first 429 tells the window: its quota is what the log holds once the pause is over
+(the requests the server admitted; each one answered 429 left the log), and
+``Retry-After`` (whole seconds, rounded up) tells its length to within a second: at most
+from the log's first request to the end of the pause, at least a second less. From then on
+a request goes only while fewer than ``quota`` were sent within the ``span``; past that it
+waits until the oldest of them leaves the span. Between ``floor`` and ``span`` one request
+at a time probes, three quarters of the way up (a 429 costs at least a second's pause, a
+pass nothing): it passing lowers the span to what it proved, a 429 raises the floor. Once
+they are within 4% of each other nobody probes, and a steady run meets no 429 at all; with
+a 2-second window the second of ``Retry-After``'s rounding would otherwise cost up to a
+third of the throughput. A 429 the pacing did not foresee (another client spent the same
+user's limit, so the quota was learnt too low and a probe proved too much) is learnt from
+as the first one was, over the requests of the span: the span grows, the quota does not
+shrink.
 
 Every decision is one Lua script run by Redis against its own clock, so hosts whose clocks
 differ still agree. A key names the identity by a digest of application id and API root:
@@ -36,7 +44,6 @@ import hashlib
 import threading
 import time
 import uuid
-from collections import deque
 from typing import Any
 
 import redis
@@ -47,65 +54,101 @@ _PREFIX = "p2c:budget:"
 _POLL = 0.01  # seconds between two tries for a slot while the budget is full
 _TTL_MS = 86_400_000  # an identity unused for a day is forgotten
 
-# KEYS: slots, state, log. ARGV: token, hold (ms), default limit, ttl (ms).
-# Returns {0, round, number in the round} when the slot is taken, else {ms to wait} (-1: a
-# slot is given back soon).
-_ENTER = """
+_NOW = """
 local now = redis.call('TIME')
-local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local ms = tonumber(now[1]) * 1000 + tonumber(now[2]) / 1000
+"""
+
+# KEYS: slots, state, log. ARGV: token, hold (ms), default limit, ttl (ms).
+# Returns {0, bound} when the slot is taken (bound: what a probe proves the window's length
+# at most, if it passes; 0 for a request that is no probe), else {ms to wait} (-1: a slot
+# is given back soon).
+_ENTER = _NOW + """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ms)
-local state = redis.call('HMGET', KEYS[2], 'limit', 'resume_at', 'probing', 'round', 'sent',
-  'start', 'quota', 'span')
+local state = redis.call('HMGET', KEYS[2], 'limit', 'resume_at', 'probing', 'quota', 'span',
+  'floor', 'probe', 'learning')
 local limit = tonumber(state[1]) or tonumber(ARGV[3])
 local resume = tonumber(state[2]) or 0
-if ms < resume then return {resume - ms} end
-local round = tonumber(state[4]) or 0
-local sent = tonumber(state[5]) or 0
-local start = tonumber(state[6]) or 0
-local quota = tonumber(state[7]) or 0
-local span = tonumber(state[8]) or 0
--- The requests sent within the last span (or the last quarter of an hour until one is
--- known, at most 20,000).
+if ms < resume then return {math.max(1, math.ceil(resume - ms))} end
+local quota = tonumber(state[4]) or 0
+local span = tonumber(state[5]) or 0
+local floor = tonumber(state[6]) or 0
+local bound = 0
+if state[8] == '1' then
+  -- The pause is over and every request sent before it has its answer: the quota is what
+  -- the server admitted of them (before they leave the span), never less than it was.
+  quota = math.max(quota, redis.call('ZCOUNT', KEYS[3], '-inf', '(' .. resume))
+  redis.call('HSET', KEYS[2], 'quota', quota, 'learning', '0')
+end
+-- The requests sent within the span (the last quarter of an hour until it is known).
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ms - (span > 0 and span or 900000))
 redis.call('ZREMRANGEBYRANK', KEYS[3], 0, -20001)
 if quota > 0 then
-  -- The window admitted `quota` requests within `span` last time: past them, one at a
-  -- time, so that one request, not every sender at once, meets the full window.
-  if redis.call('ZCARD', KEYS[3]) >= quota then limit = 1 end
+  local count = redis.call('ZCARD', KEYS[3])
+  if count >= quota then
+    -- The request whose leaving the window makes room.
+    local first = tonumber(redis.call('ZRANGE', KEYS[3], count - quota, count - quota,
+      'WITHSCORES')[2])
+    if (state[7] or '') ~= '' or span - floor <= math.max(20, span * 0.04) then
+      return {math.max(1, math.ceil(first + span - ms))}
+    end
+    -- A probe three quarters of the way up: a 429 costs at least a second's pause, a
+    -- pass costs nothing.
+    local probe_at = first + floor + (span - floor) * 0.75
+    if ms < probe_at then return {math.max(1, math.ceil(probe_at - ms))} end
+    bound = ms - first
+  end
 elseif state[3] == '1' then
   limit = 1
 end
 if redis.call('ZCARD', KEYS[1]) < limit then
-  if sent == 0 then start = ms end
   redis.call('ZADD', KEYS[1], ms + tonumber(ARGV[2]), ARGV[1])
   redis.call('ZADD', KEYS[3], ms, ARGV[1])
-  redis.call('HSET', KEYS[2], 'sent', sent + 1, 'start', start)
+  if bound > 0 then redis.call('HSET', KEYS[2], 'probe', ARGV[1]) end
   for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], tonumber(ARGV[4])) end
-  return {0, round, sent + 1}
+  return {0, tostring(bound)}
 end
 return {-1}
 """
 
-# KEYS: state, log. ARGV: seconds, ttl (ms), round and number of the throttled request ('' and 0
-# when not known). The pause ends at the later of the two. The first 429 of a round ends
-# it and tells what the server's window holds: the requests of the round sent before the
-# throttled one (the quota), over the time from the round's first request to the end of
-# the pause (the span).
-_PAUSE = """
-local now = redis.call('TIME')
-local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
-local until_ms = ms + math.floor(tonumber(ARGV[1]) * 1000)
-local state = redis.call('HMGET', KEYS[1], 'resume_at', 'round', 'start')
+# KEYS: state. ARGV: token, bound. A request passed: the probe after a pause lets everyone
+# go again, and a window probe proved the window no longer than its bound.
+_PASSED = """
+local state = redis.call('HMGET', KEYS[1], 'probing', 'probe', 'span')
+if state[1] == '1' then redis.call('HSET', KEYS[1], 'probing', '0') end
+if ARGV[1] ~= '' and state[2] == ARGV[1] then
+  -- With a margin for the requests' times on their way (they are stamped when sent).
+  local bound = tonumber(ARGV[2]) * 1.01
+  redis.call('HSET', KEYS[1], 'span', math.min(tonumber(state[3]), bound))
+  redis.call('HDEL', KEYS[1], 'probe')
+end
+return 0
+"""
+
+# KEYS: state, log. ARGV: seconds, ttl (ms), token and bound of the throttled request ('' and
+# 0 when not known). The pause ends at the later of the two.
+_PAUSE = _NOW + """
+local until_ms = ms + tonumber(ARGV[1]) * 1000
+local state = redis.call('HMGET', KEYS[1], 'resume_at', 'probe')
 local resume = tonumber(state[1]) or 0
-local round = tonumber(state[2]) or 0
-local start = tonumber(state[3]) or 0
-if ms >= resume then
-  if ARGV[3] ~= '' and tonumber(ARGV[3]) == round and tonumber(ARGV[4]) > 1 then
-    redis.call('HSET', KEYS[1], 'quota', tonumber(ARGV[4]) - 1, 'span', until_ms - start)
+local sent = ARGV[3] ~= '' and redis.call('ZSCORE', KEYS[2], ARGV[3])
+if sent then
+  -- The server did not count it.
+  redis.call('ZREM', KEYS[2], ARGV[3])
+  if state[2] == ARGV[3] then
+    -- A probe met the window: it is longer than the probe's bound.
+    redis.call('HSET', KEYS[1], 'floor', tonumber(ARGV[4]))
+    redis.call('HDEL', KEYS[1], 'probe')
+  elseif ms >= resume then
+    -- The first 429, or one the pacing did not foresee: learn the window (again).
+    local oldest = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')[2]
+    if oldest then
+      local span = until_ms - tonumber(oldest)
+      redis.call('HSET', KEYS[1], 'learning', '1', 'span', span,
+        'floor', math.max(0, span - 1000))
+      redis.call('HDEL', KEYS[1], 'probe')
+    end
   end
-  redis.call('HSET', KEYS[1], 'round', round + 1, 'sent', 0)
-  -- After the pause the server has room for a round again: count it from nothing.
-  redis.call('DEL', KEYS[2])
 end
 if until_ms > resume then redis.call('HSET', KEYS[1], 'resume_at', until_ms) end
 redis.call('HSET', KEYS[1], 'probing', '1')
@@ -133,9 +176,9 @@ class RedisBudget:
         self.limit = limit
         self.hold_ms = int((hold + 5) * 1000)
         self._enter: Any = client.register_script(_ENTER)
+        self._passed: Any = client.register_script(_PASSED)
         self._pause: Any = client.register_script(_PAUSE)
-        self._tokens: deque[str] = deque()
-        # The round and number of this thread's request in flight (enter to leave).
+        # The token and probe bound of this thread's request in flight (enter to leave).
         self._sending = threading.local()
 
     def enter(self) -> None:
@@ -147,33 +190,33 @@ class RedisBudget:
             )
             wait = int(answer[0])
             if wait == 0:
-                self._tokens.append(token)
-                self._sending.request = (int(answer[1]), int(answer[2]))
+                self._sending.request = (token, answer[1].decode())
                 return
             time.sleep(_POLL if wait < 0 else min(wait / 1000, 1.0))
 
     def leave(self) -> None:
+        token, _ = self._request()
         self._sending.request = None
-        try:
-            token = self._tokens.popleft()
-        except IndexError:
-            return
-        self.client.zrem(self.slots, token)
+        if token:
+            self.client.zrem(self.slots, token)
 
     def pause(self, seconds: float) -> None:
-        request = getattr(self._sending, "request", None)
-        round_, number = request if request is not None else ("", 0)
-        self._pause(keys=[self.state, self.log], args=[seconds, _TTL_MS, round_, number])
+        token, bound = self._request()
+        self._pause(keys=[self.state, self.log], args=[seconds, _TTL_MS, token, bound])
 
     def passed(self) -> None:
-        # Only the first pass after a pause writes.
-        if self.client.hget(self.state, "probing") == b"1":
-            self.client.hset(self.state, "probing", "0")
+        token, bound = self._request()
+        self._passed(keys=[self.state], args=[token, bound])
 
     def resize(self, limit: int) -> None:
         if limit != self.limit:
             self.limit = limit
             self.client.hset(self.state, "limit", limit)
+
+    def _request(self) -> tuple[str, str]:
+        """This thread's request in flight: token and bound ('' and '0' outside one)."""
+        request: tuple[str, str] | None = getattr(self._sending, "request", None)
+        return request if request is not None else ("", "0")
 
 
 def redis_budgets(client: redis.Redis) -> BudgetFactory:

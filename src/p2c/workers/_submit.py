@@ -22,6 +22,7 @@ import redis
 
 from p2c._errors import ConfigError, ExitCode
 from p2c.config import check_organizations
+from p2c.connectors import use_rate_budgets
 from p2c.engine import (
     CancelToken,
     PlannedProject,
@@ -33,6 +34,7 @@ from p2c.engine import (
 )
 from p2c.workers._app import broker_client, celery_app, unreachable_broker
 from p2c.workers._board import JobBoard
+from p2c.workers._budget import redis_budgets
 from p2c.workers._jobs import Job, RetrySelection, raise_refusal, result_from
 from p2c.workspace import CeleryExecutor, Workspace
 
@@ -161,7 +163,13 @@ class RemoteRuns:
             planned = plan(self.ws.config.projects, projects, state.last_status, self.ws.templates)
         finally:
             state.close()
-        check_organizations(self.ws, [p.project.connection_set for p in planned])
+        # The checks' requests count in the servers' windows as the workers' do: they
+        # spend the identities' shared budgets, or the workers learn too small a quota.
+        use_rate_budgets(redis_budgets(self.client))
+        try:
+            check_organizations(self.ws, [p.project.connection_set for p in planned])
+        finally:
+            use_rate_budgets(None)
         return planned
 
     def _send_ready(
