@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from p2c.connectors import ReadRequest, Source
 from p2c.engine import Cursor
 from p2c.engine._cursor import CursorProblem, Incremental, definition_digest
 from p2c.odata import evaluate, to_odata
@@ -140,6 +142,78 @@ def test_a_source_clock_a_little_ahead_is_trusted() -> None:
     ahead = (STARTED + timedelta(minutes=30)).isoformat()
     cursor.resume(Cursor(ahead, '["a"]', "def-1"))
     assert cursor.where() is not None
+
+
+class _Held(Source):
+    """A source of the given records; ``last`` evaluates the request as a source would."""
+
+    def __init__(self, records: list[dict[str, Any]], finds_last: bool = True) -> None:
+        self.records = records
+        self.finds_last = finds_last
+        self.asked: list[ReadRequest] = []
+
+    def read(self, request: ReadRequest) -> Iterator[list[dict[str, Any]]]:
+        raise AssertionError("pass_left_out reads one record, through last()")
+
+    def record_key(self, entity: str) -> tuple[str, ...]:
+        return ("id",)
+
+    def last(self, request: ReadRequest) -> dict[str, Any] | None:
+        self.asked.append(request)
+        if not self.finds_last:
+            return None
+        where = request.filter
+        passing = [r for r in self.records if where is None or evaluate(where, r)]
+        return max(passing, key=lambda r: [str(r[c]) for c in request.order_by], default=None)
+
+
+def test_a_whole_read_passes_the_settled_records_the_filter_left_out() -> None:
+    cursor = incremental(lag=5)  # settled up to 11:59:55
+    cursor.resume(Cursor("2025-03-01T10:00:00Z", '["b"]', "def-1"))
+    source = _Held(
+        _page(
+            ("2025-03-01T10:00:00Z", "a"),  # before the cursor
+            ("2025-03-01T11:00:00Z", "k"),
+            ("2025-03-01T11:59:54Z", "x"),  # the last settled record, whatever the filter
+            ("2025-03-01T11:59:55Z", "y"),  # 11:59:55.999 may still come: not settled
+            ("2025-03-01T11:59:58Z", "z"),  # changed while the read ran
+        )
+    )
+    assert cursor.pass_left_out(source, "contact")
+    assert cursor.state() == Cursor("2025-03-01T11:59:54Z", '["x"]', "def-1")
+    (asked,) = source.asked
+    assert asked.entity == "contact" and asked.order_by == ("modifiedon", "id")
+    # Only after the position, and only what is settled to the second.
+    assert asked.filter is not None
+    assert not evaluate(asked.filter, {"modifiedon": "2025-03-01T10:00:00Z", "id": "b"})
+    assert evaluate(asked.filter, {"modifiedon": "2025-03-01T10:00:00Z", "id": "c"})
+    assert not evaluate(asked.filter, {"modifiedon": "2025-03-01T11:59:55Z", "id": "y"})
+    # Nothing further settled: the cursor stays.
+    assert not cursor.pass_left_out(source, "contact")
+    assert cursor.last_key == '["x"]'
+
+
+def test_a_record_found_but_not_settled_does_not_move_the_cursor() -> None:
+    cursor = incremental(lag=5)
+
+    # A source that compares timestamps in another form could give one too late: the
+    # record is checked as a page's last one is.
+    class _Late(_Held):
+        def last(self, request: ReadRequest) -> dict[str, Any] | None:
+            return {"modifiedon": "2025-03-01T11:59:57Z", "id": "q"}
+
+    assert not cursor.pass_left_out(_Late([]), "contact")
+    assert cursor.state() == Cursor("", "", "def-1")
+
+
+def test_a_source_that_cannot_find_its_last_record_leaves_the_cursor() -> None:
+    cursor = incremental()
+    cursor.resume(Cursor("2025-03-01T10:00:00Z", '["b"]', "def-1"))
+    source = _Held(_page(("2025-03-01T11:00:00Z", "k")), finds_last=False)
+    assert not cursor.pass_left_out(source, "contact")
+    assert cursor.last_key == '["b"]'
+    # Without a watermark there is no position to move.
+    assert not incremental(watermark=None).pass_left_out(_Held([]), "contact")
 
 
 # Digests of the built-in legs as the state databases of earlier versions hold them: a

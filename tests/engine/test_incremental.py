@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_scenarios import ACCOUNT, CUSTOMERS, PERSON, Scenario, run_p2c
+from engine_scenarios import ACCOUNT, CUSTOMERS, LONER, PERSON, Scenario, run_p2c
 
 from p2c import ExitCode, ProjectBusy
 from p2c.dynamics import SALES
@@ -110,6 +110,38 @@ def test_ties_at_the_cursor_boundary_are_resumed_by_key(
         assert queued.field == "PrimaryAddressCountryRegionISOCode"
     finally:
         state.close()
+
+
+def test_the_cursor_passes_what_the_filter_left_out_and_a_later_change_is_still_read(
+    scenario: Scenario,
+) -> None:
+    sales_db, later = scenario.root / "sandbox" / "sales.db", "2026-01-05T10:00:01Z"
+    _sql(sales_db, "UPDATE contact SET modifiedon = ?", SAME_SECOND)
+    # LONER (no company) changed last: the Contacts task's filter leaves it out.
+    _sql(sales_db, "UPDATE contact SET modifiedon = ? WHERE contactid = ?", later, LONER)
+    projects = [scenario.accounts_project, scenario.contacts_project]
+    first = first_leg(scenario.run(projects), scenario.contacts_project)
+    assert first.counts.failed == 0 and first.counts.read >= 1
+    # The next read starts after LONER, though no read gave it.
+    ((watermark, last_key),) = _sql(
+        scenario.root / "state.db",
+        "SELECT watermark, last_key FROM task_cursor WHERE project = ? AND leg = ?",
+        scenario.contacts_project,
+        first.leg,
+    )
+    assert (watermark, json.loads(last_key)) == (later, [LONER])
+    again = scenario.run([scenario.contacts_project])
+    assert first_leg(again, scenario.contacts_project).counts.read == 0
+    # LONER joins the account: the change moves its timestamp past the cursor.
+    sales = scenario.ws.sales()
+    try:
+        sales.update(
+            "contacts", LONER, {"parentcustomerid_account@odata.bind": f"/accounts({ACCOUNT})"}
+        )
+    finally:
+        sales.close()
+    scenario.run([scenario.contacts_project])
+    assert scenario.contact_number(LONER) in scenario.contact_persons()
 
 
 def test_a_cursor_in_the_future_or_corrupted_reads_everything_and_loses_nothing(

@@ -66,3 +66,44 @@ def test_a_file_made_before_row_versions_gets_them_on_open(tmp_path: Path) -> No
     sales.update("contacts", CON, {"jobtitle": "Buyer"})
     assert _version(sales, "contact", "contactid", CON) > max(versions) >= before
     sales.close()
+
+
+def _triggers(sales: SalesSandbox) -> list[tuple[str, str]]:
+    listed = sales.store.db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")
+    return sorted((str(name), str(sql)) for name, sql in listed)
+
+
+def test_a_load_numbers_its_rows_itself_and_leaves_the_triggers_as_they_were(
+    sales: SalesSandbox,
+) -> None:
+    triggers = _triggers(sales)
+    contacts = [
+        {"contactid": f"22222222-2222-4222-8222-{n:012d}", "lastname": "L"} for n in range(5)
+    ]
+    sales.load({"contacts": contacts})
+    before = {
+        c["contactid"]: _version(sales, "contact", "contactid", c["contactid"]) for c in contacts
+    }
+    # Quotes make three of them active customers: the plug-in's bulk update numbers them.
+    quoted = [c["contactid"] for c in contacts[:3]]
+    sales.load(
+        {
+            "quotes": [
+                {"name": "Q", "customerid_contact@odata.bind": f"/contacts({i})"} for i in quoted
+            ]
+        }
+    )
+    after = {i: _version(sales, "contact", "contactid", i) for i in before}
+    assert len(set(after.values())) == len(after)
+    assert all(after[i] > max(before.values()) for i in quoted)
+    assert all(after[i] == before[i] for i in before if i not in quoted)
+    assert _triggers(sales) == triggers
+    # The triggers number what any other write changes, above every number given so far.
+    sales.store.db.execute(
+        "UPDATE contact SET jobtitle = 'Buyer' WHERE contactid = ?", (quoted[0],)
+    )
+    assert _version(sales, "contact", "contactid", quoted[0]) > max(after.values())
+    # A load refused half-way leaves them too.
+    with pytest.raises(InputError):
+        sales.load({"contacts": [{"lastname": "M"}, {"contactid": quoted[1], "lastname": "Twice"}]})
+    assert _triggers(sales) == triggers

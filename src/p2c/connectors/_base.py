@@ -110,6 +110,12 @@ class Source(_Closing, abc.ABC):
         (for a progress display); None when it cannot."""
         return None
 
+    def last(self, request: ReadRequest) -> Record | None:
+        """The last record ``read(request)`` would give (in ``request.order_by`` order, then
+        the key), found without reading the others; None when there is none or the source
+        cannot find it cheaply (an incremental cursor then passes only the records read)."""
+        return None
+
     def watermark(self, entity: str) -> str | None:
         """The column that says when a record last changed (``modifiedon``), for incremental
         reads ordered by it; None when the source has none (every run reads everything)."""

@@ -32,6 +32,7 @@ from p2c.sandbox import (
     SalesSandbox,
     UpgradeReport,
     count,
+    select,
     select_rows,
 )
 
@@ -68,6 +69,22 @@ class SandboxSource(Source):
             page_size=request.page_size,
             order=[(column, False) for column in request.order_by],
         )
+
+    def last(self, request: ReadRequest) -> Record | None:
+        """One query that walks the order's index backwards (``LIMIT 1``)."""
+        entity, visible, resolve = self._entity(request.entity)
+        pages = select(
+            self.system.store,
+            entity,
+            columns=request.columns,
+            lookups=request.lookups,
+            where=request.filter,
+            visible=visible,
+            resolve=resolve,
+            order=[(column, True) for column in request.order_by or entity.key],
+            limit=1,
+        )
+        return next((page[0] for page in pages if page), None)
 
     def count(self, request: ReadRequest) -> int:
         entity, visible, resolve = self._entity(request.entity)

@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from p2c.connectors import ReadRequest, Source
 from p2c.engine._records import Cursor
 from p2c.odata import Compare, Filter, Logical
 from p2c.templates import Copy, Leg, Transform
@@ -137,6 +138,28 @@ class Incremental:
             return None
         self.last_value, self.last_key = found[0], json.dumps(found[1])
         return self.state()
+
+    def pass_left_out(self, source: Source, entity: str) -> bool:
+        """After a whole read, move on to the source's last settled record, whether the leg's
+        filter took it or not, so that the next read does not scan again the records the
+        filter left out (a record left out that changes later gets a later timestamp, after
+        the cursor). Returns whether the cursor moved: the caller saves it once the read's
+        batches are committed.
+        """
+        if not self.watermark:
+            return False
+        try:
+            after = self.where()
+        except CursorProblem:
+            return False
+        # Settled to the second whatever the values' precision; as text too ("10:00:00.5Z"
+        # sorts before "10:00:00Z"). The record found is checked as a page's last one is.
+        bound = self.settled.replace(microsecond=0) - timedelta(seconds=1)
+        settled: Filter = Compare("le", self.watermark, bound.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        where = settled if after is None else Logical("and", settled, after)
+        order = (self.watermark, *self.key)
+        last = source.last(ReadRequest(entity, order, (), where, page_size=1, order_by=order))
+        return last is not None and self.advance([last]) is not None
 
     def state(self, delta: str | None = None) -> Cursor:
         """The persisted form: the position reached, with a change tracking token."""

@@ -300,8 +300,8 @@ class LegRun(PartitionedReads):
         for page in self._read(source, request):
             records = page if self.rows is None else RowRecords(self.rows.names, page)
             self._process(page, destination, skip_unchanged, cursor.advance(records))
-        if tracking is not None:
-            self._save_delta(cursor.state(tracking.token))
+        if cursor.pass_left_out(source, entity) or tracking is not None:
+            self._save_delta(cursor.state(tracking.token if tracking else None))
 
     def _expect(self, total: Callable[[], int | None]) -> None:
         """Tell the progress display how many records the pass about to start reads (the

@@ -94,6 +94,8 @@ class PartitionedReads:
         position = furthest(results)
         if position is not None:
             cursor.last_value, cursor.last_key = position
+        # The partitions read the whole source: as after a whole read in one pass.
+        cursor.pass_left_out(source, self.leg.source.entity)
         self.outcome.notes.append(
             f"first sync of {total:,} records read in {len(parts)} key-range partitions in parallel"
         )

@@ -24,6 +24,7 @@ from typing import Any
 from p2c._errors import NotFoundError
 from p2c.dynamics import ACTIVITY_SETS, P2C_SOLUTION, SALES, format_number, utc_now, utc_text
 from p2c.sandbox._store import Store, chunks
+from p2c.sandbox._versions import numbered_here, stamp_sql, stamped
 
 FIRST_NUMBER = 1000
 SEQUENCES = {"contact": "CON", "account": "ACC"}
@@ -153,13 +154,16 @@ class P2CSolution:
         """PostOperation quote/order/invoice steps: the customer contact becomes active."""
         now = utc_text(utc_now())
         changed = 0
-        for part in chunks(list(set(contact_ids))):
-            marks = ", ".join("?" * len(part))
-            changed += self.store.change(
-                "UPDATE contact SET msdynce_isactivecustomer = 1, modifiedon = ? "
-                f"WHERE msdynce_isactivecustomer = 0 AND contactid IN ({marks})",
-                (now, *part),
-            )
+        contact = SALES.entity("contact")
+        with self.store.transaction(), numbered_here(self.store, contact):
+            for part in chunks(list(set(contact_ids))):
+                marks = ", ".join("?" * len(part))
+                changed += self.store.change(
+                    f"UPDATE contact SET msdynce_isactivecustomer = 1, modifiedon = ?, "
+                    f"{stamp_sql()} WHERE msdynce_isactivecustomer = 0 AND contactid IN ({marks})",
+                    (now, *part),
+                )
+            stamped(self.store, contact)
         return changed
 
     # upgrade script ----------------------------------------------------------------------------

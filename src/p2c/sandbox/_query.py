@@ -19,6 +19,7 @@ from p2c._errors import ConfigError
 from p2c.dynamics import Entity, FieldType
 from p2c.odata import Filter, to_sql
 from p2c.sandbox._bodies import navigation_properties
+from p2c.sandbox._keyset import split_keyset
 from p2c.sandbox._store import Store, pages
 
 Record = dict[str, Any]
@@ -127,13 +128,20 @@ class _Query:
     ) -> tuple[str, list[Any]]:
         conditions: list[str] = []
         params: list[Any] = []
-        if tree is not None:
 
-            def convert(field: str, value: Any) -> Any:
-                return int(value) if isinstance(value, bool) else value
+        def convert(field: str, value: Any) -> Any:
+            return int(value) if isinstance(value, bool) else value
 
-            condition, params = to_sql(tree, self.filter_sql, convert)
+        # An incremental cursor's "after (watermark, key)" as a row value: the read starts
+        # at the position in the index (see _keyset).
+        rest, keyset = split_keyset(tree) if tree is not None else (None, None)
+        if rest is not None:
+            condition, params = to_sql(rest, self.filter_sql, convert)
             conditions.append(condition)
+        if keyset is not None:
+            columns = [self.filter_sql(name) for name in keyset.columns]
+            conditions.append(f"(({', '.join(columns)}) > ({', '.join('?' * len(columns))}))")
+            params += [convert(c, v) for c, v in zip(keyset.columns, keyset.values, strict=True)]
         if after is not None:
             # Keyset continuation: rows that sort after ``after`` in the read's order (the
             # ascending ``$orderby`` columns, then the key); row values compare column by

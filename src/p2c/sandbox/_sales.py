@@ -28,7 +28,7 @@ from p2c.sandbox._p2c import P2CSolution, UpgradeReport
 from p2c.sandbox._query import select
 from p2c.sandbox._store import Store
 from p2c.sandbox._versions import COLUMN as VERSION
-from p2c.sandbox._versions import install_row_versions, next_versions
+from p2c.sandbox._versions import install_row_versions, next_versions, numbered_here
 
 ROOT_BUSINESS_UNIT = "Contoso Sales"
 CURRENCIES = (
@@ -490,7 +490,8 @@ class SalesSandbox:
             for row, version in zip(rows, next_versions(self.store, len(rows)), strict=True):
                 row[VERSION] = version
         columns = entity.columns
-        self.store.insert(entity, columns, ([row.get(c) for c in columns] for row in rows))
+        with numbered_here(self.store, entity):
+            self.store.insert(entity, columns, ([row.get(c) for c in columns] for row in rows))
         self._created_ids[entity.name] = [row[entity.key[0]] for row in rows]
         if solution and entity.entity_set in ACTIVITY_SETS:
             self.solution.mark_active_customers(
