@@ -128,9 +128,9 @@ def _throttled_round(budget: RedisBudget, admitted: int, pause: float) -> None:
 
 def _learnt(client: redis.Redis, budget: RedisBudget) -> dict[str, float]:
     """What the budget learnt of the window (milliseconds), and the probe in flight."""
-    state = {k.decode(): v.decode() for k, v in client.hgetall(budget.state).items()}
-    learnt = {k: float(state[k]) for k in ("quota", "span", "floor") if k in state}
-    return learnt | {"probe": 1.0 if state.get("probe") else 0.0}
+    quota, span, floor, probe = client.hmget(budget.state, ["quota", "span", "floor", "probe"])
+    learnt = {"quota": quota, "span": span, "floor": floor}
+    return {k: float(v) for k, v in learnt.items() if v is not None} | {"probe": float(bool(probe))}
 
 
 def _answered(budget: RedisBudget, pause: float | None = None) -> None:
@@ -174,7 +174,7 @@ def test_past_the_quota_one_probe_goes_three_quarters_up_the_window(client: redi
     fourth = _entered(one)
     assert not fourth.wait(0.3)
     assert fourth.wait(3)
-    assert 0.6 <= time.monotonic() - sent
+    assert time.monotonic() - sent >= 0.6
     assert _learnt(client, one)["probe"] == 1.0
 
 
