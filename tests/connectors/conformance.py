@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -149,9 +150,12 @@ class ConnectorConformance:
     kind: ClassVar[ConnectionType[Any]]
     """The registry entry under test."""
     through_emulator: ClassVar[bool] = False
+    """Whether the type's connections reach the workspace through the emulator (HTTPS)."""
     layout: ClassVar[str] = "paths"
     """The emulator's layout: ``paths`` (``{base}/sales``) or ``ports`` (a host root each)."""
-    """Whether the type's connections reach the workspace through the emulator (HTTPS)."""
+    finds_last: ClassVar[bool] = True
+    """Whether its sources find a read's last record without reading the others
+    (``Source.last``); one that cannot answers None, and a cursor passes only what it read."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -320,6 +324,25 @@ class ConnectorConformance:
         assert sorted(records, key=key) == sorted(in_process(world, "finops", request), key=key)
         assert world.source("finops").record_key("CustomersV2") == ("dataAreaId", "CustomerAccount")
 
+    @reads("finops")
+    def test_the_last_finops_record_found_is_the_last_one_read(self, world: World) -> None:
+        store = FinOpsSandbox(world.root / "sandbox/finops.db")
+        store.upsert("CustomersV2", [*customers(7), *customers(2, 10, CustomerGroupId="20")])
+        store.close()
+        order = ("dataAreaId", "CustomerAccount")
+        request = ReadRequest(
+            "CustomersV2",
+            (*order, "OrganizationName"),
+            filter=parse_filter("CustomerGroupId eq '10'"),
+            page_size=3,
+            order_by=order,
+        )
+        records = [r for page in read_all(world, "finops", request) for r in page]
+        source = world.source("finops")
+        assert source.last(request) == (records[-1] if self.finds_last else None)
+        none = replace(request, filter=parse_filter("CustomerGroupId eq 'none'"))
+        assert source.last(none) is None
+
     @reads("sales")
     def test_rows_are_the_records_values_in_the_order_of_the_names(self, world: World) -> None:
         request = ReadRequest(
@@ -352,8 +375,7 @@ class ConnectorConformance:
         )
         records = [r for page in read_all(world, "sales", request) for r in page]
         source = world.source("sales")
-        # A source may not find it cheaply (None): the cursor then passes only what it read.
-        assert source.last(request) in (None, records[-1])
+        assert source.last(request) == (records[-1] if self.finds_last else None)
         none = ReadRequest("contacts", order, filter=parse_filter("lastname eq 'Nobody'"))
         assert source.last(none) is None
 

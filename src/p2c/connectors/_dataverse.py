@@ -94,6 +94,60 @@ def render_filter(entity: Entity, tree: Filter) -> str:
     return to_odata(tree)
 
 
+class _Query:
+    """A read request as Web API query options, and the conversion of what it answers."""
+
+    def __init__(self, request: ReadRequest) -> None:
+        self.entity = entity = SALES.entity(request.entity)
+        columns = list(dict.fromkeys(request.columns))
+        self.paths = [_navigations(entity, p) for p in dict.fromkeys(request.lookups)]
+        select: list[str] = []
+        self.lookups: list[str] = []
+        self.money: list[str] = []
+        for name in columns:
+            field = entity.by_name.get(name)
+            if field is not None and field.type is FieldType.LOOKUP:
+                select.append(f"_{name}_value")
+                self.lookups.append(name)
+            else:
+                select.append(name)
+                if field is not None and field.type is FieldType.MONEY:
+                    self.money.append(name)
+        self.plain = [c for c in columns if c not in self.lookups]
+        order = request.order_by or entity.key
+        self.params = {"$select": ",".join(select), "$orderby": ",".join(order)}
+        expand: dict[str, list[str]] = {}
+        for path in self.paths:
+            for nav in path.navigations:
+                expand.setdefault(nav, [])
+                if path.column not in expand[nav]:
+                    expand[nav].append(path.column)
+        if expand:
+            self.params["$expand"] = ",".join(
+                f"{nav}($select={','.join(cols)})" for nav, cols in expand.items()
+            )
+        if request.filter is not None:
+            self.params["$filter"] = render_filter(entity, request.filter)
+
+    def convert(self, raw: dict[str, Any]) -> Record:
+        record = {name: raw.get(name) for name in self.plain}
+        for name in self.lookups:
+            record[name] = raw.get(f"_{name}_value")
+        for name in self.money:
+            value = record[name]
+            if isinstance(value, int) and not isinstance(value, bool):
+                record[name] = float(value)
+        for path in self.paths:
+            value = None
+            for nav in path.navigations:
+                target = raw.get(nav)
+                if isinstance(target, dict) and target.get(path.column) is not None:
+                    value = target[path.column]
+                    break
+            record[path.name] = value
+        return record
+
+
 class DataverseSource(Source):
     """Reads Sales through the Web API."""
 
@@ -107,58 +161,21 @@ class DataverseSource(Source):
         return "modifiedon" if "modifiedon" in SALES.entity(entity).by_name else None
 
     def read(self, request: ReadRequest) -> Iterator[list[Record]]:
-        entity = SALES.entity(request.entity)
-        columns = list(dict.fromkeys(request.columns))
-        paths = [_navigations(entity, p) for p in dict.fromkeys(request.lookups)]
-        select = []
-        lookups: list[str] = []
-        money: list[str] = []
-        for name in columns:
-            field = entity.by_name.get(name)
-            if field is not None and field.type is FieldType.LOOKUP:
-                select.append(f"_{name}_value")
-                lookups.append(name)
-            else:
-                select.append(name)
-                if field is not None and field.type is FieldType.MONEY:
-                    money.append(name)
-        expand: dict[str, list[str]] = {}
-        for path in paths:
-            for nav in path.navigations:
-                expand.setdefault(nav, [])
-                if path.column not in expand[nav]:
-                    expand[nav].append(path.column)
-        order = request.order_by or entity.key
-        params = {"$select": ",".join(select), "$orderby": ",".join(order)}
-        if expand:
-            params["$expand"] = ",".join(
-                f"{nav}($select={','.join(cols)})" for nav, cols in expand.items()
-            )
-        if request.filter is not None:
-            params["$filter"] = render_filter(entity, request.filter)
+        query = _Query(request)
         page_size = min(request.page_size, self.session.connection.page_size)
         headers = {"Prefer": f"odata.maxpagesize={page_size}"}
-        plain = [c for c in columns if c not in lookups]
+        yield from read_pages(
+            self.session, query.entity.entity_set, query.params, headers, query.convert
+        )
 
-        def convert(raw: dict[str, Any]) -> Record:
-            record = {name: raw.get(name) for name in plain}
-            for name in lookups:
-                record[name] = raw.get(f"_{name}_value")
-            for name in money:
-                value = record[name]
-                if isinstance(value, int) and not isinstance(value, bool):
-                    record[name] = float(value)
-            for path in paths:
-                value = None
-                for nav in path.navigations:
-                    target = raw.get(nav)
-                    if isinstance(target, dict) and target.get(path.column) is not None:
-                        value = target[path.column]
-                        break
-                record[path.name] = value
-            return record
-
-        yield from read_pages(self.session, entity.entity_set, params, headers, convert)
+    def last(self, request: ReadRequest) -> Record | None:
+        """One request: the order reversed, ``$top=1``."""
+        query = _Query(request)
+        order = request.order_by or query.entity.key
+        params = query.params | {"$orderby": ",".join(f"{c} desc" for c in order), "$top": "1"}
+        body = self.session.get_json(query.entity.entity_set, params=params)
+        found = body.get("value") or []
+        return query.convert(found[0]) if found else None
 
     def changes(self, entity: str, token: str | None) -> Changes | None:
         """Dataverse change tracking: ``token`` is the delta link of the last read. Without

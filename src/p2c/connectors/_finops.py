@@ -102,6 +102,25 @@ class FinOpsSource(Source):
         return _MODIFIED.get(entity.lower())
 
     def read(self, request: ReadRequest) -> Iterator[list[Record]]:
+        columns, params = self._query(request)
+        if request.order_by:
+            params["$orderby"] = ",".join(request.order_by)
+        page_size = min(request.page_size, self.session.connection.page_size, 10_000)
+        headers = {"Prefer": f"odata.maxpagesize={page_size}"}
+        yield from read_pages(
+            self.session, request.entity, params, headers, lambda raw: _plain(raw, columns)
+        )
+
+    def last(self, request: ReadRequest) -> Record | None:
+        """One request: the order reversed, ``$top=1``."""
+        columns, params = self._query(request)
+        order = request.order_by or self.record_key(request.entity)
+        params |= {"$orderby": ",".join(f"{c} desc" for c in order), "$top": "1"}
+        found = self.session.get_json(request.entity, params=params).get("value") or []
+        return _plain(found[0], columns) if found else None
+
+    def _query(self, request: ReadRequest) -> tuple[list[str], dict[str, str]]:
+        """The columns read and the query options every read of ``request`` has."""
         if request.lookups:
             raise ConfigError(
                 f"{request.entity}: lookup paths ({', '.join(request.lookups)}) are a Sales "
@@ -114,13 +133,7 @@ class FinOpsSource(Source):
             params["cross-company"] = "true"
         if request.filter is not None:
             params["$filter"] = to_odata(request.filter)
-        if request.order_by:
-            params["$orderby"] = ",".join(request.order_by)
-        page_size = min(request.page_size, self.session.connection.page_size, 10_000)
-        headers = {"Prefer": f"odata.maxpagesize={page_size}"}
-        yield from read_pages(
-            self.session, request.entity, params, headers, lambda raw: _plain(raw, columns)
-        )
+        return columns, params
 
     def close(self) -> None:
         self.session.close()
