@@ -1,7 +1,6 @@
 """The integration engine: plan projects, compile mappings, run tasks, keep state."""
 
 from p2c.engine._cancel import CancelToken, RunAbandoned
-from p2c.engine._leg import RunOptions
 from p2c.engine._mapping import CompiledMap, compile_map
 from p2c.engine._partition import Partition, Partitioner, PartitionResult
 from p2c.engine._plan import PlannedProject, plan
@@ -9,6 +8,7 @@ from p2c.engine._records import (
     Cursor,
     LegId,
     QueuedRecord,
+    RunOptions,
     RunStatus,
     TaskCounts,
     record_label,

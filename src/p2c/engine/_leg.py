@@ -6,7 +6,7 @@ Pages stream through: memory holds one page at a time, whatever the data size.
 
 from __future__ import annotations
 
-__all__ = ["LegRun", "RunOptions"]
+__all__ = ["LegRun"]
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -26,7 +26,15 @@ from p2c.engine._mapping import compile_map
 from p2c.engine._organization import OrganizationResolver
 from p2c.engine._page import Digests, RowPage, tally
 from p2c.engine._partition import Partition, Partitioner
-from p2c.engine._records import Cursor, ErrorRow, LegId, TaskCounts, record_label
+from p2c.engine._records import (
+    Cursor,
+    ErrorRow,
+    LegId,
+    LegOutcome,
+    RunOptions,
+    ThresholdExceeded,
+    record_label,
+)
 from p2c.engine._state import StateStore
 from p2c.odata import Filter, Logical, parse_filter
 from p2c.templates import Leg
@@ -47,35 +55,6 @@ class _Batch:
     errors: list[ErrorRow] = field(default_factory=list)
     # Queued records found unchanged: fine now, so off the error queue.
     settled: list[str] = field(default_factory=list)
-
-
-class ThresholdExceeded(Exception):
-    """More records failed than the task allows."""
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """How a run treats its legs.
-
-    Args:
-        full: Ignore cursors and value digests: read and write every record.
-        dry_run: Read, map and preview; write nothing to the destination or the state.
-        retry_keys: Only these queued source keys per leg are read and written (``p2c retry``).
-        retry_only: Run only the retry pass (no incremental pass).
-    """
-
-    full: bool = False
-    dry_run: bool = False
-    retry_only: bool = False
-    retry_keys: dict[LegId, list[str]] | None = None
-
-
-@dataclass
-class LegOutcome:
-    counts: TaskCounts = field(default_factory=TaskCounts)
-    notes: list[str] = field(default_factory=list)
-    examples: list[str] = field(default_factory=list)
-    stopped: str | None = None
 
 
 class LegRun(PartitionedReads):
@@ -456,12 +435,7 @@ class LegRun(PartitionedReads):
         if self.options.dry_run:
             note_failures(self.outcome.examples, errors)
         self.progress(self.label, len(page))
-        if self.threshold is not None and counts.failed > self.threshold:
-            raise ThresholdExceeded(
-                f"stopped after {counts.failed} failed records, over the task's threshold of "
-                f"{self.threshold} (max_failed_records); fix them (`p2c errors`) and run "
-                "again: the records not read yet are read next run"
-            )
+        self._check_threshold()
         return keys
 
     def _write(

@@ -8,19 +8,16 @@ __all__ = ["PartitionedReads"]
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from p2c.connectors import Destination, ReadRequest, Source
 from p2c.engine._cancel import RunCancelled
 from p2c.engine._cursor import Incremental
 from p2c.engine._partition import Partition, Partitioner, furthest, key_range
-from p2c.engine._records import Cursor, LegId
+from p2c.engine._records import Cursor, LegId, LegOutcome
 from p2c.odata import Filter
 from p2c.templates import Leg
 from p2c.workspace import Project, Workspace
-
-if TYPE_CHECKING:  # the leg run imports this module
-    from p2c.engine._leg import LegOutcome
 
 
 class PartitionedReads:

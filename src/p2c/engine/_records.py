@@ -1,5 +1,6 @@
 """The records the engine and its state database pass around: a leg's identity, counts,
-a run's status, a failed record, a cursor, a queued failure, and how messages name a record."""
+a run's status and options, a leg's outcome, a failed record, a cursor, a queued failure,
+and how messages name a record."""
 
 from __future__ import annotations
 
@@ -7,14 +8,17 @@ __all__ = [
     "Cursor",
     "ErrorRow",
     "LegId",
+    "LegOutcome",
     "QueuedRecord",
+    "RunOptions",
     "RunStatus",
     "TaskCounts",
+    "ThresholdExceeded",
     "record_label",
 ]
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -107,3 +111,32 @@ def record_label(destination_key: str | None, source_key: str, name: str | None 
     destination key is not known (``source record c0…``)."""
     label = destination_key or f"source record {source_key}"
     return f"{label} ({name})" if name else label
+
+
+class ThresholdExceeded(Exception):
+    """More records failed than the task allows."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a run treats its legs.
+
+    Args:
+        full: Ignore cursors and value digests: read and write every record.
+        dry_run: Read, map and preview; write nothing to the destination or the state.
+        retry_keys: Only these queued source keys per leg are read and written (``p2c retry``).
+        retry_only: Run only the retry pass (no incremental pass).
+    """
+
+    full: bool = False
+    dry_run: bool = False
+    retry_only: bool = False
+    retry_keys: dict[LegId, list[str]] | None = None
+
+
+@dataclass
+class LegOutcome:
+    counts: TaskCounts = field(default_factory=TaskCounts)
+    notes: list[str] = field(default_factory=list)
+    examples: list[str] = field(default_factory=list)
+    stopped: str | None = None

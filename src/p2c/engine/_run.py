@@ -28,12 +28,12 @@ from p2c._errors import ExitCode, NotFoundError, P2CError
 from p2c.config import check_organizations
 from p2c.connectors import DryRun
 from p2c.engine._cancel import CancelToken, RunAbandoned, RunCancelled
-from p2c.engine._leg import Expected, LegRun, RunOptions
+from p2c.engine._leg import Expected, LegRun
 from p2c.engine._lock import STALE_AFTER, ProjectLocks
 from p2c.engine._partition import Partition, Partitioner, PartitionResult
 from p2c.engine._plan import PlannedProject, plan
 from p2c.engine._pulse import Pulse
-from p2c.engine._records import LegId, RunStatus, TaskCounts
+from p2c.engine._records import LegId, RunOptions, RunStatus, TaskCounts
 from p2c.engine._state import StateStore
 from p2c.templates import Leg
 from p2c.workspace import Workspace
