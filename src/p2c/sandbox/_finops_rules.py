@@ -54,14 +54,6 @@ class _CompanyRules(EntityRules[FinOpsSandbox]):
     def company_flag(self) -> str:
         return self.missing("LegalEntities", LegalEntityId="dataAreaId")
 
-    def party_flags(self, number: str) -> str:
-        """A party number given twice in a page: its rows go record by record, so that the
-        party's name is the last one's, as there."""
-        return (
-            f"s.{_q(number)} IN (SELECT {_q(number)} FROM {{stage}} "
-            f"GROUP BY {_q(number)} HAVING count(*) > 1)"
-        )
-
     def parties_sql(self, number: str, kind: str, name: str) -> str:
         return (
             f'INSERT INTO {self.table("Parties")} ("PartyNumber", "PartyType", "Name") '
@@ -148,7 +140,6 @@ class CustomerRules(_CompanyRules):
             _site_flag(self),
             # A new customer without a party number takes one of the sequence, in order.
             f"s.p2c_status = 'created' AND {_empty('PartyNumber')}",
-            self.party_flags("PartyNumber"),
         ]
         name = (
             f"CASE WHEN {person} THEN {_joined('PersonFirstName', 'PersonLastName')} "
@@ -161,6 +152,9 @@ class CustomerRules(_CompanyRules):
             ),
             flags=tuple(flags),
             after_write=(self.parties_sql("PartyNumber", 's."PartyType"', name),),
+            # A party number given twice in a page: its rows go record by record, so that
+            # the party's name is the last one's, as there.
+            unique=("PartyNumber",),
         )
 
     def after_write(self, rows: Sequence[dict[str, Any]]) -> None:
@@ -216,12 +210,12 @@ class ContactPersonRules(_CompanyRules):
             f"{_filled('DecisionMakingRoleCode')} AND "
             + self.missing("DecisionMakingRoles", DecisionMakingRoleCode="DecisionMakingRoleCode"),
             _address_flag(self, self.entity, "PrimaryAddress"),
-            self.party_flags("ContactPersonPartyNumber"),
         ]
         name = _joined("FirstName", "LastName")
         return SetRules(
             flags=tuple(flags),
             after_write=(self.parties_sql("ContactPersonPartyNumber", "'Person'", name),),
+            unique=("ContactPersonPartyNumber",),
         )
 
     def after_write(self, rows: Sequence[dict[str, Any]]) -> None:
