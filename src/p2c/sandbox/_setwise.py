@@ -136,6 +136,9 @@ def _all_different(
     """Whether no two rows have equal values at these positions, compared as the staged
     values compare in SQL, or more loosely (Python folds the case of all letters, SQLite of
     ASCII ones; every value was bound, so each is hashable)."""
+    if not any(folds):
+        values: Sequence[Any] = list(map(operator.itemgetter(*positions), rows))
+        return len(set(values)) == len(values)
     columns = []
     for position, fold in zip(positions, folds, strict=True):
         column: Sequence[Any] = list(map(operator.itemgetter(position), rows))
@@ -143,7 +146,7 @@ def _all_different(
             lowered = {v: _folded(v) for v in set(column)}
             column = list(map(lowered.__getitem__, column))
         columns.append(column)
-    values = columns[0] if len(columns) == 1 else list(zip(*columns, strict=True))
+    values = list(zip(*columns, strict=True))
     return len(set(values)) == len(values)
 
 
