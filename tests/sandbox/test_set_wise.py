@@ -281,3 +281,26 @@ def test_a_page_of_one_shape_goes_set_wise(finops: FinOpsSandbox, given_as: str)
         setwise.SetWisePage.finish = finish  # type: ignore[method-assign]
     assert [o.status for o in outcomes] == ["failed", *["created"] * 4]
     assert taken == [4]
+
+
+@pytest.mark.parametrize("set_wise", [True, False])
+def test_the_records_written_and_only_they_are_stamped(cds: CDSHub, set_wise: bool) -> None:
+    """The modified stamp goes on created and updated records, not on unchanged or refused
+    ones, on both paths (the set-wise path stamps them as it writes them)."""
+
+    def account(number: str, name: str) -> dict[str, Any]:
+        return {"Organization_OrganizationId": "ORG001", "AccountNumber": number, "Name": name}
+
+    def stamps() -> dict[str, str]:
+        return {r["AccountNumber"]: r["ModifiedOn"] for r in cds.export("Account")}
+
+    cds.upsert("Account", [account("A1", "x"), account("A2", "x")], set_wise=set_wise)
+    before = stamps()
+    assert len(set(before.values())) == 1 and None not in before.values()
+    page = [account("A1", "y"), account("A2", "x"), account("A3", "z"), account("A4", "")]
+    outcomes = cds.upsert("Account", page, set_wise=set_wise)
+    assert [o.status for o in outcomes] == ["updated", "unchanged", "created", "failed"]
+    after = stamps()
+    assert after["A2"] == before["A2"]
+    assert after["A1"] == after["A3"] > before["A1"]
+    assert "A4" not in after

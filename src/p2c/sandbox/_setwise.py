@@ -250,18 +250,23 @@ class _Page:
                 f"WHERE NOT s.p2c_bad AND s.p2c_status = 'created' AND s.{_q(name)} IS NOT ({sql})"
             )
 
-    def write(self, stamp: str | None) -> None:
+    def write(self, stamp: str | None, restamp: bool) -> None:
+        """The written rows into the target, the modified field stamped on the way (and on
+        the staged rows only when ``restamp``: the side effects read them)."""
         written = "NOT p2c_bad AND p2c_status IN ('created', 'updated')"
         modified = self.entity.modified_field
-        if modified and stamp is not None:
+        stamped = modified is not None and stamp is not None
+        if modified is not None and stamped and restamp:
             self.run(f"UPDATE {self.stage_name} SET {_q(modified)} = ? WHERE {written}", (stamp,))
+        values = ", ".join("?" if stamped and f == modified else _q(f) for f in self.fields)
         columns = ", ".join(_q(f) for f in self.fields)
         updates = ", ".join(f"{_q(f)} = excluded.{_q(f)}" for f in self.fields if f not in self.key)
         conflict = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
         self.run(
-            f"INSERT INTO {self.target} ({columns}) SELECT {columns} FROM {self.stage_name} "
+            f"INSERT INTO {self.target} ({columns}) SELECT {values} FROM {self.stage_name} "
             f"WHERE {written} ORDER BY seq "
-            f"ON CONFLICT ({', '.join(_q(k) for k in self.key)}) {conflict}"
+            f"ON CONFLICT ({', '.join(_q(k) for k in self.key)}) {conflict}",
+            (stamp,) if stamped else (),
         )
 
     def flagged(self) -> list[int]:
@@ -408,7 +413,7 @@ class SetWisePage:
         """Write the records no check flagged; their outcomes, in page order."""
         page = self.page
         assert page is not None and self.rules is not None
-        page.write(stamp)
+        page.write(stamp, restamp=bool(self.rules.after_write))
         written = (
             f"{page.stage_name} AS s WHERE NOT s.p2c_bad "
             "AND s.p2c_status IN ('created', 'updated') ORDER BY s.seq"
