@@ -100,6 +100,14 @@ def _python_types_ok(
     return True
 
 
+def _not_text(column: str) -> str:
+    """A value that is neither text nor NULL (NULL when it is NULL): in SQLite's order of
+    values, numbers sort below every text and blobs above, and '' and X'' are the least
+    text and blob. Half the time of ``typeof(…) NOT IN ('text', 'null')``; the staged
+    columns have no affinity, so nothing is converted before the comparison."""
+    return f"{column} < '' OR {column} >= X''"
+
+
 def _intake_flags(entity: Entity, names: tuple[str, ...]) -> list[str]:
     """What the shape's intake refuses, as predicates on the raw staged values. (An UPDATE
     over the staged page evaluates these faster than the staging INSERT would, on its
@@ -109,7 +117,7 @@ def _intake_flags(entity: Entity, names: tuple[str, ...]) -> list[str]:
         field = entity.by_name[name]
         column = f"s.{_q(name)}"
         if field.type is FieldType.STRING:
-            flags.append(f"typeof({column}) NOT IN ('text', 'null')")
+            flags.append(_not_text(column))
             if field.max_length is not None:
                 flags.append(f"length({column}) > {int(field.max_length)}")
             if field.fold_case:  # SQLite folds ASCII only: others take the per-record path
@@ -117,10 +125,7 @@ def _intake_flags(entity: Entity, names: tuple[str, ...]) -> list[str]:
         elif field.type in (FieldType.ENUM, FieldType.NOYES):
             symbols = field.options if field.type is FieldType.ENUM else ("Yes", "No")
             listed = ", ".join(_literal(v) for v in symbols)
-            flags.append(
-                f"({column} IS NOT NULL AND (typeof({column}) <> 'text' OR {column} "
-                f"NOT IN ({listed})))"
-            )
+            flags.append(f"{_not_text(column)} OR {column} NOT IN ({listed})")
     for name in entity.key:
         flags.append(f"(s.{_q(name)} IS NULL OR s.{_q(name)} = '')")
     return flags
