@@ -55,9 +55,11 @@ class _CompanyRules(EntityRules[FinOpsSandbox]):
         return self.missing("LegalEntities", LegalEntityId="dataAreaId")
 
     def parties_sql(self, number: str, kind: str, name: str) -> str:
+        """The parties of the rows written, in party-number order (each number once: a
+        number given twice goes record by record)."""
         return (
             f'INSERT INTO {self.table("Parties")} ("PartyNumber", "PartyType", "Name") '
-            f"SELECT s.{_q(number)}, {kind}, {name} FROM {{written}} "
+            f"SELECT s.{_q(number)}, {kind}, {name} FROM {{written}} ORDER BY s.{_q(number)} "
             'ON CONFLICT ("PartyNumber") DO UPDATE SET "PartyType" = excluded."PartyType", '
             '"Name" = excluded."Name"'
         )
