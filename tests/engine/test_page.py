@@ -85,3 +85,21 @@ def test_tally_counts_statuses_and_names_destination_keys() -> None:
     assert failed == [2]
     assert (counts.created, counts.updated, counts.unchanged, counts.failed) == (1, 1, 1, 0)
     assert heard == [(0, "usmf/C1"), (1, "C2"), (3, "7")]
+
+
+def test_tally_without_a_listener_is_the_same_tally() -> None:
+    """The quick tally (no listener, every key value a text) and the record-by-record one
+    (a listener, or a key value of another type) agree."""
+    results = [
+        Outcome(("usmf", "C1"), WriteStatus.CREATED),
+        Outcome(("C2",), WriteStatus.UPDATED),
+        Outcome(("usmf", "C3"), WriteStatus.FAILED, "Name", "bad"),
+        Outcome(("usmf", "C4"), WriteStatus.UNCHANGED),
+        Outcome(("usmf", "C5"), WriteStatus.CREATED),
+    ]
+    for page in (results, results[:2], [*results, Outcome((7,), WriteStatus.CREATED)]):
+        keys, digests = list("abcdef"[: len(page)]), list("123456"[: len(page)])
+        quick, slow = TaskCounts(), TaskCounts()
+        expected = tally(page, keys, digests, slow, lambda i, k: None)
+        assert tally(page, keys, digests, quick) == expected
+        assert quick == slow

@@ -2,7 +2,8 @@
 leaves the records that the per-record path gives and leaves, whatever the page holds.
 
 Hypothesis makes pages of valid and invalid records (unknown companies, groups, countries,
-sites and warehouses, missing names and keys, values over their length or of the wrong type,
+sites and warehouses, missing names and keys, values over their length or of the wrong type
+(numbers and bytes for texts and yes/no values among them),
 keys and party numbers given twice, records that exist already) and runs each through both
 paths on copies of the same system; a page of one set of fields goes set-wise a second time
 as rows (``upsert_rows``, the engine's way), to the same outcomes and contents.
@@ -46,7 +47,7 @@ CUSTOMER_FIELDS: dict[str, st.SearchStrategy[Any]] = {
     "CustomerGroupId": some(["10", "20"], [None, "", "99"]),
     "SalesCurrencyCode": some([None, "", "USD", "EUR"], ["XXX"]),
     "LanguageId": some([None, "en-us"], ["tlh"]),
-    "AddressCity": some([None, "", "Oslo"]),
+    "AddressCity": some([None, "", "Oslo"], [b"Oslo", 7, 2.5]),
     "AddressCountryRegionISOCode": some(["NO", "USA", None, ""], ["ATL"]),
     "AddressCountryRegionId": some([None, "NOR"], ["ATL"]),
     "DeliveryAddressStreet": some([None, "1 Main St"]),
@@ -62,7 +63,7 @@ PERSON_FIELDS: dict[str, st.SearchStrategy[Any]] = {
     "DecisionMakingRoleCode": some([None, "Decision"], ["Boss"]),
     "PrimaryAddressCity": some([None, "Oslo"]),
     "PrimaryAddressCountryRegionISOCode": some([None, "NO"], ["ATL"]),
-    "IsInactive": some([None, "Yes", "No"], ["Perhaps"]),
+    "IsInactive": some([None, "Yes", "No"], ["Perhaps", b"Yes", 1.5]),
     "BirthYear": some([None, 1990], [True, 2**40, "1990"]),
 }
 ACCOUNT_FIELDS: dict[str, st.SearchStrategy[Any]] = {
@@ -281,3 +282,52 @@ def test_a_page_of_one_shape_goes_set_wise(finops: FinOpsSandbox, given_as: str)
         setwise.SetWisePage.finish = finish  # type: ignore[method-assign]
     assert [o.status for o in outcomes] == ["failed", *["created"] * 4]
     assert taken == [4]
+
+
+@pytest.mark.parametrize("set_wise", [True, False])
+def test_the_records_written_and_only_they_are_stamped(cds: CDSHub, set_wise: bool) -> None:
+    """The modified stamp goes on created and updated records, not on unchanged or refused
+    ones, on both paths (the set-wise path stamps them as it writes them)."""
+
+    def account(number: str, name: str) -> dict[str, Any]:
+        return {"Organization_OrganizationId": "ORG001", "AccountNumber": number, "Name": name}
+
+    def stamps() -> dict[str, str]:
+        return {r["AccountNumber"]: r["ModifiedOn"] for r in cds.export("Account")}
+
+    cds.upsert("Account", [account("A1", "x"), account("A2", "x")], set_wise=set_wise)
+    before = stamps()
+    assert len(set(before.values())) == 1 and None not in before.values()
+    page = [account("A1", "y"), account("A2", "x"), account("A3", "z"), account("A4", "")]
+    outcomes = cds.upsert("Account", page, set_wise=set_wise)
+    assert [o.status for o in outcomes] == ["updated", "unchanged", "created", "failed"]
+    after = stamps()
+    assert after["A2"] == before["A2"]
+    assert after["A1"] == after["A3"] > before["A1"]
+    assert "A4" not in after
+
+
+@pytest.mark.parametrize("value", [b"Oslo", 7, 2.5, True])
+@pytest.mark.parametrize("field", ["AddressCity", "IsExternallyMaintained"])
+def test_a_text_of_another_type_takes_the_per_record_path(
+    twins: Callable[[str], Iterator[tuple[KeyedSystem, KeyedSystem, KeyedSystem]]],
+    field: str,
+    value: Any,
+) -> None:
+    """Numbers and bytes given for a text or a yes/no value: the set-wise type check sends
+    them record by record (no other check would: the page is otherwise valid)."""
+    record = {
+        "dataAreaId": "usmf",
+        "CustomerAccount": "C1",
+        "PartyNumber": "P1",
+        "OrganizationName": "Contoso",
+        "CustomerGroupId": "10",
+        "AddressCountryRegionISOCode": "NO",
+        "AddressCity": "Oslo",
+        "IsExternallyMaintained": "Yes",
+    }
+    page = [record, {**record, "CustomerAccount": "C2", "PartyNumber": "P2", field: value}]
+    for fast, rows, slow in twins("finops"):
+        same_everywhere(fast, rows, slow, "CustomersV2", [page])
+        assert [o.status for o in fast.upsert("CustomersV2", page)] == ["unchanged", "failed"]
+        assert contents(fast, "CustomersV2") == contents(slow, "CustomersV2")

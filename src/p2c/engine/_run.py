@@ -28,6 +28,7 @@ from p2c._errors import ExitCode, NotFoundError, P2CError
 from p2c.config import check_organizations
 from p2c.connectors import DryRun
 from p2c.engine._cancel import CancelToken, RunAbandoned, RunCancelled
+from p2c.engine._collector import objects_before_kept
 from p2c.engine._leg import Expected, LegRun
 from p2c.engine._lock import STALE_AFTER, ProjectLocks
 from p2c.engine._partition import Partition, Partitioner, PartitionResult
@@ -241,7 +242,8 @@ class Engine:
             partition=part,
         )
         try:
-            outcome = runner.run()
+            with objects_before_kept():
+                outcome = runner.run()
         except RunCancelled as stop:
             return PartitionResult(
                 runner.outcome.counts, None, runner.outcome.notes, str(stop) or "cancelled"
@@ -445,7 +447,8 @@ class Engine:
     def _run_leg(self, runner: LegRun, leg_id: LegId, task_run: int) -> TaskResult:
         project, task, leg = leg_id.project, leg_id.task, leg_id.leg
         try:
-            outcome = runner.run()
+            with objects_before_kept():
+                outcome = runner.run()
         except RunCancelled as stop:
             counts = runner.outcome.counts
             message = f"{stop}: stopped after a whole batch; the rest is read by the next run"

@@ -170,13 +170,9 @@ class KeyedSystem:
             else:
                 # The flagged records first: they see the system as it was before the page.
                 slow = self._per_record(entity, rules, [records[i] for i in rest], stamp, False)
-                finished = page.finish(stamp)  # by position, in order
+                done = page.finish(stamp)  # the others', in order
                 if rest:
-                    outcomes: dict[int, Outcome] = dict(zip(rest, slow, strict=True))
-                    outcomes.update(finished)
-                    done = [outcomes[i] for i in range(len(records))]
-                else:
-                    done = list(finished.values())
+                    done = _interleave(rest, slow, done)
             if dry_run:
                 raise _RolledBack(done)
         return done
@@ -336,6 +332,21 @@ def _take_slowly(
         if row.get(name) in (None, ""):
             return Rejection(name, f"All fields in the entity key must be provided: {name}.")
     return tuple(row[k] for k in entity.key), row
+
+
+def _interleave(
+    positions: Sequence[int], placed: Sequence[Outcome], others: Sequence[Outcome]
+) -> list[Outcome]:
+    """``placed`` at their ``positions`` (ascending), ``others`` in order around them."""
+    done: list[Outcome] = []
+    taken = 0
+    for position, outcome in zip(positions, placed, strict=True):
+        before = position - len(done)  # the others' outcomes ahead of this one
+        done.extend(others[taken : taken + before])
+        taken += before
+        done.append(outcome)
+    done.extend(others[taken:])
+    return done
 
 
 def _values(rows: list[dict[str, Any]], columns: list[str]) -> list[tuple[Any, ...]]:

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 __all__ = ["SetRules", "SetWisePage"]
 
+import bisect
 import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 import apsw
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
 
 _TEXT = (FieldType.STRING, FieldType.ENUM, FieldType.NOYES)
 _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
+_STATUSES = {s.value: s for s in WriteStatus}
 
 
 @dataclass(frozen=True)
@@ -44,12 +47,19 @@ class SetRules:
         flags: Predicates of rows that ``validate`` may refuse (at least every one it
             refuses): those rows take the per-record path, which says why.
         after_write: Statements run after the write; ``{written}`` is a SELECT's
-            ``FROM … WHERE`` of the rows written (created or updated), in page order.
+            ``FROM … WHERE`` of the rows written (created or updated), in no order: a
+            statement that inserts orders them by the key of the index it inserts into
+            (a large index takes keys in its order much faster than at random).
+        unique: Fields whose value given twice in a page sends the rows that share it
+            record by record (F&O's party numbers: the party's name is the last one's).
+            Said apart from ``flags`` so that a page whose values are all different, seen
+            so in Python, skips the statement.
     """
 
     on_create: tuple[tuple[str, str], ...] = ()
     flags: tuple[str, ...] = ()
     after_write: tuple[str, ...] = ()
+    unique: tuple[str, ...] = ()
 
 
 def _q(name: str) -> str:
@@ -66,7 +76,9 @@ def _literal(value: Any) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def _python_types_ok(entity: Entity, names: tuple[str, ...], rows: list[tuple[Any, ...]]) -> bool:
+def _python_types_ok(
+    entity: Entity, names: tuple[str, ...], rows: Sequence[tuple[Any, ...]]
+) -> bool:
     """Whole numbers, money and yes/no values checked in Python: SQL cannot tell True from 1
     once bound. True when the page has no other value these checks would refuse."""
     for position, name in enumerate(names):
@@ -75,7 +87,7 @@ def _python_types_ok(entity: Entity, names: tuple[str, ...], rows: list[tuple[An
             continue
         options = set(entity.by_name[name].options)
         for row in rows:
-            value = row[position + 1]
+            value = row[position]
             if value is None:
                 continue
             if kind is FieldType.BOOL:
@@ -90,14 +102,24 @@ def _python_types_ok(entity: Entity, names: tuple[str, ...], rows: list[tuple[An
     return True
 
 
+def _not_text(column: str) -> str:
+    """A value that is neither text nor NULL (NULL when it is NULL): in SQLite's order of
+    values, numbers sort below every text and blobs above, and '' and X'' are the least
+    text and blob. Half the time of ``typeof(…) NOT IN ('text', 'null')``; the staged
+    columns have no affinity, so nothing is converted before the comparison."""
+    return f"{column} < '' OR {column} >= X''"
+
+
 def _intake_flags(entity: Entity, names: tuple[str, ...]) -> list[str]:
-    """What the shape's intake refuses, as predicates on the raw staged values."""
+    """What the shape's intake refuses, as predicates on the raw staged values. (An UPDATE
+    over the staged page evaluates these faster than the staging INSERT would, on its
+    bound values.)"""
     flags = []
     for name in names:
         field = entity.by_name[name]
         column = f"s.{_q(name)}"
         if field.type is FieldType.STRING:
-            flags.append(f"typeof({column}) NOT IN ('text', 'null')")
+            flags.append(_not_text(column))
             if field.max_length is not None:
                 flags.append(f"length({column}) > {int(field.max_length)}")
             if field.fold_case:  # SQLite folds ASCII only: others take the per-record path
@@ -105,18 +127,40 @@ def _intake_flags(entity: Entity, names: tuple[str, ...]) -> list[str]:
         elif field.type in (FieldType.ENUM, FieldType.NOYES):
             symbols = field.options if field.type is FieldType.ENUM else ("Yes", "No")
             listed = ", ".join(_literal(v) for v in symbols)
-            flags.append(
-                f"({column} IS NOT NULL AND (typeof({column}) <> 'text' OR {column} "
-                f"NOT IN ({listed})))"
-            )
+            flags.append(f"{_not_text(column)} OR {column} NOT IN ({listed})")
     for name in entity.key:
         flags.append(f"(s.{_q(name)} IS NULL OR s.{_q(name)} = '')")
     return flags
 
 
+def _folded(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
+def _all_different(
+    rows: Sequence[tuple[Any, ...]], positions: Sequence[int], folds: Sequence[bool]
+) -> bool:
+    """Whether no two rows have equal values at these positions, compared as the staged
+    values compare in SQL, or more loosely (Python folds the case of all letters, SQLite of
+    ASCII ones; every value was bound, so each is hashable)."""
+    if not any(folds):
+        values: Sequence[Any] = list(map(operator.itemgetter(*positions), rows))
+        return len(set(values)) == len(values)
+    columns = []
+    for position, fold in zip(positions, folds, strict=True):
+        column: Sequence[Any] = list(map(operator.itemgetter(position), rows))
+        if fold:
+            lowered = {v: _folded(v) for v in set(column)}
+            column = list(map(lowered.__getitem__, column))
+        columns.append(column)
+    values = list(zip(*columns, strict=True))
+    return len(set(values)) == len(values)
+
+
 class _Page:
     """One page through the staging table of one entity (a temporary table, made once per
-    connection)."""
+    connection). A row's ``seq`` is its position in the page plus one: the table is
+    emptied before a page goes in, so SQLite numbers the rows from 1."""
 
     def __init__(self, db: apsw.Connection, entity: Entity, names: tuple[str, ...]) -> None:
         self.db = db
@@ -138,11 +182,12 @@ class _Page:
     def run(self, sql: str, params: Sequence[Any] = ()) -> None:
         self.db.execute(sql, params)
 
-    def stage(self, rows: list[tuple[Any, ...]]) -> None:
-        marks = ["?"] * (len(self.names) + 1) + [_literal(v) for _, v in self.absent_defaults]
+    def stage(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        marks = ["?"] * len(self.names) + [_literal(v) for _, v in self.absent_defaults]
         names = ", ".join(_q(n) for n in (*self.names, *(n for n, _ in self.absent_defaults)))
+        self.clear()
         self.db.executemany(
-            f"INSERT INTO {self.stage_name} (seq, {names}) VALUES ({', '.join(marks)})", rows
+            f"INSERT INTO {self.stage_name} ({names}) VALUES ({', '.join(marks)})", rows
         )
 
     def flag(self, predicates: Sequence[str]) -> None:
@@ -159,12 +204,23 @@ class _Page:
             differ = " OR ".join(f"{_q(n)} IS NOT lower({_q(n)})" for n in folded)
             self.run(f"UPDATE {self.stage_name} SET {sets} WHERE NOT p2c_bad AND ({differ})")
 
-    def twice(self) -> None:
+    def twice(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """Keys given more than once: the per-record path writes them in order."""
-        key = ", ".join(_q(k) for k in self.key)
+        self.given_twice(rows, self.key)
+
+    def given_twice(self, rows: Sequence[tuple[Any, ...]] | None, names: Sequence[str]) -> None:
+        """Flag the rows whose values of these fields another row of the page has too;
+        no statement where Python sees the page's values (``rows``: the values staged)
+        all different."""
+        staged = rows is not None and all(n in self.names for n in names)
+        positions = [self.names.index(n) for n in names] if staged else []
+        folds = [self.entity.by_name[n].fold_case for n in names]
+        if staged and rows is not None and _all_different(rows, positions, folds):
+            return
+        columns = ", ".join(_q(n) for n in names)
         self.run(
-            f"UPDATE {self.stage_name} SET p2c_bad = 1 WHERE ({key}) IN "
-            f"(SELECT {key} FROM {self.stage_name} GROUP BY {key} HAVING count(*) > 1)"
+            f"UPDATE {self.stage_name} SET p2c_bad = 1 WHERE ({columns}) IN "
+            f"(SELECT {columns} FROM {self.stage_name} GROUP BY {columns} HAVING count(*) > 1)"
         )
 
     def merge(self) -> None:
@@ -201,36 +257,57 @@ class _Page:
                 f"WHERE NOT s.p2c_bad AND s.p2c_status = 'created' AND s.{_q(name)} IS NOT ({sql})"
             )
 
-    def write(self, stamp: str | None) -> None:
+    def write(self, stamp: str | None, restamp: bool) -> None:
+        """The written rows into the target, the modified field stamped on the way (and on
+        the staged rows only when ``restamp``: the side effects read them)."""
         written = "NOT p2c_bad AND p2c_status IN ('created', 'updated')"
         modified = self.entity.modified_field
-        if modified and stamp is not None:
+        stamped = modified is not None and stamp is not None
+        if modified is not None and stamped and restamp:
             self.run(f"UPDATE {self.stage_name} SET {_q(modified)} = ? WHERE {written}", (stamp,))
+        values = ", ".join("?" if stamped and f == modified else _q(f) for f in self.fields)
         columns = ", ".join(_q(f) for f in self.fields)
         updates = ", ".join(f"{_q(f)} = excluded.{_q(f)}" for f in self.fields if f not in self.key)
         conflict = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
+        # In key order, not page order: the keys written are all different (a key given
+        # twice goes record by record), and a large index takes them much faster so.
         self.run(
-            f"INSERT INTO {self.target} ({columns}) SELECT {columns} FROM {self.stage_name} "
-            f"WHERE {written} ORDER BY seq "
-            f"ON CONFLICT ({', '.join(_q(k) for k in self.key)}) {conflict}"
+            f"INSERT INTO {self.target} ({columns}) SELECT {values} FROM {self.stage_name} "
+            f"WHERE {written} ORDER BY {', '.join(_q(k) for k in self.key)} "
+            f"ON CONFLICT ({', '.join(_q(k) for k in self.key)}) {conflict}",
+            (stamp,) if stamped else (),
         )
 
     def flagged(self) -> list[int]:
-        return [s for (s,) in self.db.execute(f"SELECT seq FROM {self.stage_name} WHERE p2c_bad")]
-
-    def outcomes(self) -> dict[int, Outcome]:
-        """The outcomes of the rows no check flagged, with their keys as staged (folded as
-        the intake folds them: ASCII only reaches here, and SQL's lower is Python's)."""
-        statuses = {s.value: s for s in WriteStatus}
-        make = tuple.__new__
-        keys = ", ".join(_q(k) for k in self.key)
-        done = {
-            row[0]: make(Outcome, (row[2:], statuses[row[1]], None, None, False, None))
-            for row in self.db.execute(
-                f"SELECT seq, p2c_status, {keys} FROM {self.stage_name} WHERE NOT p2c_bad "
-                "ORDER BY seq"
+        return [
+            s - 1
+            for (s,) in self.db.execute(
+                f"SELECT seq FROM {self.stage_name} WHERE p2c_bad ORDER BY seq"
             )
-        }
+        ]
+
+    def outcomes(self, keys: list[tuple[Any, ...]] | None, flagged: Sequence[int]) -> list[Outcome]:
+        """The outcomes of the rows no check flagged, in page order. Their keys are as
+        staged (folded as the intake folds them: ASCII only reaches here, and SQL's lower
+        is Python's): ``keys``, the page's as Python folds them, when given; else read
+        back. Made without a Python step per row: a page is thousands of them."""
+        if keys is not None and flagged:
+            skip = set(flagged)
+            keys = [k for i, k in enumerate(keys) if i not in skip]
+        if keys is None:
+            columns = ", ".join(_q(k) for k in self.key)
+            keys = self.db.execute(
+                f"SELECT {columns} FROM {self.stage_name} WHERE NOT p2c_bad ORDER BY seq"
+            ).fetchall()
+        statuses = [WriteStatus.CREATED] * len(keys)
+        others = self.db.execute(
+            f"SELECT seq, p2c_status FROM {self.stage_name} "
+            "WHERE NOT p2c_bad AND p2c_status <> 'created' ORDER BY seq"
+        )
+        for seq, status in others:  # the position among the rows not flagged
+            statuses[seq - 1 - bisect.bisect_left(flagged, seq - 1)] = _STATUSES[status]
+        made = zip(keys, statuses, repeat(None), repeat(None), repeat(False), repeat(None))
+        done: list[Outcome] = list(map(tuple.__new__, repeat(Outcome), made))
         self.clear()
         return done
 
@@ -263,10 +340,11 @@ class SetWisePage:
         self.rules = rules.set_wise()
         self.records = records
         self.page: _Page | None = None
+        self.keys: list[tuple[Any, ...]] | None = None
+        self.flagged: list[int] = []
 
-    def _rows(self) -> tuple[tuple[str, ...], list[tuple[Any, ...]]] | None:
-        """The page as rows of one set of fields, each after its position; None when it is
-        not one."""
+    def _rows(self) -> tuple[tuple[str, ...], Sequence[tuple[Any, ...]]] | None:
+        """The page as rows of one set of fields; None when it is not one."""
         entity, records = self.entity, self.records
         given = records.rows if isinstance(records, RowRecords) else None
         names = tuple(records.names) if isinstance(records, RowRecords) else tuple(records[0])
@@ -279,19 +357,36 @@ class SetWisePage:
         if any(f.polymorphic for f in entity.fields):
             return None
         if given is not None:
-            rows = [(i, *r) for i, r in enumerate(given)]
-            return (names, rows) if _python_types_ok(entity, names, rows) else None
+            return (names, given) if _python_types_ok(entity, names, given) else None
         if any(len(r) != len(names) for r in records):
             return None
         get = operator.itemgetter(*names)
         try:
-            if len(names) == 1:
-                rows = [(i, get(r)) for i, r in enumerate(records)]
-            else:
-                rows = [(i, *get(r)) for i, r in enumerate(records)]
+            one = len(names) == 1
+            rows = [(get(r),) for r in records] if one else list(map(get, records))
         except KeyError:
             return None
         return (names, rows) if _python_types_ok(entity, names, rows) else None
+
+    def _keys(
+        self, names: tuple[str, ...], rows: Sequence[tuple[Any, ...]], rules: SetRules
+    ) -> None:
+        """The keys of the page's rows as staged, when Python can tell them: every value
+        a plain text (a subclass's is read back), folded as staged."""
+        self.keys = None
+        if any(name in self.entity.key for name, _ in rules.on_create):
+            return
+        columns = []
+        for name in self.entity.key:
+            column = list(map(operator.itemgetter(names.index(name)), rows))
+            kinds = set(map(type, column))
+            if kinds != {str}:
+                return
+            if self.entity.by_name[name].fold_case:
+                lowered = {v: v.lower() for v in set(column)}
+                column = list(map(lowered.__getitem__, column))
+            columns.append(column)
+        self.keys = list(zip(*columns, strict=True))
 
     def prepare(self) -> list[int] | None:
         """Check and merge the page; the positions of the records for the per-record path,
@@ -310,22 +405,27 @@ class SetWisePage:
             return None  # a value SQLite cannot hold: the per-record path says which
         page.flag(_intake_flags(self.entity, names))
         page.fold()
-        page.twice()
+        page.twice(rows)
         page.merge()
         page.create(self.rules.on_create)
         page.flag(self.rules.flags)
+        # Values as staged, unless a new record's default or rules set them.
+        created = {name for name, _ in (*self.rules.on_create, *self.entity.defaults)}
+        for name in self.rules.unique:
+            page.given_twice(None if name in created else rows, (name,))
+        self._keys(names, rows, self.rules)
         self.page = page
-        return page.flagged()
+        self.flagged = page.flagged()
+        return self.flagged
 
-    def finish(self, stamp: str | None) -> dict[int, Outcome]:
-        """Write the records no check flagged; their outcomes by position."""
+    def finish(self, stamp: str | None) -> list[Outcome]:
+        """Write the records no check flagged; their outcomes, in page order."""
         page = self.page
         assert page is not None and self.rules is not None
-        page.write(stamp)
+        page.write(stamp, restamp=bool(self.rules.after_write))
         written = (
-            f"{page.stage_name} AS s WHERE NOT s.p2c_bad "
-            "AND s.p2c_status IN ('created', 'updated') ORDER BY s.seq"
+            f"{page.stage_name} AS s WHERE NOT s.p2c_bad AND s.p2c_status IN ('created', 'updated')"
         )
         for statement in self.rules.after_write:
             page.run(statement.format(written=written))
-        return page.outcomes()
+        return page.outcomes(self.keys, self.flagged)
