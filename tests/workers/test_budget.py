@@ -225,3 +225,14 @@ def test_a_429_the_pacing_did_not_foresee_is_learnt_from_again(client: redis.Red
     learnt = _learnt(client, budget)
     assert learnt["quota"] == 3  # the server admitted 2, but it never shrinks ...
     assert 300 <= learnt["span"] < 800  # ... the span does: from the first to the pause's end
+
+
+def test_a_probe_that_got_no_answer_does_not_hold_up_the_next(client: redis.Redis) -> None:
+    budget = RedisBudget(client, "app@https://org/api/", 4, 30)
+    # A probe was sent; its worker died (its slot expired) before any answer came.
+    client.hset(budget.state, mapping={"quota": 1, "span": 400, "floor": 0, "probe": "gone"})
+
+    _answered(budget)
+
+    assert _learnt(client, budget)["probe"] == 0.0
+

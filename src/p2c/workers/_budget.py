@@ -74,6 +74,11 @@ local quota = tonumber(state[4]) or 0
 local span = tonumber(state[5]) or 0
 local floor = tonumber(state[6]) or 0
 local bound = 0
+if state[7] and not redis.call('ZSCORE', KEYS[1], state[7]) then
+  -- The probe's slot is given back without an answer (no response, a worker that died).
+  redis.call('HDEL', KEYS[2], 'probe')
+  state[7] = false
+end
 if state[8] == '1' then
   -- The pause is over and every request sent before it has its answer: the quota is what
   -- the server admitted of them (before they leave the span), never less than it was.
@@ -89,7 +94,7 @@ if quota > 0 then
     -- The request whose leaving the window makes room.
     local first = tonumber(redis.call('ZRANGE', KEYS[3], count - quota, count - quota,
       'WITHSCORES')[2])
-    if (state[7] or '') ~= '' or span - floor <= math.max(20, span * 0.04) then
+    if state[7] or span - floor <= math.max(20, span * 0.04) then
       return {math.max(1, math.ceil(first + span - ms))}
     end
     -- A probe three quarters of the way up: a 429 costs at least a second's pause, a
