@@ -24,6 +24,7 @@ import sqlalchemy as sa
 
 from p2c._errors import ProjectBusy
 from p2c.engine._cancel import CancelToken, RunCancelled
+from p2c.engine._driver import DriverSQL
 from p2c.engine._records import RunStatus
 from p2c.engine._tables import lock_table, run_table, task_run_table
 
@@ -141,6 +142,7 @@ class ProjectLocks:
         self.host = socket.gethostname()
         self.pid = os.getpid()
         self.held: list[str] = []
+        self.driver = DriverSQL(engine)  # the heartbeat, after every batch
 
     def __enter__(self) -> ProjectLocks:
         deadline = time.monotonic() + self.wait
@@ -169,12 +171,13 @@ class ProjectLocks:
         """Tell other runs this one is alive (called after every batch)."""
         if not self.held:
             return
+        sql = self.driver
+        statement = sql.sql(
+            f"UPDATE project_lock SET heartbeat_at = ? "
+            f"WHERE project IN ({sql.marks(len(self.held))}) AND pid = ?"
+        )
         with self.engine.begin() as db:
-            db.execute(
-                lock_table.update()
-                .where(lock_table.c.project.in_(self.held), lock_table.c.pid == self.pid)
-                .values(heartbeat_at=datetime.now(UTC))
-            )
+            db.exec_driver_sql(statement, (sql.moment(datetime.now(UTC)), *self.held, self.pid))
 
     def release(self) -> None:
         if not self.held:
