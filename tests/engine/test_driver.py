@@ -4,12 +4,17 @@ heartbeat, cursors, the lineage lookups and the lock's heartbeat."""
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from p2c import ProjectBusy
 from p2c.engine import Cursor, LegId, StateStore, TaskCounts
 from p2c.engine._lock import ProjectLocks
 from p2c.engine._tables import lock_table, run_table
@@ -95,3 +100,54 @@ def test_lock_heartbeat_moves(store: StateStore) -> None:
     with store.engine.connect() as db:
         assert db.execute(lock_table.select()).first() is None
         assert db.execute(run_table.select()).first() is None
+
+
+def test_purge_forgets_only_runs_older_than_the_retention(store: StateStore) -> None:
+    old, new = store.start_run(["Contacts"]), store.start_run(["Contacts"])
+    task = store.start_task(old, LEG)
+    store.finish_task(task, TaskCounts(1, 1), "Completed")
+    long_ago = datetime.now(UTC) - timedelta(days=40)
+    with store.engine.begin() as db:
+        db.execute(run_table.update().where(run_table.c.id == old).values(started_at=long_ago))
+
+    assert store.purge(datetime.now(UTC) - timedelta(days=30)) == 1
+    assert store.purge(datetime.now(UTC) - timedelta(days=30)) == 0
+    assert store.run(old) is None and store.task_runs(old) == []
+    assert store.run(new) is not None
+
+
+def test_a_dead_holders_lock_is_taken_over_and_its_run_settled(store: StateStore) -> None:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()  # its pid is gone now
+    run_id = store.start_run(["Contacts"])
+    seen = datetime.now(UTC) - timedelta(seconds=30)
+    with store.engine.begin() as db:
+        db.execute(run_table.update().where(run_table.c.id == run_id).values(pid=child.pid))
+        db.execute(
+            lock_table.insert().values(
+                project="Contacts",
+                host=socket.gethostname(),
+                pid=child.pid,
+                acquired_at=seen,
+                heartbeat_at=seen,
+            )
+        )
+
+    with ProjectLocks(store.engine, ["Contacts"]) as locks:
+        assert locks.held == ["Contacts"]
+        with store.engine.connect() as db:
+            holder = db.execute(lock_table.select()).one()
+        assert holder.pid == os.getpid()
+
+    run = store.run(run_id)
+    assert run is not None and run.status == "Error"
+    assert f"pid {child.pid}" in run.message and "stopped before it finished" in run.message
+
+
+def test_a_live_holders_lock_is_not_taken(store: StateStore) -> None:
+    with (
+        ProjectLocks(store.engine, ["Contacts"]),
+        pytest.raises(ProjectBusy, match="is being run by process"),
+        ProjectLocks(store.engine, ["Contacts"]),
+    ):
+        pass  # pragma: no cover - the lock is held

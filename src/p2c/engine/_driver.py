@@ -29,7 +29,9 @@ class DriverSQL:
         dialect = engine.dialect
         self.mark = "?" if dialect.paramstyle == "qmark" else "%s"
         self.sqlite = dialect.name == "sqlite"
-        self._moment = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
+        moments = UTCDateTime().dialect_impl(dialect)
+        self._moment = moments.bind_processor(dialect)
+        self._read_moment = moments.result_processor(dialect, None)
 
     def sql(self, statement: str) -> str:
         """``statement`` (written with ``?`` marks) in the driver's paramstyle."""
@@ -41,6 +43,10 @@ class DriverSQL:
     def moment(self, value: datetime | None) -> Any:
         """A datetime as a ``UTCDateTime`` column binds it."""
         return self._moment(value) if self._moment is not None else value
+
+    def read_moment(self, value: Any) -> datetime | None:
+        """A ``UTCDateTime`` column's value as read: an aware UTC datetime (or None)."""
+        return self._read_moment(value) if self._read_moment is not None else value
 
     def insert_id(self, db: sa.Connection, statement: str, params: tuple[Any, ...]) -> int:
         """Run an INSERT (``?`` marks) into a table whose key is ``id``; the new row's id."""
