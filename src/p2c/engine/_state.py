@@ -364,7 +364,8 @@ class StateStore(RunHistory):
             for start in range(0, len(source_keys), _CHUNK):
                 part = source_keys[start : start + _CHUNK]
                 marks = ", ".join([self._mark] * len(part))
-                rows = db.exec_driver_sql(self._digests_sql.format(marks), (*ids, *part))
+                statement = self._digests_sql.format(marks)
+                rows = db.exec_driver_sql(statement, (*ids, *part)).fetchall()
                 found.update((key, (destination, digest)) for key, destination, digest in rows)
         return found
 
