@@ -20,6 +20,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from p2c.engine._driver import DriverSQL
 from p2c.engine._lock import settle_gone_runs
 from p2c.engine._records import LegId, RunStatus, TaskCounts
 from p2c.engine._tables import record_error_table, run_table, task_run_table
@@ -43,36 +44,62 @@ def counts_values(counts: TaskCounts) -> dict[str, int]:
     }
 
 
-def beat(db: sa.Connection, run_id: int, now: datetime) -> None:
+def beat(db: sa.Connection, sql: DriverSQL, run_id: int, now: datetime) -> None:
     """The run is alive: it just committed something."""
-    db.execute(run_table.update().where(run_table.c.id == run_id).values(heartbeat_at=now))
+    db.exec_driver_sql(sql.sql(_BEAT), (sql.moment(now), run_id))
 
 
 def note_batch(
-    db: sa.Connection, run_id: int, task_run_id: int, counts: TaskCounts | None, now: datetime
+    db: sa.Connection,
+    sql: DriverSQL,
+    run_id: int,
+    task_run_id: int,
+    counts: TaskCounts | None,
+    now: datetime,
 ) -> None:
     """In a batch's transaction: the task run's counts so far, and its run's sign of life."""
     if counts is not None and task_run_id:
-        db.execute(
-            task_run_table.update()
-            .where(task_run_table.c.id == task_run_id)
-            .values(**counts_values(counts))
-        )
+        db.exec_driver_sql(sql.sql(_COUNTS), (*_counts(counts), task_run_id))
     if run_id:
-        beat(db, run_id, now)
+        beat(db, sql, run_id, now)
+
+
+def _counts(counts: TaskCounts) -> tuple[int, ...]:
+    values = counts_values(counts)
+    return tuple(values[c] for c in _COUNT_COLUMNS)
+
+
+_COUNT_COLUMNS = ("read", "created", "updated", "unchanged", "skipped", "failed")
+_BEAT = "UPDATE run SET heartbeat_at = ? WHERE id = ?"
+_COUNTS = f"UPDATE task_run SET {', '.join(f'{c} = ?' for c in _COUNT_COLUMNS)} WHERE id = ?"
+_START_TASK = (
+    "INSERT INTO task_run (run_id, project, task, leg, status, started_at, "
+    f"{', '.join(_COUNT_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, 0, 0, 0, 0, 0, 0)"
+)
+_START_RUN = (
+    "INSERT INTO run (started_at, status, projects, mode, started_by, host, pid, heartbeat_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_FINISH_RUN = "UPDATE run SET finished_at = ?, status = ?, message = ? WHERE id = ?"
+_ANY_OLDER = "SELECT id FROM run WHERE started_at < ? LIMIT 1"
+_FINISH_TASK = (
+    "UPDATE task_run SET status = ?, message = ?, finished_at = ?, "
+    f"{', '.join(f'{c} = ?' for c in _COUNT_COLUMNS)} WHERE id = ?"
+)
 
 
 class RunHistory:
     """Runs and task runs (a base of ``StateStore``, which opens ``engine``)."""
 
     engine: sa.Engine
+    driver: DriverSQL
 
     # writing ------------------------------------------------------------------------------------
 
     def touch_run(self, run_id: int) -> None:
         """The run is alive, though it committed nothing lately (a long batch)."""
         with self.engine.begin() as db:
-            beat(db, run_id, _now())
+            beat(db, self.driver, run_id, _now())
 
     def start_run(
         self, projects: Sequence[str], mode: str = "incremental", *, started_by: str = "command"
@@ -83,28 +110,19 @@ class RunHistory:
             started_by: What started it: ``command``, ``retry``, ``schedule``,
                 ``api:<token name>``.
         """
-        now = _now()
+        sql = self.driver
+        now = sql.moment(_now())
+        running = RunStatus.RUNNING.value
+        host, pid = socket.gethostname(), os.getpid()
+        values = (now, running, "\n".join(projects), mode, started_by, host, pid, now)
         with self.engine.begin() as db:
-            result = db.execute(
-                run_table.insert().values(
-                    started_at=now,
-                    status=RunStatus.RUNNING.value,
-                    projects="\n".join(projects),
-                    mode=mode,
-                    started_by=started_by,
-                    host=socket.gethostname(),
-                    pid=os.getpid(),
-                    heartbeat_at=now,
-                )
-            )
-            return int(result.inserted_primary_key[0])  # type: ignore[index]
+            return sql.insert_id(db, _START_RUN, values)
 
     def finish_run(self, run_id: int, status: str, message: str | None = None) -> None:
+        sql = self.driver
         with self.engine.begin() as db:
-            db.execute(
-                run_table.update()
-                .where(run_table.c.id == run_id)
-                .values(status=str(status), message=message, finished_at=_now())
+            db.exec_driver_sql(
+                sql.sql(_FINISH_RUN), (sql.moment(_now()), str(status), message, run_id)
             )
 
     def stop_run(self, run_id: int, status: str, message: str) -> None:
@@ -125,31 +143,20 @@ class RunHistory:
 
     def start_task(self, run_id: int, leg: LegId) -> int:
         now = _now()
+        sql = self.driver
         with self.engine.begin() as db:
-            result = db.execute(
-                task_run_table.insert().values(
-                    run_id=run_id,
-                    project=leg.project,
-                    task=leg.task,
-                    leg=leg.leg,
-                    status=RunStatus.RUNNING.value,
-                    started_at=now,
-                )
-            )
-            beat(db, run_id, now)
-            return int(result.inserted_primary_key[0])  # type: ignore[index]
+            values = (run_id, leg.project, leg.task, leg.leg, RunStatus.RUNNING.value)
+            task_run_id = sql.insert_id(db, _START_TASK, (*values, sql.moment(now)))
+            beat(db, sql, run_id, now)
+            return task_run_id
 
     def finish_task(
         self, task_run_id: int, counts: TaskCounts, status: str, message: str | None = None
     ) -> None:
+        sql = self.driver
+        ended = (str(status), message, sql.moment(_now()))
         with self.engine.begin() as db:
-            db.execute(
-                task_run_table.update()
-                .where(task_run_table.c.id == task_run_id)
-                .values(
-                    status=str(status), message=message, finished_at=_now(), **counts_values(counts)
-                )
-            )
+            db.exec_driver_sql(sql.sql(_FINISH_TASK), (*ended, *_counts(counts), task_run_id))
 
     def settle(self) -> list[int]:
         """Mark Error the runs still Running whose process is gone (killed, crashed, or
@@ -160,7 +167,12 @@ class RunHistory:
     def purge(self, older_than: datetime) -> int:
         """Forget runs (with their task runs and errors) started before ``older_than``. The
         error queue is kept: a failed record stays until it is written."""
+        sql = self.driver
         with self.engine.begin() as db:
+            # Mostly there is none: one cheap look instead of three deletes.
+            found = db.exec_driver_sql(sql.sql(_ANY_OLDER), (sql.moment(older_than),))
+            if found.first() is None:
+                return 0
             old = sa.select(run_table.c.id).where(run_table.c.started_at < older_than)
             db.execute(record_error_table.delete().where(record_error_table.c.run_id.in_(old)))
             db.execute(task_run_table.delete().where(task_run_table.c.run_id.in_(old)))

@@ -122,7 +122,7 @@ class LegRun(PartitionedReads):
             else:
                 self._incremental(source, destination)
                 self._finish_bulk()
-                if not self.options.full:
+                if not self.options.full and self._may_have_queued():
                     automatic = [
                         q.source_key for q in self.state.queue(leg=self.id, retryable=True)
                     ]
@@ -135,6 +135,12 @@ class LegRun(PartitionedReads):
             source.close()
             destination.close()
         return self.outcome
+
+    def _may_have_queued(self) -> bool:
+        """Whether the leg may have records in the error queue: ``queued`` follows it where
+        this object wrote every page (not in a dry run, a first sync or units)."""
+        unfollowed = self.options.dry_run or self.never_written or self.bulk is not None
+        return unfollowed or bool(self.queued)
 
     # preparation --------------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 
 from p2c._errors import ProjectBusy
 from p2c.engine._cancel import CancelToken, RunCancelled
+from p2c.engine._driver import DriverSQL
 from p2c.engine._records import RunStatus
 from p2c.engine._tables import lock_table, run_table, task_run_table
 
@@ -82,35 +83,43 @@ def settle_gone_runs(db: sa.Connection, *, stale_after: timedelta = STALE_AFTER)
     committed with their last batch. Returns the ids of the runs marked."""
     now = datetime.now(UTC)
     t = run_table
-    running = db.execute(
-        sa.select(t.c.id, t.c.host, t.c.pid, t.c.heartbeat_at, t.c.started_at).where(
-            t.c.status == RunStatus.RUNNING.value
-        )
-    ).all()
+    sql = DriverSQL(db.engine)
+    running = db.exec_driver_sql(sql.sql(_RUNNING), (RunStatus.RUNNING.value,)).all()
     marked = []
-    for run in running:
-        seen = run.heartbeat_at or run.started_at
-        if not holder_gone(run.host, run.pid, seen, now, stale_after=stale_after):
+    for run_id, host, pid, heartbeat_at, started_at in running:
+        seen = sql.read_moment(heartbeat_at) or sql.read_moment(started_at)
+        assert seen is not None  # started_at is NOT NULL
+        if not holder_gone(host, pid, seen, now, stale_after=stale_after):
             continue
         values = {
             "status": RunStatus.ERROR.value,
-            "message": _gone_reason(run.host, run.pid, seen, now),
+            "message": _gone_reason(host, pid, seen, now),
             "finished_at": seen,
         }
         done = db.execute(
-            t.update().where(t.c.id == run.id, t.c.status == RunStatus.RUNNING.value).values(values)
+            t.update().where(t.c.id == run_id, t.c.status == RunStatus.RUNNING.value).values(values)
         )
         if done.rowcount:
             db.execute(
                 task_run_table.update()
                 .where(
-                    task_run_table.c.run_id == run.id,
+                    task_run_table.c.run_id == run_id,
                     task_run_table.c.status == RunStatus.RUNNING.value,
                 )
                 .values(values)
             )
-            marked.append(run.id)
+            marked.append(run_id)
     return marked
+
+
+# The statements of every run, for the driver (``_driver.py``).
+_RUNNING = "SELECT id, host, pid, heartbeat_at, started_at FROM run WHERE status = ?"
+_HOLDER = "SELECT host, pid, heartbeat_at FROM project_lock WHERE project = ?"
+_TAKE = (
+    "INSERT INTO project_lock (project, host, pid, acquired_at, heartbeat_at) "
+    "VALUES (?, ?, ?, ?, ?)"
+)
+_DROP = "DELETE FROM project_lock WHERE project = ? AND pid = ?"
 
 
 class ProjectLocks:
@@ -141,6 +150,7 @@ class ProjectLocks:
         self.host = socket.gethostname()
         self.pid = os.getpid()
         self.held: list[str] = []
+        self.driver = DriverSQL(engine)  # the heartbeat, after every batch
 
     def __enter__(self) -> ProjectLocks:
         deadline = time.monotonic() + self.wait
@@ -169,50 +179,43 @@ class ProjectLocks:
         """Tell other runs this one is alive (called after every batch)."""
         if not self.held:
             return
+        sql = self.driver
+        statement = sql.sql(
+            f"UPDATE project_lock SET heartbeat_at = ? "
+            f"WHERE project IN ({sql.marks(len(self.held))}) AND pid = ?"
+        )
         with self.engine.begin() as db:
-            db.execute(
-                lock_table.update()
-                .where(lock_table.c.project.in_(self.held), lock_table.c.pid == self.pid)
-                .values(heartbeat_at=datetime.now(UTC))
-            )
+            db.exec_driver_sql(statement, (sql.moment(datetime.now(UTC)), *self.held, self.pid))
 
     def release(self) -> None:
         if not self.held:
             return
+        sql = self.driver
+        statement = sql.sql(
+            f"DELETE FROM project_lock WHERE project IN ({sql.marks(len(self.held))}) "
+            "AND host = ? AND pid = ?"
+        )
         with self.engine.begin() as db:
-            db.execute(
-                lock_table.delete().where(
-                    lock_table.c.project.in_(self.held),
-                    lock_table.c.host == self.host,
-                    lock_table.c.pid == self.pid,
-                )
-            )
+            db.exec_driver_sql(statement, (*self.held, self.host, self.pid))
         self.held = []
 
     def _take(self, project: str) -> bool:
         now = datetime.now(UTC)
+        sql = self.driver
         try:
             with self.engine.begin() as db:
-                row = db.execute(lock_table.select().where(lock_table.c.project == project)).first()
+                row = db.exec_driver_sql(sql.sql(_HOLDER), (project,)).first()
                 if row is not None:
-                    if not self._abandoned(row, now):
+                    host, pid, heartbeat_at = row
+                    seen = sql.read_moment(heartbeat_at)
+                    assert seen is not None  # heartbeat_at is NOT NULL
+                    if not holder_gone(host, pid, seen, now, stale_after=self.stale_after):
                         return False
-                    db.execute(
-                        lock_table.delete().where(
-                            lock_table.c.project == project, lock_table.c.pid == row.pid
-                        )
-                    )
+                    db.exec_driver_sql(sql.sql(_DROP), (project, pid))
                     # Its run, if it was running one, is not Running any more.
                     settle_gone_runs(db, stale_after=self.stale_after)
-                db.execute(
-                    lock_table.insert().values(
-                        project=project,
-                        host=self.host,
-                        pid=self.pid,
-                        acquired_at=now,
-                        heartbeat_at=now,
-                    )
-                )
+                moment = sql.moment(now)
+                db.exec_driver_sql(sql.sql(_TAKE), (project, self.host, self.pid, moment, moment))
         except sa.exc.IntegrityError:
             return False  # another run took it between our read and our insert
         except sa.exc.OperationalError as error:
@@ -220,9 +223,6 @@ class ProjectLocks:
                 return False
             raise
         return True
-
-    def _abandoned(self, row: sa.Row[object], now: datetime) -> bool:
-        return holder_gone(row.host, row.pid, row.heartbeat_at, now, stale_after=self.stale_after)
 
     def _busy(self, project: str) -> ProjectBusy:
         with self.engine.connect() as db:

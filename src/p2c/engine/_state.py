@@ -25,6 +25,7 @@ import sqlalchemy as sa
 
 from p2c._errors import ConfigError
 from p2c.engine._database import open_engine, state_error
+from p2c.engine._driver import DriverSQL
 from p2c.engine._history import RunHistory, note_batch
 from p2c.engine._records import Cursor, ErrorRow, LegId, QueuedRecord, TaskCounts
 from p2c.engine._tables import (
@@ -94,6 +95,25 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _leg_values(leg: LegId) -> tuple[str, str, str]:
+    return (leg.project, leg.task, leg.leg)
+
+
+# The statements of every task leg, for the driver (``_driver.py``).
+_OF_LEG = "project = ? AND task = ? AND leg = ?"
+_CURSOR_COLUMNS = ("watermark", "last_key", "definition", "delta", "run_id", "updated_at")
+_CURSOR = f"SELECT watermark, last_key, definition, delta FROM task_cursor WHERE {_OF_LEG}"
+_SAVE_CURSOR = (
+    f"UPDATE task_cursor SET {', '.join(f'{c} = ?' for c in _CURSOR_COLUMNS)} WHERE {_OF_LEG}"
+)
+_NEW_CURSOR = (
+    f"INSERT INTO task_cursor (project, task, leg, {', '.join(_CURSOR_COLUMNS)}) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_HAS_LINEAGE = f"SELECT run_id FROM lineage WHERE {_OF_LEG} LIMIT 1"
+_QUEUED_KEYS = f"SELECT source_key FROM error_queue WHERE {_OF_LEG}"
+
+
 def _by_keys(
     db: sa.Connection, table: sa.Table, leg: LegId, keys: Sequence[str], *columns: str
 ) -> Iterable[sa.Row[Any]]:
@@ -127,7 +147,13 @@ class StateStore(RunHistory):
             if problem is None:
                 raise
             raise problem from None
-        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        self.driver = DriverSQL(self.engine)
+        mark = self.driver.mark
+        self._mark = mark
+        self._digests_sql = (
+            "SELECT source_key, destination_key, digest FROM lineage "
+            f"WHERE project = {mark} AND task = {mark} AND leg = {mark} AND source_key IN ({{}})"
+        )
         columns = [c.name for c in lineage_table.columns]
         self._lineage_columns = columns
         keys = [c.name for c in lineage_table.primary_key]
@@ -183,7 +209,7 @@ class StateStore(RunHistory):
         """
         now = _now()
         with self.engine.begin() as db:
-            note_batch(db, run_id, task_run_id, counts, now)
+            note_batch(db, self.driver, run_id, task_run_id, counts, now)
             if errors:
                 db.execute(
                     record_error_table.insert(),
@@ -275,17 +301,11 @@ class StateStore(RunHistory):
 
     def cursor(self, leg: LegId) -> Cursor | None:
         with self.engine.connect() as db:
-            row = db.execute(
-                sa.select(
-                    task_cursor_table.c.watermark,
-                    task_cursor_table.c.last_key,
-                    task_cursor_table.c.definition,
-                    task_cursor_table.c.delta,
-                ).where(leg.where(task_cursor_table))
-            ).first()
+            row = db.exec_driver_sql(self.driver.sql(_CURSOR), _leg_values(leg)).first()
         if row is None:
             return None
-        return Cursor(row.watermark or "", row.last_key or "", row.definition, row.delta)
+        watermark, last_key, definition, delta = row
+        return Cursor(watermark or "", last_key or "", definition, delta)
 
     def save_cursor(self, run_id: int, leg: LegId, cursor: Cursor) -> None:
         with self.engine.begin() as db:
@@ -294,23 +314,18 @@ class StateStore(RunHistory):
     def _save_cursor(
         self, db: sa.Connection, run_id: int, leg: LegId, cursor: Cursor, now: datetime
     ) -> None:
-        values = {
-            "watermark": cursor.watermark,
-            "last_key": cursor.last_key,
-            "definition": cursor.definition,
-            "delta": cursor.delta,
-            "run_id": run_id,
-            "updated_at": now,
-        }
-        updated = db.execute(
-            task_cursor_table.update().where(leg.where(task_cursor_table)).values(**values)
+        sql = self.driver
+        values = (
+            cursor.watermark,
+            cursor.last_key,
+            cursor.definition,
+            cursor.delta,
+            run_id,
+            sql.moment(now),
         )
+        updated = db.exec_driver_sql(sql.sql(_SAVE_CURSOR), (*values, *_leg_values(leg)))
         if not updated.rowcount:
-            db.execute(
-                task_cursor_table.insert().values(
-                    project=leg.project, task=leg.task, leg=leg.leg, **values
-                )
-            )
+            db.exec_driver_sql(sql.sql(_NEW_CURSOR), (*_leg_values(leg), *values))
 
     def reset_cursors(self, project: str | None = None) -> int:
         """Forget where incremental reads stand; the next run of each leg is a full pass."""
@@ -334,22 +349,25 @@ class StateStore(RunHistory):
 
     def has_lineage(self, leg: LegId) -> bool:
         with self.engine.connect() as db:
-            return (
-                db.execute(
-                    sa.select(lineage_table.c.run_id).where(leg.where(lineage_table)).limit(1)
-                ).first()
-                is not None
-            )
+            found = db.exec_driver_sql(self.driver.sql(_HAS_LINEAGE), _leg_values(leg))
+            return found.first() is not None
 
     def digests(self, leg: LegId, source_keys: Sequence[str]) -> dict[str, tuple[str, str | None]]:
-        """(destination key, digest) of the given source records, where known."""
+        """(destination key, digest) of the given source records, where known.
+
+        Straight to the driver, its rows as plain tuples: a page's keys are thousands, and
+        SQLAlchemy's row objects (and, in a new process, compiling the statement for each
+        length of IN list) cost more than the lookup itself."""
+        found: dict[str, tuple[str, str | None]] = {}
+        ids = (leg.project, leg.task, leg.leg)
         with self.engine.connect() as db:
-            return {
-                row.source_key: (row.destination_key, row.digest)
-                for row in _by_keys(
-                    db, lineage_table, leg, source_keys, "source_key", "destination_key", "digest"
-                )
-            }
+            for start in range(0, len(source_keys), _CHUNK):
+                part = source_keys[start : start + _CHUNK]
+                marks = ", ".join([self._mark] * len(part))
+                statement = self._digests_sql.format(marks)
+                rows = db.exec_driver_sql(statement, (*ids, *part)).fetchall()
+                found.update((key, (destination, digest)) for key, destination, digest in rows)
+        return found
 
     def lineage(self, project: str | None = None) -> list[sa.Row[Any]]:
         query = lineage_table.select()
@@ -401,9 +419,5 @@ class StateStore(RunHistory):
 
     def queued_keys(self, leg: LegId) -> set[str]:
         with self.engine.connect() as db:
-            return {
-                r[0]
-                for r in db.execute(
-                    sa.select(error_queue_table.c.source_key).where(leg.where(error_queue_table))
-                )
-            }
+            rows = db.exec_driver_sql(self.driver.sql(_QUEUED_KEYS), _leg_values(leg))
+            return {key for (key,) in rows}
