@@ -1,16 +1,22 @@
-"""`p2c serve` with the Celery executor: due runs go to the workers, and a broker that is
-down is tried again and recorded, never a crash."""
+"""Sending runs to the workers (`p2c serve` and `p2c run` with the Celery executor): due runs
+go to the workers, a broker that is down is tried again and recorded, never a crash, and
+the sender's own requests spend the identities' shared budgets."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
-from workers_world import World, free_port, wait_for
+import yaml
+from workers_world import RedisServer, World, executor_yaml, free_port, wait_for
 
+from p2c.emulator import DEFAULT_SECRET, SECRET_ENV, serve
+from p2c.engine import CancelToken
 from p2c.service import ManualClock, Service
 from p2c.service._runner import RunRequest
-from p2c.workspace import Workspace
+from p2c.workers import RemoteRuns
+from p2c.workspace import CONFIG_FILE, Workspace, init_workspace
 
 FLEET = {"workers": 1}
 
@@ -115,3 +121,45 @@ def test_retry_runs_on_the_workers_as_a_run_does(shared_world: World) -> None:
     nothing = world.p2c("retry", "--all")
     assert nothing.returncode == 0, nothing.stderr
     assert "Nothing to retry: the error queue is empty." in nothing.stdout
+
+
+def test_the_checks_before_a_run_spend_the_identities_shared_budgets(
+    tmp_path: Path, redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The requests `p2c run` makes itself (the organizations checked before anything is
+    sent) count in the servers' windows as the workers' do: they go through the budgets in
+    Redis, or the workers would learn too small a quota."""
+    monkeypatch.setenv(SECRET_ENV, DEFAULT_SECRET)
+    redis_server.flush()
+    root = tmp_path / "ws"
+    init_workspace(root)
+    with serve(root) as running:
+        auth = {
+            "tenant": running.tenant,
+            "client_id": running.client_id,
+            "client_secret_env": running.secret_env,
+            "authority_host": running.base_url,
+            "ca_file": str(running.ca_file),
+        }
+        config = yaml.safe_load((root / CONFIG_FILE).read_text(encoding="utf-8"))
+        config["connection_sets"]["emulator"] = {
+            "sales": {"type": "dataverse", "url": running.url("sales"), **auth},
+            "finops": {"type": "finops", "url": running.url("finops"), **auth},
+            "organizations": [{"business_unit": "Contoso Sales", "legal_entity": "usmf"}],
+        }
+        for project in config["projects"]:
+            project["connection_set"] = "emulator"
+        text = yaml.safe_dump(config, sort_keys=False) + executor_yaml(redis_server.url)
+        (root / CONFIG_FILE).write_text(text, encoding="utf-8")
+        cancel = CancelToken()
+        cancel.cancel("only the checks")  # nothing is sent: no worker runs
+        runs = RemoteRuns(Workspace.open(root))
+        try:
+            runs.run([ACCOUNTS], cancel=cancel)
+        finally:
+            runs.close()
+
+    with redis_server.client() as client:
+        logs = client.keys("p2c:budget:*:log")
+        assert len(logs) == 2  # Sales (business units) and F&O (legal entities)
+        assert all(client.zcard(log) >= 1 for log in logs)
