@@ -307,9 +307,7 @@ class ConnectorConformance:
 
     @reads("finops")
     def test_finops_read_with_filter_and_paging(self, world: World) -> None:
-        store = FinOpsSandbox(world.root / "sandbox/finops.db")
-        store.upsert("CustomersV2", [*customers(7), *customers(2, 10, CustomerGroupId="20")])
-        store.close()
+        _nine_customers(world)
         request = ReadRequest(
             "CustomersV2",
             ("dataAreaId", "CustomerAccount", "OrganizationName", "IsExternallyMaintained"),
@@ -326,9 +324,7 @@ class ConnectorConformance:
 
     @reads("finops")
     def test_the_last_finops_record_found_is_the_last_one_read(self, world: World) -> None:
-        store = FinOpsSandbox(world.root / "sandbox/finops.db")
-        store.upsert("CustomersV2", [*customers(7), *customers(2, 10, CustomerGroupId="20")])
-        store.close()
+        _nine_customers(world)
         order = ("dataAreaId", "CustomerAccount")
         request = ReadRequest(
             "CustomersV2",
@@ -337,11 +333,7 @@ class ConnectorConformance:
             page_size=3,
             order_by=order,
         )
-        records = [r for page in read_all(world, "finops", request) for r in page]
-        source = world.source("finops")
-        assert source.last(request) == (records[-1] if self.finds_last else None)
-        none = replace(request, filter=parse_filter("CustomerGroupId eq 'none'"))
-        assert source.last(none) is None
+        self._check_last(world, "finops", request, "CustomerGroupId eq 'none'")
 
     @reads("sales")
     def test_rows_are_the_records_values_in_the_order_of_the_names(self, world: World) -> None:
@@ -373,11 +365,14 @@ class ConnectorConformance:
             page_size=4,
             order_by=order,
         )
-        records = [r for page in read_all(world, "sales", request) for r in page]
-        source = world.source("sales")
+        self._check_last(world, "sales", request, "lastname eq 'Nobody'")
+
+    def _check_last(self, world: World, system: System, request: ReadRequest, none: str) -> None:
+        """``last`` finds the last record the read gives, and nothing where it gives none."""
+        records = [r for page in read_all(world, system, request) for r in page]
+        source = world.source(system)
         assert source.last(request) == (records[-1] if self.finds_last else None)
-        none = ReadRequest("contacts", order, filter=parse_filter("lastname eq 'Nobody'"))
-        assert source.last(none) is None
+        assert source.last(replace(request, filter=parse_filter(none))) is None
 
     # writing -------------------------------------------------------------------------------------
 
@@ -518,3 +513,11 @@ class ConnectorConformance:
         )
         (record,) = [r for page in read_all(world, "sales", request) for r in page]
         assert record["parentcustomerid.accountnumber"].startswith("ACC-")
+
+
+def _nine_customers(world: World) -> None:
+    """Seven customers of group 10 and two of group 20 in the workspace's F&O."""
+    store = FinOpsSandbox(world.root / "sandbox/finops.db")
+    store.upsert("CustomersV2", [*customers(7), *customers(2, 10, CustomerGroupId="20")])
+    store.close()
+
