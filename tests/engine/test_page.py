@@ -41,18 +41,21 @@ def _page() -> RowPage:
 def test_rows_map_to_the_records_digests_and_leave_out_the_unchanged() -> None:
     page = _page()
     rows = [("a", "C1", "Ann"), ("b", "C2", None), ("c", "C3", "Cy")]
-    keys = page.keys(rows)
-    assert keys == ["a", "b", "c"]
+    prepared = page.prepare(rows)
+    assert prepared.keys == ["a", "b", "c"]
+    assert prepared.digests == [Digests(DEFINITION)(m) for m in prepared.rows]
     unchanged = Digests(DEFINITION)(["C2", "?", "usmf"])
     counts = TaskCounts()
-    mapped, mapped_keys, digests, settled = page.map(
-        rows, keys, {"b": ("usmf/C2", unchanged), "c": ("usmf/C3", "other")}, {"b"}, counts
-    )
-    assert mapped == [("C1", "Ann", "usmf"), ("C3", "Cy", "usmf")]
-    assert mapped_keys == ["a", "c"]
-    assert digests == [Digests(DEFINITION)(m) for m in mapped]
-    assert (settled, counts.unchanged) == (["b"], 1)
-    assert page.record(mapped[0]) == {"CustomerAccount": "C1", "Name": "Ann", "dataAreaId": "usmf"}
+    known = {"b": ("usmf/C2", unchanged), "c": ("usmf/C3", "other")}
+    batch = RowPage.keep(prepared, known, {"b"}, counts)
+    assert batch.records == [("C1", "Ann", "usmf"), ("C3", "Cy", "usmf")]
+    assert batch.keys == ["a", "c"]
+    assert batch.digests == [Digests(DEFINITION)(m) for m in batch.records]
+    assert (batch.settled, counts.unchanged) == (["b"], 1)
+    record = page.record(batch.records[0])
+    assert record == {"CustomerAccount": "C1", "Name": "Ann", "dataAreaId": "usmf"}
+    # Nothing known (a first sync): every row is kept, as mapped.
+    assert RowPage.keep(prepared, {}, set(), counts).records == prepared.rows
 
 
 def test_composite_source_keys_are_joined_and_rows_read_as_records() -> None:

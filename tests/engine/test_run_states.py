@@ -446,3 +446,48 @@ def test_a_state_database_of_schema_2_is_brought_up_to_date(scenario: Scenario) 
         ]
     finally:
         state.close()
+
+
+class _CommitsThatFail(StateStore):
+    """A state whose n-th commit of a batch of the final Contacts leg fails (its database
+    went away)."""
+
+    def __init__(self, url: str, failing: int) -> None:
+        super().__init__(url)
+        self.failing, self.commits = failing, 0
+
+    def commit_batch(self, *args: Any, **kwargs: Any) -> None:
+        leg = args[2]
+        if leg.task == "Contacts" and leg.leg != "Source > CDS":
+            self.commits += 1
+            if self.commits == self.failing:
+                raise RuntimeError("state commit lost")
+        super().commit_batch(*args, **kwargs)
+
+
+def test_a_commit_that_fails_behind_the_writes_ends_the_run_and_loses_nothing(
+    batched: Scenario,
+) -> None:
+    """The state commits a batch while the next one is written (commit-behind): a commit
+    that fails stops the leg at the next batch, the run is Error, and the next run writes
+    what the failed one had not recorded."""
+    state = _CommitsThatFail(batched.ws.state_url(), failing=2)
+    try:
+        with pytest.raises(RuntimeError, match="state commit lost"):
+            Engine(batched.ws, state).run()
+        assert state.commits == 2  # no commit after the failed one
+        (run,) = state.runs()
+        assert run.status == "Error" and "state commit lost" in run.message
+        contacts = _final_contacts_leg(state.task_runs(run.id))
+        assert contacts.status == "Error" and contacts.created == BATCH  # the batch recorded
+    finally:
+        state.close()
+
+    resumed = _engine_run(batched)
+    assert resumed.status == "Completed"
+    assert len(batched.contact_persons()) == 1 + COLLEAGUES
+    lineage = _sql(
+        batched.root / "state.db",
+        "SELECT count(*) FROM lineage WHERE task = 'Contacts' AND leg <> 'Source > CDS'",
+    )
+    assert lineage[0][0] == 1 + COLLEAGUES

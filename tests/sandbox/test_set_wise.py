@@ -20,6 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from p2c.dynamics import WriteStatus
 from p2c.sandbox import CDSHub, FinOpsSandbox, KeyedSystem
 
 TEXT = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=30)
@@ -331,3 +332,29 @@ def test_a_text_of_another_type_takes_the_per_record_path(
         same_everywhere(fast, rows, slow, "CustomersV2", [page])
         assert [o.status for o in fast.upsert("CustomersV2", page)] == ["unchanged", "failed"]
         assert contents(fast, "CustomersV2") == contents(slow, "CustomersV2")
+
+
+def test_a_page_larger_than_one_staging_statement_is_the_per_record_path(
+    twins: Callable[[str], Iterator[tuple[KeyedSystem, KeyedSystem, KeyedSystem]]],
+) -> None:
+    """A page is staged some hundreds of rows a statement (800 of these five fields):
+    refused records in both statements keep their places, and a key given in the first
+    and again in the second goes record by record, as on the per-record path."""
+    records = [
+        {
+            "dataAreaId": "usmf",
+            "CustomerAccount": f"C{i:04}",
+            "PartyNumber": f"P{i:04}",
+            "OrganizationName": f"Org {i}",
+            "CustomerGroupId": "99" if i in (3, 700, 1199) else "10",
+        }
+        for i in range(1200)
+    ]
+    records.append({**records[10], "OrganizationName": "Org 10, again"})
+    for fast, rows, slow in twins("finops"):
+        same_everywhere(fast, rows, slow, "CustomersV2", [records])
+        statuses = [o.status for o in fast.upsert("CustomersV2", records)]
+        assert statuses.count(WriteStatus.FAILED) == 3
+        entities = ("CustomersV2", "Parties")
+        assert contents(fast, *entities) == contents(slow, *entities)
+        assert contents(rows, *entities) == contents(slow, *entities)

@@ -9,7 +9,8 @@ from __future__ import annotations
 __all__ = ["LegRun"]
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,6 +18,7 @@ from p2c._rows import RowRecords
 from p2c.connectors import Destination, DryRun, ReadRequest, Record, Row, Source
 from p2c.dynamics import system_model
 from p2c.engine._activity import Deactivation
+from p2c.engine._behind import Behind
 from p2c.engine._bulk import BulkWrites
 from p2c.engine._cursor import CursorProblem, Incremental, definition_digest
 from p2c.engine._examples import note_example, note_failures
@@ -24,8 +26,9 @@ from p2c.engine._keys import KEYS_PER_READ, key_filter
 from p2c.engine._legparts import PartitionedReads
 from p2c.engine._mapping import compile_map
 from p2c.engine._organization import OrganizationResolver
-from p2c.engine._page import Digests, RowPage, tally
+from p2c.engine._page import Digests, Mapped, RecordPage, RowPage, tally
 from p2c.engine._partition import Partition, Partitioner
+from p2c.engine._readahead import ReadAhead
 from p2c.engine._records import (
     Cursor,
     ErrorRow,
@@ -44,17 +47,8 @@ Progress = Callable[[str, int], None]  # (label, records just processed)
 Expected = Callable[[str, int | None], None]  # (label, records a pass will read, or None)
 
 
-@dataclass
-class _Batch:
-    """A page's mapped records to write, with their source keys and value digests, and the
-    records that failed before writing."""
-
-    records: list[Any] = field(default_factory=list)  # records, or rows (``RowPage``)
-    keys: list[str] = field(default_factory=list)
-    digests: list[str] = field(default_factory=list)
-    errors: list[ErrorRow] = field(default_factory=list)
-    # Queued records found unchanged: fine now, so off the error queue.
-    settled: list[str] = field(default_factory=list)
+def _unmapped(page: list[Any]) -> Mapped | None:
+    return None  # records are mapped as they are written: see ``RecordPage``
 
 
 class LegRun(PartitionedReads):
@@ -102,6 +96,7 @@ class LegRun(PartitionedReads):
         self.partition = partition  # this run reads one key range of a first sync
         self.position: tuple[str, str] | None = None  # where a partition's read got to
         self.rows: RowPage | None = None  # the page in rows, where every record maps alike
+        self.behind = Behind()  # the batches' state commits
 
     def run(self) -> LegOutcome:
         connection_set = self.project.connection_set
@@ -132,6 +127,7 @@ class LegRun(PartitionedReads):
         except ThresholdExceeded as stop:
             self.outcome.stopped = str(stop)
         finally:
+            self.behind.close()
             source.close()
             destination.close()
         return self.outcome
@@ -173,6 +169,11 @@ class LegRun(PartitionedReads):
         self.filter = parse_filter(leg.source.filter) if leg.source.filter else None
         self.definition = definition_digest(leg, self.policy)
         self.digests = Digests(self.definition.encode()[:64])
+        # With one organization mapping its fields are compiled into the map.
+        resolve = None if self.organization.single else self.organization.values
+        self.records = RecordPage(
+            self.compiled.apply, self.digests, self.record_name, resolve, self.deactivation
+        )
         # Which source records wait in the error queue: a written one leaves it.
         self.queued = set() if self.options.dry_run else self.state.queued_keys(self.id)
 
@@ -209,10 +210,23 @@ class LegRun(PartitionedReads):
         names = ReadRequest(self.leg.source.entity, self.columns, self.lookups).names
         self.rows = RowPage(self.compiled, names, self.source_key, self.digests)
 
-    def _read(self, source: Source, request: ReadRequest) -> Iterator[list[Any]]:
-        if self.rows is not None:
-            return source.read_rows(request)
-        return source.read(request)
+    @contextmanager
+    def _read(
+        self, source: Source, request: ReadRequest
+    ) -> Iterator[ReadAhead[list[Any], Mapped | None]]:
+        """A read's pages, read (and in rows, mapped) one page ahead of their writes; every
+        batch's commit is done when the block is left, however it is left."""
+        rows = self.rows
+        pages: ReadAhead[list[Any], Mapped | None]
+        if rows is not None:
+            pages = ReadAhead(source.read_rows(request), rows.prepare)
+        else:
+            pages = ReadAhead(source.read(request), _unmapped)
+        try:
+            with pages:
+                yield pages
+        finally:
+            self.behind.wait()
 
     def _finish_bulk(self) -> None:
         if self.bulk is not None:
@@ -282,9 +296,10 @@ class LegRun(PartitionedReads):
             )
         request = self._request(where, ordered=True)
         self._expect(lambda: source.count(request))
-        for page in self._read(source, request):
-            records = page if self.rows is None else RowRecords(self.rows.names, page)
-            self._process(page, destination, skip_unchanged, cursor.advance(records))
+        with self._read(source, request) as pages:
+            for page, mapped in pages:
+                records = page if self.rows is None else RowRecords(self.rows.names, page)
+                self._process(page, destination, skip_unchanged, cursor.advance(records), mapped)
         if cursor.pass_left_out(source, entity) or tracking is not None:
             self._save_delta(cursor.state(tracking.token if tracking else None))
 
@@ -307,8 +322,9 @@ class LegRun(PartitionedReads):
         for start in range(0, len(keys), KEYS_PER_READ):
             part = keys[start : start + KEYS_PER_READ]
             request = self._request(key_filter(self.source_key, part), False)
-            for page in self._read(source, request):
-                found.update(self._process(page, destination, skip, None))
+            with self._read(source, request) as pages:
+                for page, mapped in pages:
+                    found.update(self._process(page, destination, skip, None, mapped))
         return found
 
     def _retry(self, source: Source, destination: Destination, keys: Sequence[str]) -> None:
@@ -335,74 +351,27 @@ class LegRun(PartitionedReads):
     def _key(self, record: Record) -> str:
         return "/".join([str(record[k]) for k in self.source_key])
 
-    def _map_page(
-        self, page: list[Record], keys: list[str], known: dict[str, tuple[str, str | None]]
-    ) -> _Batch:
-        """Map a page; leave out what is skipped, unchanged since written, or unmapped."""
-        batch = _Batch()
-        counts = self.outcome.counts
-        apply = self.compiled.apply
-        # With one organization mapping its fields are compiled into the map.
-        resolve = None if self.organization.single else self.organization.values
-        digest = self.digests
-        deactivation = self.deactivation
-        for record, record_key in zip(page, keys, strict=True):
-            if resolve is None:
-                mapped = apply(record)
-            else:
-                fixed = resolve(record)
-                if fixed is None:
-                    counts.skipped += 1
-                    continue
-                if isinstance(fixed, ErrorRow):
-                    name = self.record_name(apply(record))
-                    batch.errors.append(
-                        ErrorRow(record_key, None, fixed.field, fixed.message, name=name)
-                    )
-                    continue
-                mapped = apply(record)
-                mapped.update(fixed)
-            if deactivation is not None:
-                deactivation.apply(record, mapped)
-            value_digest = digest(mapped.values())
-            stored = known.get(record_key)
-            if stored is not None and stored[1] == value_digest:
-                counts.unchanged += 1
-                if record_key in self.queued:
-                    batch.settled.append(record_key)
-                continue
-            batch.records.append(mapped)
-            batch.keys.append(record_key)
-            batch.digests.append(value_digest)
-        return batch
-
-    def _map_rows(
-        self, rows: list[Row], keys: list[str], known: dict[str, tuple[str, str | None]]
-    ) -> _Batch:
-        assert self.rows is not None
-        mapped, mapped_keys, digests, settled = self.rows.map(
-            rows, keys, known, self.queued, self.outcome.counts
-        )
-        return _Batch(mapped, mapped_keys, digests, [], settled)
-
     def _process(
         self,
         page: list[Any],
         destination: Destination,
         skip_unchanged: bool,
         cursor: Cursor | None,
+        mapped: Mapped | None = None,
     ) -> list[str]:
-        """Map, write and commit a page; the source keys of its records."""
+        """Map (unless read-ahead did), write and commit a page; the source keys of its
+        records."""
         counts = self.outcome.counts
         counts.read += len(page)
         if self.rows is not None:
-            keys = self.rows.keys(page)
+            mapped = mapped or self.rows.prepare(page)
+            keys = mapped.keys
             known = self.state.digests(self.id, keys) if skip_unchanged else {}
-            batch = self._map_rows(page, keys, known)
+            batch = RowPage.keep(mapped, known, self.queued, counts)
         else:
             keys = [self._key(r) for r in page]
             known = self.state.digests(self.id, keys) if skip_unchanged else {}
-            batch = self._map_page(page, keys, known)
+            batch = self.records.map(page, keys, known, self.queued, counts)
         batch_keys, errors, settled = batch.keys, batch.errors, batch.settled
         new: list[bool] | None = None
         if skip_unchanged:
@@ -420,7 +389,27 @@ class LegRun(PartitionedReads):
         errors.extend(failures)
         counts.failed += len(errors)
         if not self.options.dry_run:
-            queued = self.queued
+            self._commit(errors, written, settled, cursor)
+        if self.options.dry_run:
+            note_failures(self.outcome.examples, errors)
+        self.progress(self.label, len(page))
+        self._check_threshold()
+        return keys
+
+    def _commit(
+        self,
+        errors: list[ErrorRow],
+        written: list[tuple[str, str, str | None]],
+        settled: list[str],
+        cursor: Cursor | None,
+    ) -> None:
+        """Hand a written batch's commit to the commit-behind thread; follow the queue."""
+        queued = self.queued
+        dequeue = [w[0] for w in written if w[0] in queued] + settled if queued else []
+        # A partition's counts are its own: the leg's are summed when all are done.
+        counts = None if self.partition is not None else replace(self.outcome.counts)
+
+        def commit() -> None:
             self.state.commit_batch(
                 self.run_id,
                 self.task_run_id,
@@ -428,21 +417,17 @@ class LegRun(PartitionedReads):
                 self._entities,
                 errors,
                 written,
-                dequeue=[w[0] for w in written if w[0] in queued] + settled if queued else [],
+                dequeue=dequeue,
                 cursor=cursor,
-                # A partition's counts are its own: the leg's are summed when all are done.
-                counts=None if self.partition is not None else counts,
+                counts=counts,
             )
-            if queued:
-                queued.difference_update(w[0] for w in written)
-                queued.difference_update(settled)
-            queued.update(e.source_key for e in errors)
             self.heartbeat()
-        if self.options.dry_run:
-            note_failures(self.outcome.examples, errors)
-        self.progress(self.label, len(page))
-        self._check_threshold()
-        return keys
+
+        self.behind.submit(commit)
+        if queued:
+            queued.difference_update(w[0] for w in written)
+            queued.difference_update(settled)
+        queued.update(e.source_key for e in errors)
 
     def _write(
         self,

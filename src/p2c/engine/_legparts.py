@@ -6,7 +6,8 @@ from __future__ import annotations
 
 __all__ = ["PartitionedReads"]
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -43,6 +44,11 @@ class PartitionedReads:
         raise NotImplementedError
 
     def _request(self, where: Filter | None, ordered: bool) -> ReadRequest:
+        raise NotImplementedError
+
+    def _read(
+        self, source: Source, request: ReadRequest
+    ) -> AbstractContextManager[Iterable[tuple[list[Any], Any]]]:
         raise NotImplementedError
 
     def _process(
@@ -139,8 +145,9 @@ class PartitionedReads:
             started=datetime.fromisoformat(part.started),
         )
         request = self._request(key_range(self.source_key, part.lower, part.upper), ordered=True)
-        for page in source.read(request):
-            self._process(page, destination, True, None)
-            cursor.advance(page)
+        with self._read(source, request) as pages:
+            for page, _ in pages:
+                self._process(page, destination, True, None)
+                cursor.advance(page)
         if cursor.last_value:
             self.position = (cursor.last_value, cursor.last_key)

@@ -11,19 +11,21 @@ stands for, so either path finds the other's records unchanged.
 
 from __future__ import annotations
 
-__all__ = ["Digests", "RowPage", "tally"]
+__all__ = ["Batch", "Digests", "Mapped", "RecordPage", "RowPage", "tally"]
 
 import collections
 import hashlib
 import itertools
 import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from p2c.connectors import Outcome, Row
+from p2c.connectors import Outcome, Record, Row
 from p2c.dynamics import WriteStatus
+from p2c.engine._activity import Deactivation
 from p2c.engine._mapping import CompiledMap
-from p2c.engine._records import TaskCounts
+from p2c.engine._records import ErrorRow, TaskCounts
 
 Written = tuple[str, str, str | None]  # source key, destination key, digest
 
@@ -40,6 +42,28 @@ class Digests:
         digest = self.keyed.copy()  # the key's block is hashed once, not per record
         digest.update(repr(list(values)).encode())
         return digest.hexdigest()
+
+
+@dataclass
+class Batch:
+    """A page's mapped records (or rows) to write, with their source keys and value
+    digests, and the records that failed before writing."""
+
+    records: list[Any] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)
+    digests: list[str] = field(default_factory=list)
+    errors: list[ErrorRow] = field(default_factory=list)
+    # Queued records found unchanged: fine now, so off the error queue.
+    settled: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Mapped:
+    """A page in rows, mapped: the source keys, the mapped rows and their digests."""
+
+    keys: list[str]
+    rows: list[Row]
+    digests: list[str]
 
 
 class RowPage:
@@ -76,34 +100,98 @@ class RowPage:
         """The destination record a mapped row stands for (for messages)."""
         return dict(zip(self.fields, row, strict=True))
 
+    def prepare(self, rows: Sequence[Row]) -> Mapped:
+        """The rows' source keys, mapped rows and digests: what needs nothing but the page
+        (read-ahead makes it on its own thread)."""
+        apply, digest = self.apply, self.digests
+        mapped = list(map(apply, rows))
+        return Mapped(self.keys(rows), mapped, list(map(digest, mapped)))
+
+    @staticmethod
+    def keep(
+        page: Mapped,
+        known: Mapping[str, tuple[str, str | None]],
+        queued: set[str],
+        counts: TaskCounts,
+    ) -> Batch:
+        """Leave out the rows unchanged since written (the queued ones among them are
+        settled)."""
+        if not known:
+            return Batch(page.rows, page.keys, page.digests)
+        batch = Batch()
+        for mapped, key, value_digest in zip(page.rows, page.keys, page.digests, strict=True):
+            stored = known.get(key)
+            if stored is not None and stored[1] == value_digest:
+                counts.unchanged += 1
+                if key in queued:
+                    batch.settled.append(key)
+                continue
+            batch.records.append(mapped)
+            batch.keys.append(key)
+            batch.digests.append(value_digest)
+        return batch
+
+
+class RecordPage:
+    """A leg's map over records, where records map differently: each resolves its legal
+    entity (``resolve``, None where one organization mapping is compiled into the map),
+    and a deactivation rule may set its active field.
+
+    Args:
+        apply: The compiled map over records.
+        digests: The leg's digests.
+        record_name: The name a message gives a mapped record.
+    """
+
+    def __init__(
+        self,
+        apply: Callable[[Record], dict[str, Any]],
+        digests: Digests,
+        record_name: Callable[[Mapping[str, Any]], str | None],
+        resolve: Callable[[Record], dict[str, Any] | ErrorRow | None] | None,
+        deactivation: Deactivation | None,
+    ) -> None:
+        self.apply, self.digests, self.record_name = apply, digests, record_name
+        self.resolve, self.deactivation = resolve, deactivation
+
     def map(
         self,
-        rows: Sequence[Row],
+        page: Sequence[Record],
         keys: Sequence[str],
         known: Mapping[str, tuple[str, str | None]],
         queued: set[str],
         counts: TaskCounts,
-    ) -> tuple[list[Row], list[str], list[str], list[str]]:
-        """Map the rows and leave out those unchanged since written. Returns the mapped
-        rows, their source keys and digests, and the queued keys found unchanged."""
-        apply, digest = self.apply, self.digests
-        mapped_rows: list[Row] = []
-        mapped_keys: list[str] = []
-        digests: list[str] = []
-        settled: list[str] = []
-        for row, key in zip(rows, keys, strict=True):
-            mapped = apply(row)
-            value_digest = digest(mapped)
-            stored = known.get(key) if known else None
+    ) -> Batch:
+        """Map a page; leave out what is skipped, unchanged since written, or unmapped."""
+        batch = Batch()
+        apply, resolve, deactivation = self.apply, self.resolve, self.deactivation
+        for record, record_key in zip(page, keys, strict=True):
+            mapped = apply(record)
+            if resolve is not None:
+                fixed = resolve(record)
+                if fixed is None:
+                    counts.skipped += 1
+                    continue
+                if isinstance(fixed, ErrorRow):
+                    name = self.record_name(mapped)
+                    batch.errors.append(
+                        ErrorRow(record_key, None, fixed.field, fixed.message, name=name)
+                    )
+                    continue
+                mapped.update(fixed)
+            if deactivation is not None:
+                deactivation.apply(record, mapped)
+            value_digest = self.digests(mapped.values())
+            stored = known.get(record_key)
             if stored is not None and stored[1] == value_digest:
                 counts.unchanged += 1
-                if key in queued:
-                    settled.append(key)
+                if record_key in queued:
+                    batch.settled.append(record_key)
                 continue
-            mapped_rows.append(mapped)
-            mapped_keys.append(key)
-            digests.append(value_digest)
-        return mapped_rows, mapped_keys, digests, settled
+            batch.records.append(mapped)
+            batch.keys.append(record_key)
+            batch.digests.append(value_digest)
+        return batch
 
 
 def tally(

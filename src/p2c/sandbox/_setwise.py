@@ -26,6 +26,7 @@ import apsw
 
 from p2c._rows import RowRecords
 from p2c.dynamics import Entity, FieldType, Outcome, WriteStatus
+from p2c.sandbox._store import insert_many
 
 if TYPE_CHECKING:
     from p2c.sandbox._keyed import KeyedSystem
@@ -186,8 +187,12 @@ class _Page:
         marks = ["?"] * len(self.names) + [_literal(v) for _, v in self.absent_defaults]
         names = ", ".join(_q(n) for n in (*self.names, *(n for n, _ in self.absent_defaults)))
         self.clear()
-        self.db.executemany(
-            f"INSERT INTO {self.stage_name} ({names}) VALUES ({', '.join(marks)})", rows
+        insert_many(
+            self.db,
+            f"INSERT INTO {self.stage_name} ({names}) VALUES ",
+            f"({', '.join(marks)})",
+            rows,
+            len(self.names),
         )
 
     def flag(self, predicates: Sequence[str]) -> None:

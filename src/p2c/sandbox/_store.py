@@ -157,6 +157,30 @@ class Store:
         return int(self.scalar(f'SELECT COUNT(*) FROM "{entity.name}"'))
 
 
+_BOUND = 4000  # values bound per statement: a few hundred rows
+
+
+def insert_many(
+    db: apsw.Connection, head: str, marks: str, rows: Sequence[Sequence[Any]], width: int
+) -> None:
+    """Insert rows of ``width`` values each (``marks``: one row's ``(?, ?, …)``) with
+    multi-row ``VALUES``: a statement per few hundred rows, not a step per row as
+    ``executemany`` takes. About half the time; and where another Python thread runs, one
+    wait for the interpreter per statement instead of one per row.
+
+    Raises:
+        ValueError: A row does not have ``width`` values.
+    """
+    if any(len(row) != width for row in rows):
+        raise ValueError(f"every row must have {width} values")
+    per = max(1, _BOUND // max(1, width))
+    full = head + ", ".join([marks] * per)
+    for start in range(0, len(rows), per):
+        part = rows[start : start + per]
+        sql = full if len(part) == per else head + ", ".join([marks] * len(part))
+        db.execute(sql, list(itertools.chain.from_iterable(part)))
+
+
 def pages(cursor: Iterable[T], size: int) -> Iterator[list[T]]:
     """A cursor's rows in lists of ``size``."""
     rows = iter(cursor)
