@@ -16,6 +16,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -183,9 +184,14 @@ def test_a_signal_stops_the_run_between_batches_and_keeps_it_cancelled(
 def test_a_killed_run_is_not_left_running(big: Path) -> None:
     assert p2c_process("run", "-w", big).returncode == 0  # every project Completed
     started = start_run(big, "--full", until=f"{CONTACTS} / Contacts")
+    state = big / "state.db"
+    # A batch is committed a little after it is shown (commit-behind): killed once one is.
+    counted = "SELECT read FROM task_run WHERE run_id = 2 AND project = ? AND read > 0"
+    deadline = time.monotonic() + 60
+    while not _rows(state, counted, CONTACTS) and time.monotonic() < deadline:
+        time.sleep(0.005)
     started.process.send_signal(signal.SIGKILL)
     assert started.process.wait() == -signal.SIGKILL
-    state = big / "state.db"
     assert _rows(state, "SELECT status FROM run WHERE id = 2") == [("Running",)]  # as it died
 
     projects = p2c_process("projects", "-w", big, "--json")
