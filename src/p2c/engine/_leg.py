@@ -379,6 +379,7 @@ class LegRun(PartitionedReads):
         elif self.never_written:
             new = [True] * len(batch.records)
         if self.bulk is not None:
+            self.behind.wait()  # the unit's own state writes come after the batches before
             written, failures, cursor = self.bulk.add(
                 batch.records, batch_keys, batch.digests, new or [False] * len(batch_keys), cursor
             )
@@ -388,10 +389,10 @@ class LegRun(PartitionedReads):
             )
         errors.extend(failures)
         counts.failed += len(errors)
-        if not self.options.dry_run:
-            self._commit(errors, written, settled, cursor)
         if self.options.dry_run:
             note_failures(self.outcome.examples, errors)
+        else:
+            self._commit(errors, written, settled, cursor)
         self.progress(self.label, len(page))
         self._check_threshold()
         return keys
