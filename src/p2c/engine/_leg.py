@@ -39,6 +39,7 @@ from p2c.engine._records import (
     record_label,
 )
 from p2c.engine._state import StateStore
+from p2c.engine._switch import quick_switches
 from p2c.odata import Filter, Logical, parse_filter
 from p2c.templates import Leg
 from p2c.workspace import InactivePolicy, Project, Workspace
@@ -223,7 +224,7 @@ class LegRun(PartitionedReads):
         else:
             pages = ReadAhead(source.read(request), _unmapped)
         try:
-            with pages:
+            with quick_switches(), pages:
                 yield pages
         finally:
             self.behind.wait()
