@@ -25,6 +25,7 @@ from engine_scenarios import ACCOUNT, CUSTOMERS, PERSON, Scenario, as_version_2,
 from p2c.connectors import SandboxDestination
 from p2c.engine import CancelToken, Engine, RunAbandoned, RunOptions, RunStatus, StateStore
 from p2c.engine._lock import ProjectLocks
+from p2c.engine._switch import INTERVAL
 
 BATCH = 5
 COLLEAGUES = 23  # with PERSON: 24 contact persons, five batches of five (the last of four)
@@ -491,3 +492,22 @@ def test_a_commit_that_fails_behind_the_writes_ends_the_run_and_loses_nothing(
         "SELECT count(*) FROM lineage WHERE task = 'Contacts' AND leg <> 'Source > CDS'",
     )
     assert lineage[0][0] == 1 + COLLEAGUES
+
+
+def test_threads_switch_quickly_only_while_a_leg_reads_more_than_a_page(
+    batched: Scenario,
+) -> None:
+    """The switch interval is short from a read's second page on (``_switch.py``), never for
+    a read of one page, and the process's own is back after the run."""
+    before = sys.getswitchinterval()
+    seen: list[tuple[str, float]] = []
+    _engine_run(batched, lambda label, _: seen.append((label, sys.getswitchinterval())))
+    contacts = [
+        interval
+        for label, interval in seen
+        if "/ Contacts / " in label and not label.endswith("Source > CDS")
+    ]
+    assert len(contacts) == 5, seen  # five batches of five
+    assert contacts[0] == pytest.approx(before)
+    assert contacts[1:] == pytest.approx([INTERVAL] * 4, abs=2e-6)
+    assert sys.getswitchinterval() == before

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 __all__ = ["LegRun"]
 
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from p2c._rows import RowRecords
 from p2c.connectors import Destination, DryRun, ReadRequest, Record, Row, Source
@@ -44,12 +44,22 @@ from p2c.odata import Filter, Logical, parse_filter
 from p2c.templates import Leg
 from p2c.workspace import InactivePolicy, Project, Workspace
 
+Page = TypeVar("Page")
 Progress = Callable[[str, int], None]  # (label, records just processed)
 Expected = Callable[[str, int | None], None]  # (label, records a pass will read, or None)
 
 
 def _unmapped(page: list[Any]) -> Mapped | None:
     return None  # records are mapped as they are written: see ``RecordPage``
+
+
+def _overlapping(pages: Iterable[Page], switches: ExitStack) -> Iterator[Page]:
+    """The pages; from the second on, while the threads work at once, with quicker thread
+    switches (a read of one page, a small rerun's, gains nothing from them and loses time)."""
+    for number, page in enumerate(pages):
+        if number == 1:
+            switches.enter_context(quick_switches())
+        yield page
 
 
 class LegRun(PartitionedReads):
@@ -214,7 +224,7 @@ class LegRun(PartitionedReads):
     @contextmanager
     def _read(
         self, source: Source, request: ReadRequest
-    ) -> Iterator[ReadAhead[list[Any], Mapped | None]]:
+    ) -> Iterator[Iterator[tuple[list[Any], Mapped | None]]]:
         """A read's pages, read (and in rows, mapped) one page ahead of their writes; every
         batch's commit is done when the block is left, however it is left."""
         rows = self.rows
@@ -224,8 +234,8 @@ class LegRun(PartitionedReads):
         else:
             pages = ReadAhead(source.read(request), _unmapped)
         try:
-            with quick_switches(), pages:
-                yield pages
+            with pages, ExitStack() as switches:
+                yield _overlapping(pages, switches)
         finally:
             self.behind.wait()
 

@@ -5,8 +5,9 @@ their time in SQLite or on the network, where they let go of Python's interprete
 it back for a moment between statements. Python makes a thread that wants the interpreter
 back wait until the thread holding it has run for the switch interval, 5 ms by default: a
 leg's thread returning from each of a page's dozen statements would wait up to that while
-the read-ahead thread maps. While any leg runs, the interval is 0.2 ms (``sys`` has one for
-the whole process); the last leg to end puts back what was there before.
+the read-ahead thread maps. While any leg reads its pages (from the second on), the interval
+is 0.2 ms (``sys`` has one for the whole process); the last to end puts back what was there
+before.
 """
 
 from __future__ import annotations
