@@ -21,7 +21,7 @@ from pathlib import Path
 import apsw
 
 # Pages of the log (4 KiB each) that wake the thread, and that make a commit checkpoint
-# itself: 16 MB and 64 MB.
+# itself: 4 MB and 64 MB.
 WAKE_PAGES = 1024
 BEHIND_PAGES = 16384
 
