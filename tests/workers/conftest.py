@@ -13,6 +13,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 # PostgreSQL as the engine's tests start it.
 sys.path.insert(0, str(Path(__file__).parent.parent / "engine"))
+# The connection sets that point p2c at a running emulator.
+sys.path.insert(0, str(Path(__file__).parent.parent / "connectors"))
 
 from engine_postgres import PostgresServer, database_numbers, running_postgres
 from workers_world import RedisServer, World, running_redis

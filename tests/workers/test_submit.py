@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import yaml
+from connector_world import emulator_connections, use_connection_set
 from workers_world import RedisServer, World, executor_yaml, free_port, wait_for
 
 from p2c.emulator import DEFAULT_SECRET, SECRET_ENV, serve
@@ -134,23 +134,10 @@ def test_the_checks_before_a_run_spend_the_identities_shared_budgets(
     root = tmp_path / "ws"
     init_workspace(root)
     with serve(root) as running:
-        auth = {
-            "tenant": running.tenant,
-            "client_id": running.client_id,
-            "client_secret_env": running.secret_env,
-            "authority_host": running.base_url,
-            "ca_file": str(running.ca_file),
-        }
-        config = yaml.safe_load((root / CONFIG_FILE).read_text(encoding="utf-8"))
-        config["connection_sets"]["emulator"] = {
-            "sales": {"type": "dataverse", "url": running.url("sales"), **auth},
-            "finops": {"type": "finops", "url": running.url("finops"), **auth},
-            "organizations": [{"business_unit": "Contoso Sales", "legal_entity": "usmf"}],
-        }
-        for project in config["projects"]:
-            project["connection_set"] = "emulator"
-        text = yaml.safe_dump(config, sort_keys=False) + executor_yaml(redis_server.url)
-        (root / CONFIG_FILE).write_text(text, encoding="utf-8")
+        use_connection_set(root, "emulator", emulator_connections(running))
+        config = root / CONFIG_FILE
+        text = config.read_text(encoding="utf-8") + executor_yaml(redis_server.url)
+        config.write_text(text, encoding="utf-8")
         cancel = CancelToken()
         cancel.cancel("only the checks")  # nothing is sent: no worker runs
         runs = RemoteRuns(Workspace.open(root))

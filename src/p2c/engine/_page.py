@@ -56,6 +56,27 @@ class Batch:
     # Queued records found unchanged: fine now, so off the error queue.
     settled: list[str] = field(default_factory=list)
 
+    def take(
+        self,
+        record: Any,
+        key: str,
+        digest: str,
+        known: Mapping[str, tuple[str, str | None]],
+        queued: set[str],
+        counts: TaskCounts,
+    ) -> None:
+        """Take a mapped record, unless its digest is the one written last (``known``):
+        then it is counted unchanged, and settled if it waits in the error queue."""
+        stored = known.get(key)
+        if stored is not None and stored[1] == digest:
+            counts.unchanged += 1
+            if key in queued:
+                self.settled.append(key)
+            return
+        self.records.append(record)
+        self.keys.append(key)
+        self.digests.append(digest)
+
 
 @dataclass(frozen=True)
 class Mapped:
@@ -120,15 +141,7 @@ class RowPage:
             return Batch(page.rows, page.keys, page.digests)
         batch = Batch()
         for mapped, key, value_digest in zip(page.rows, page.keys, page.digests, strict=True):
-            stored = known.get(key)
-            if stored is not None and stored[1] == value_digest:
-                counts.unchanged += 1
-                if key in queued:
-                    batch.settled.append(key)
-                continue
-            batch.records.append(mapped)
-            batch.keys.append(key)
-            batch.digests.append(value_digest)
+            batch.take(mapped, key, value_digest, known, queued, counts)
         return batch
 
 
@@ -166,31 +179,22 @@ class RecordPage:
         batch = Batch()
         apply, resolve, deactivation = self.apply, self.resolve, self.deactivation
         for record, record_key in zip(page, keys, strict=True):
+            fixed = None if resolve is None else resolve(record)
+            if resolve is not None and fixed is None:
+                counts.skipped += 1  # mapped to no legal entity: not mapped at all
+                continue
             mapped = apply(record)
-            if resolve is not None:
-                fixed = resolve(record)
-                if fixed is None:
-                    counts.skipped += 1
-                    continue
-                if isinstance(fixed, ErrorRow):
-                    name = self.record_name(mapped)
-                    batch.errors.append(
-                        ErrorRow(record_key, None, fixed.field, fixed.message, name=name)
-                    )
-                    continue
+            if isinstance(fixed, ErrorRow):
+                name = self.record_name(mapped)
+                batch.errors.append(
+                    ErrorRow(record_key, None, fixed.field, fixed.message, name=name)
+                )
+                continue
+            if fixed is not None:
                 mapped.update(fixed)
             if deactivation is not None:
                 deactivation.apply(record, mapped)
-            value_digest = self.digests(mapped.values())
-            stored = known.get(record_key)
-            if stored is not None and stored[1] == value_digest:
-                counts.unchanged += 1
-                if record_key in queued:
-                    batch.settled.append(record_key)
-                continue
-            batch.records.append(mapped)
-            batch.keys.append(record_key)
-            batch.digests.append(value_digest)
+            batch.take(mapped, record_key, self.digests(mapped.values()), known, queued, counts)
         return batch
 
 
