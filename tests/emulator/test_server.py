@@ -3,6 +3,7 @@ sit at a host root, while the token endpoint (and the path layout) stay on the m
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -103,3 +104,22 @@ def test_a_port_in_use_is_named(workspace: Path) -> None:
             serve(workspace, EmulatorSettings(layout="ports", port=taken - 2)),
         ):
             pass
+
+
+def test_the_blob_folder_goes_with_the_emulator_however_it_stops(
+    workspace: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    temporary = tmp_path / "temporary"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+    with serve(workspace) as first:
+        blobs = first._packages.blobs
+        blobs.put("package.zip", b"PK")
+        assert [p.name for p in blobs.folder.iterdir()] == ["package.zip"]
+        with (
+            pytest.raises(ConfigError, match="Cannot listen"),
+            serve(workspace, EmulatorSettings(port=urlsplit(first.base_url).port or 0)),
+        ):
+            pass
+        assert list(temporary.iterdir()) == [blobs.folder]  # the second left nothing
+    assert list(temporary.iterdir()) == []

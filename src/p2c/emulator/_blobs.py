@@ -40,13 +40,24 @@ class BlobStore:
     """
 
     def __init__(self, lifetime: timedelta = timedelta(hours=1)) -> None:
-        self.folder = Path(tempfile.mkdtemp(prefix="p2c-emulator-blobs-"))
         self.lifetime = lifetime
         self._key = secrets.token_bytes(32)
         self._lock = threading.Lock()
+        self._folder: Path | None = None
+
+    @property
+    def folder(self) -> Path:
+        """Made at the first blob, so that an emulator that never gets one leaves nothing."""
+        with self._lock:
+            if self._folder is None:
+                self._folder = Path(tempfile.mkdtemp(prefix="p2c-emulator-blobs-"))
+            return self._folder
 
     def close(self) -> None:
-        shutil.rmtree(self.folder, ignore_errors=True)
+        with self._lock:
+            folder, self._folder = self._folder, None
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
 
     def signed_url(self, base: str, name: str, permissions: str) -> str:
         """``{base}/blob/dmf/<name>?sv=…&se=…&sr=b&sp=…&sig=…``."""
@@ -89,8 +100,7 @@ class BlobStore:
         target = self.path(name)
         partial = target.with_suffix(target.suffix + ".part")
         partial.write_bytes(data)
-        with self._lock:
-            partial.replace(target)
+        partial.replace(target)
 
     def exists(self, name: str) -> bool:
         return self.path(name).exists()

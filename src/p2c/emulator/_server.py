@@ -8,7 +8,7 @@ import os
 import socket
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -287,20 +287,23 @@ def serve(
     settings = settings or EmulatorSettings()
     root = Path(workspace_root).resolve()
     secret = os.environ.get(SECRET_ENV) or DEFAULT_SECRET
-    app, pools, facts = build_app(root, settings, secret)
-    cert, key = ensure_certificate(root / FOLDER)
-    sockets = _bind(settings, facts["services"])
-    sock = sockets[0]
-    port = sock.getsockname()[1]
-    service_urls = _at_ports(app, sockets[1:], facts["services"])
-    if service_urls:
-        app.tokens.authority = f"https://{HOST}:{port}"
-    server = _https_server(app, port, cert, key)
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": sockets}, name="p2c-emulator", daemon=True
-    )
-    thread.start()
-    try:
+    # Closed in reverse, however far the start got: the server, its sockets, then the app.
+    with ExitStack() as held:
+        app, pools, facts = build_app(root, settings, secret)
+        held.callback(_close_app, pools, facts)
+        cert, key = ensure_certificate(root / FOLDER)
+        sockets = _bind(settings, facts["services"])
+        held.callback(_close_sockets, sockets)
+        port = sockets[0].getsockname()[1]
+        service_urls = _at_ports(app, sockets[1:], facts["services"])
+        if service_urls:
+            app.tokens.authority = f"https://{HOST}:{port}"
+        server = _https_server(app, port, cert, key)
+        thread = threading.Thread(
+            target=server.run, kwargs={"sockets": sockets}, name="p2c-emulator", daemon=True
+        )
+        thread.start()
+        held.callback(_stop_server, server, thread)
         while not server.started:
             if not thread.is_alive():
                 raise ConfigError(f"The emulator did not start on {HOST}:{port}.")
@@ -319,8 +322,6 @@ def serve(
             _packages=facts["packages"],
             service_urls=service_urls,
         )
-    finally:
-        _shut_down(server, thread, sockets, pools, facts)
 
 
 def _bind(settings: EmulatorSettings, served: tuple[str, ...]) -> list[socket.socket]:
@@ -389,22 +390,21 @@ def _https_server(app: EmulatorApp, port: int, cert: Path, key: Path) -> uvicorn
     return uvicorn.Server(config)
 
 
-def _shut_down(
-    server: uvicorn.Server,
-    thread: threading.Thread,
-    sockets: list[socket.socket],
-    pools: list[SystemPool[Any]],
-    facts: dict[str, Any],
-) -> None:
-    """Stop serving, then close what the app held: the package API, the sandboxes' pools,
-    and the blob folder."""
+def _stop_server(server: uvicorn.Server, thread: threading.Thread) -> None:
     # Forced: an idle keep-alive TLS connection would otherwise hold the shutdown until the
     # client answers the TLS close (clients that are not closed never do).
     server.should_exit = True
     server.force_exit = True
     thread.join(timeout=10)
+
+
+def _close_sockets(sockets: list[socket.socket]) -> None:
     for sock in sockets:
         sock.close()
+
+
+def _close_app(pools: list[SystemPool[Any]], facts: dict[str, Any]) -> None:
+    """Close what the app held: the package API, the sandboxes' pools, the blob folder."""
     facts["packages"].close()
     for pool in pools:
         pool.close()
