@@ -229,17 +229,16 @@ def movement_floor(folder: Path, empty: Path, batch: int) -> tuple[float, int]:
         seconds += time.perf_counter() - started
         source.close()
     state = sqlite3.connect(folder / "state.db")
-    lineage = state.execute("SELECT * FROM lineage").fetchall()
+    lineage = state.execute("SELECT * FROM record_lineage").fetchall()
     fresh = sqlite3.connect(empty.with_name(f"state-{time.monotonic_ns()}.db"))
     for pragma in _JOURNAL:  # as the state's
         fresh.execute(pragma)
     fresh.execute(
-        "CREATE TABLE lineage (project, task, leg, source_key, source_entity, "
-        "destination_entity, destination_key, run_id, digest, "
-        "PRIMARY KEY (project, task, leg, source_key))"
+        "CREATE TABLE record_lineage (leg_id, source_key, source_entity, destination_entity, "
+        "destination_key, run_id, digest, PRIMARY KEY (leg_id, source_key))"
     )
     upsert = (
-        "INSERT INTO lineage VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
+        "INSERT INTO record_lineage VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
         "destination_key = excluded.destination_key, run_id = excluded.run_id, "
         "digest = excluded.digest"
     )
@@ -249,7 +248,7 @@ def movement_floor(folder: Path, empty: Path, batch: int) -> tuple[float, int]:
             fresh.executemany(upsert, lineage[start : start + batch])
     fresh.close()
     seconds += time.perf_counter() - started
-    return seconds, values + len(lineage) * 9
+    return seconds, values + len(lineage) * 7
 
 
 def _written_tables(written: apsw.Connection, empty: apsw.Connection) -> list[str]:

@@ -113,6 +113,7 @@ def test_the_blob_folder_goes_with_the_emulator_however_it_stops(
     temporary.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(temporary))
     with serve(workspace) as first:
+        assert first._packages is not None
         blobs = first._packages.blobs
         blobs.put("package.zip", b"PK")
         assert [p.name for p in blobs.folder.iterdir()] == ["package.zip"]

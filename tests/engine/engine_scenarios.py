@@ -268,13 +268,41 @@ def run_p2c(*args: object) -> subprocess.CompletedProcess[str]:
 NEW_RUN_COLUMNS = ("started_by", "message", "host", "pid", "heartbeat_at")
 
 
+def as_version_4(execute: Callable[[str], object]) -> None:
+    """Make a state database look like one of schema version 4, whose lineage was one
+    table with each leg's names in every row: its lineage rows moved back there."""
+    execute(
+        "CREATE TABLE lineage (project VARCHAR(200) NOT NULL, task VARCHAR(200) NOT NULL, "
+        "leg VARCHAR(100) NOT NULL, source_key VARCHAR(400) NOT NULL, "
+        "source_entity VARCHAR(100) NOT NULL, destination_entity VARCHAR(100) NOT NULL, "
+        "destination_key VARCHAR(400) NOT NULL, run_id INTEGER NOT NULL, digest VARCHAR(40), "
+        "PRIMARY KEY (project, task, leg, source_key))"
+    )
+    execute(
+        "INSERT INTO lineage SELECT g.project, g.task, g.leg, r.source_key, r.source_entity, "
+        "r.destination_entity, r.destination_key, r.run_id, r.digest "
+        "FROM record_lineage AS r JOIN lineage_leg AS g ON g.id = r.leg_id"
+    )
+    execute("DROP TABLE record_lineage")
+    execute("DROP TABLE lineage_leg")
+    execute("UPDATE p2c_schema SET value = '4' WHERE name = 'version'")
+
+
+# A lineage row of a version 4 database.
+OLD_LINEAGE = ("P", "Contacts", "main", "c-1", "contacts", "ContactPersonsV2", "usmf/CP-1", 1, "d")
+
+
 def as_version_2(execute: Callable[[str], object]) -> None:
     """Make a new state database look like one of p2c's schema version 2: no run columns of
-    version 3, and a run left Running an hour ago by a p2c that did not say who ran it."""
+    version 3, lineage as before version 5 (with one row), and a run left Running an hour
+    ago by a p2c that did not say who ran it."""
+    as_version_4(execute)
     for column in NEW_RUN_COLUMNS:
         execute(f"ALTER TABLE run DROP COLUMN {column}")
     execute("ALTER TABLE record_error DROP COLUMN record_name")  # added by version 4
     execute("UPDATE p2c_schema SET value = '2' WHERE name = 'version'")
+    values = ", ".join(f"'{v}'" if isinstance(v, str) else str(v) for v in OLD_LINEAGE)
+    execute(f"INSERT INTO lineage VALUES ({values})")
     an_hour_ago = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S")
     execute(
         "INSERT INTO run (started_at, status, projects, mode) "
@@ -283,14 +311,18 @@ def as_version_2(execute: Callable[[str], object]) -> None:
 
 
 def check_migrated(state: StateStore) -> None:
-    """Version 4 now, the columns there, and the old run no longer Running."""
+    """Version 5 now, the columns there, the lineage row kept, and the old run no longer
+    Running."""
     with state.engine.connect() as db:
         version = db.execute(sa.text("SELECT value FROM p2c_schema")).scalar()
         columns = {c["name"] for c in sa.inspect(db).get_columns("run")}
         error_columns = {c["name"] for c in sa.inspect(db).get_columns("record_error")}
-    assert version == "4"
+        tables = set(sa.inspect(db).get_table_names())
+    assert version == "5"
     assert set(NEW_RUN_COLUMNS) <= columns
     assert "record_name" in error_columns
+    assert "lineage" not in tables
+    assert [tuple(row) for row in state.lineage()] == [OLD_LINEAGE]
     (old,) = state.runs()
     assert old.status == "Error" and "has not been heard from" in old.message
     assert old.started_by is None  # not known then

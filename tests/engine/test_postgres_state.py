@@ -116,7 +116,7 @@ def test_state_on_postgresql(
     with postgres_server.connect(database) as db:
         counted = db.execute(
             "SELECT (SELECT count(*) FROM run), (SELECT count(*) FROM record_error), "
-            "(SELECT count(*) FROM error_queue), (SELECT count(*) FROM lineage)"
+            "(SELECT count(*) FROM error_queue), (SELECT count(*) FROM record_lineage)"
         ).fetchone()
     assert counted == (2, 1, 1, len(lineage))
 

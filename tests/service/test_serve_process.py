@@ -145,7 +145,9 @@ def big_world(tmp_path: Path, schedule: dict[str, Any] | None) -> World:
 def contact_persons_written(world: World) -> int:
     with world.state() as db:
         (count,) = db.execute(
-            "SELECT count(*) FROM lineage WHERE project = ?", (CONTACTS,)
+            "SELECT count(*) FROM record_lineage JOIN lineage_leg ON lineage_leg.id = leg_id "
+            "WHERE project = ?",
+            (CONTACTS,),
         ).fetchone()
     return int(count)
 

@@ -231,7 +231,7 @@ def test_templates_and_lineage(web: Web) -> None:
     assert "Contacts to Customer (Sales to Fin and Ops) - Direct" in page
     assert "built-in" in page
     with web.service.store.engine.connect() as db:
-        key = db.exec_driver_sql("SELECT source_key FROM lineage LIMIT 1").scalar()
+        key = db.exec_driver_sql("SELECT source_key FROM record_lineage LIMIT 1").scalar()
     lineage = web.client.get(f"/lineage?key={key}").text
     assert re.search(r"usmf/(ACC|CON)-\d{5}", lineage)
     assert "No destination holds" in web.client.get("/lineage?key=nope").text

@@ -79,7 +79,11 @@ def test_a_partitioned_first_sync_equals_an_unpartitioned_one(shared_world: Worl
 
 
 def _lineage(world: World) -> int:
-    rows = world.query("SELECT count(*) AS n FROM lineage WHERE project = :p", p=CONTACTS)
+    rows = world.query(
+        "SELECT count(*) AS n FROM record_lineage JOIN lineage_leg ON lineage_leg.id = leg_id "
+        "WHERE project = :p",
+        p=CONTACTS,
+    )
     return int(rows[0].n)
 
 

@@ -76,8 +76,8 @@ def test_a_worker_killed_mid_run_is_taken_over_and_nothing_is_lost_or_doubled(
     assert World.finops(world.root) == World.finops(reference)
     # Lineage: one row per contact person, none twice.
     lineage = world.query(
-        "SELECT count(*) AS n, count(DISTINCT source_key) AS keys FROM lineage "
-        "WHERE project = :project",
+        "SELECT count(*) AS n, count(DISTINCT source_key) AS keys FROM record_lineage "
+        "JOIN lineage_leg ON lineage_leg.id = leg_id WHERE project = :project",
         project=CONTACTS,
     )
     assert lineage[0].n == lineage[0].keys == len(World.finops(reference)["CDSContactPersons"])

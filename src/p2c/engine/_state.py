@@ -32,6 +32,7 @@ from p2c.engine._tables import (
     MIGRATES_FROM,
     SCHEMA_VERSION,
     error_queue_table,
+    lineage_leg_table,
     lineage_table,
     metadata,
     record_error_table,
@@ -67,6 +68,8 @@ def _open_schema(db: sa.Connection, safe: str) -> None:
         db.execute(schema_table.insert().values(name="version", value=SCHEMA_VERSION))
     elif version != SCHEMA_VERSION:
         _add_missing_columns(db)
+        if "lineage" in existing:
+            _move_lineage(db)
         db.execute(
             schema_table.update()
             .where(schema_table.c.name == "version")
@@ -91,6 +94,28 @@ def _add_missing_columns(db: sa.Connection) -> None:
             )
 
 
+def _move_lineage(db: sa.Connection) -> None:
+    """Version 5: the lineage of an older database (``lineage``, every row with its leg's
+    three names) moved into ``lineage_leg`` and ``record_lineage``, in the transaction
+    that opens it; the old table is dropped."""
+    db.execute(
+        sa.text(
+            "INSERT INTO lineage_leg (project, task, leg) "
+            "SELECT DISTINCT project, task, leg FROM lineage"
+        )
+    )
+    db.execute(
+        sa.text(
+            "INSERT INTO record_lineage (leg_id, source_key, source_entity, "
+            "destination_entity, destination_key, run_id, digest) "
+            "SELECT g.id, o.source_key, o.source_entity, o.destination_entity, "
+            "o.destination_key, o.run_id, o.digest FROM lineage AS o JOIN lineage_leg AS g "
+            "ON g.project = o.project AND g.task = o.task AND g.leg = o.leg"
+        )
+    )
+    db.execute(sa.text("DROP TABLE lineage"))
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -110,7 +135,12 @@ _NEW_CURSOR = (
     f"INSERT INTO task_cursor (project, task, leg, {', '.join(_CURSOR_COLUMNS)}) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-_HAS_LINEAGE = f"SELECT run_id FROM lineage WHERE {_OF_LEG} LIMIT 1"
+_LEG_ID = f"SELECT id FROM lineage_leg WHERE {_OF_LEG}"
+_NEW_LEG_ID = (
+    "INSERT INTO lineage_leg (project, task, leg) VALUES (?, ?, ?) "
+    "ON CONFLICT (project, task, leg) DO NOTHING"
+)
+_HAS_LINEAGE = "SELECT run_id FROM record_lineage WHERE leg_id = ? LIMIT 1"
 _QUEUED_KEYS = f"SELECT source_key FROM error_queue WHERE {_OF_LEG}"
 
 
@@ -150,9 +180,11 @@ class StateStore(RunHistory):
         self.driver = DriverSQL(self.engine)
         mark = self.driver.mark
         self._mark = mark
+        # Task legs by their number in lineage_leg; a leg's number never changes.
+        self._leg_ids: dict[LegId, int] = {}
         self._digests_sql = (
-            "SELECT source_key, destination_key, digest FROM lineage "
-            f"WHERE project = {mark} AND task = {mark} AND leg = {mark} AND source_key IN ({{}})"
+            "SELECT source_key, destination_key, digest FROM record_lineage "
+            f"WHERE leg_id = {mark} AND source_key IN ({{}})"
         )
         columns = [c.name for c in lineage_table.columns]
         self._lineage_columns = columns
@@ -161,7 +193,7 @@ class StateStore(RunHistory):
         # Straight to the driver: one row per written record, and SQLAlchemy's per-row
         # parameter processing would cost more than the write itself.
         self._lineage_upsert = (
-            f"INSERT INTO lineage ({', '.join(columns)}) "
+            f"INSERT INTO record_lineage ({', '.join(columns)}) "
             f"VALUES ({', '.join([mark] * len(columns))}) "
             f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
         )
@@ -173,7 +205,7 @@ class StateStore(RunHistory):
             for position, name in enumerate(("source_key", "destination_key", "digest")):
                 each[name] = f"json_extract(j.value, '$[{position}]')"
             self._lineage_json = (
-                f"INSERT INTO lineage ({', '.join(columns)}) "
+                f"INSERT INTO record_lineage ({', '.join(columns)}) "
                 f"SELECT {', '.join(each.values())} FROM json_each(?) AS j WHERE true "
                 f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
             )
@@ -208,6 +240,7 @@ class StateStore(RunHistory):
                 point shows what it did.
         """
         now = _now()
+        leg_id = self._leg_id(leg, add=True) if written else None
         with self.engine.begin() as db:
             note_batch(db, self.driver, run_id, task_run_id, counts, now)
             if errors:
@@ -231,8 +264,8 @@ class StateStore(RunHistory):
                 )
                 self._enqueue(db, run_id, leg, errors, now)
             _delete_keys(db, error_queue_table, leg, dequeue)
-            if written:
-                self._write_lineage(db, run_id, leg, entities, written)
+            if leg_id is not None:
+                self._write_lineage(db, run_id, leg_id, entities, written)
             if cursor is not None:
                 self._save_cursor(db, run_id, leg, cursor, now)
 
@@ -240,15 +273,13 @@ class StateStore(RunHistory):
         self,
         db: sa.Connection,
         run_id: int,
-        leg: LegId,
+        leg_id: int,
         entities: tuple[str, str],
         written: Sequence[tuple[str, str, str | None]],
     ) -> None:
         if self._lineage_json is not None:
             shared = {
-                "project": leg.project,
-                "task": leg.task,
-                "leg": leg.leg,
+                "leg_id": leg_id,
                 "source_entity": entities[0],
                 "destination_entity": entities[1],
                 "run_id": run_id,
@@ -261,11 +292,24 @@ class StateStore(RunHistory):
             return
         db.exec_driver_sql(
             self._lineage_upsert,
-            [
-                (leg.project, leg.task, leg.leg, s, *entities, d, run_id, digest)
-                for s, d, digest in written
-            ],
+            [(leg_id, s, *entities, d, run_id, digest) for s, d, digest in written],
         )
+
+    def _leg_id(self, leg: LegId, *, add: bool = False) -> int | None:
+        """The leg's number in lineage_leg (``add``: given it first, in a transaction of its
+        own, if it has none). Known once committed: a batch that rolls back does not take
+        a number with it."""
+        known = self._leg_ids.get(leg)
+        if known is not None:
+            return known
+        names = _leg_values(leg)
+        with self.engine.begin() as db:
+            if add:
+                db.exec_driver_sql(self.driver.sql(_NEW_LEG_ID), names)
+            found = db.exec_driver_sql(self.driver.sql(_LEG_ID), names).scalar()
+        if found is not None:
+            self._leg_ids[leg] = int(found)
+        return found
 
     def _enqueue(
         self, db: sa.Connection, run_id: int, leg: LegId, errors: Sequence[ErrorRow], now: datetime
@@ -348,8 +392,11 @@ class StateStore(RunHistory):
     # lineage and digests ------------------------------------------------------------------------
 
     def has_lineage(self, leg: LegId) -> bool:
+        leg_id = self._leg_id(leg)
+        if leg_id is None:
+            return False
         with self.engine.connect() as db:
-            found = db.exec_driver_sql(self.driver.sql(_HAS_LINEAGE), _leg_values(leg))
+            found = db.exec_driver_sql(self.driver.sql(_HAS_LINEAGE), (leg_id,))
             return found.first() is not None
 
     def digests(self, leg: LegId, source_keys: Sequence[str]) -> dict[str, tuple[str, str | None]]:
@@ -359,22 +406,28 @@ class StateStore(RunHistory):
         SQLAlchemy's row objects (and, in a new process, compiling the statement for each
         length of IN list) cost more than the lookup itself."""
         found: dict[str, tuple[str, str | None]] = {}
-        ids = (leg.project, leg.task, leg.leg)
+        leg_id = self._leg_id(leg)
+        if leg_id is None:
+            return found
         with self.engine.connect() as db:
             for start in range(0, len(source_keys), _CHUNK):
                 part = source_keys[start : start + _CHUNK]
                 marks = ", ".join([self._mark] * len(part))
                 statement = self._digests_sql.format(marks)
-                rows = db.exec_driver_sql(statement, (*ids, *part)).fetchall()
+                rows = db.exec_driver_sql(statement, (leg_id, *part)).fetchall()
                 found.update((key, (destination, digest)) for key, destination, digest in rows)
         return found
 
     def lineage(self, project: str | None = None) -> list[sa.Row[Any]]:
-        query = lineage_table.select()
+        """Every lineage row (of one project), each with its leg's names."""
+        legs, rows = lineage_leg_table.c, lineage_table.c
+        query = sa.select(
+            legs.project, legs.task, legs.leg, *(c for c in rows if c is not rows.leg_id)
+        ).join_from(lineage_table, lineage_leg_table, rows.leg_id == legs.id)
         if project:
-            query = query.where(lineage_table.c.project == project)
+            query = query.where(legs.project == project)
         with self.engine.connect() as db:
-            return list(db.execute(query.order_by(lineage_table.c.source_key)))
+            return list(db.execute(query.order_by(rows.source_key)))
 
     # the error queue ----------------------------------------------------------------------------
 

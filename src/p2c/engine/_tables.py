@@ -1,8 +1,9 @@
 """The state database's tables (SQLAlchemy Core), shared by the state store and the lock.
 
-SCHEMA_VERSION changes whenever a table changes. A database of the previous version is
-brought up to date when it is opened (columns added, nothing rewritten); one of another
-version is refused with a clear message instead of failing half way through a run.
+SCHEMA_VERSION changes whenever a table changes. A database of an earlier version is
+brought up to date when it is opened (columns added; version 5 moved lineage into a table
+of its own, see ``_state.py``); one of another version is refused with a clear message
+instead of failing half way through a run.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "UTCDateTime",
     "error_queue_table",
+    "lineage_leg_table",
     "lineage_table",
     "lock_table",
     "metadata",
@@ -27,9 +29,10 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
-SCHEMA_VERSION = "4"
-# Versions a database is brought up from by adding the columns it lacks (all nullable).
-MIGRATES_FROM = ("2", "3")
+SCHEMA_VERSION = "5"
+# Versions a database is brought up from: by adding the columns it lacks (all nullable) and,
+# before 5, by moving its lineage into ``record_lineage``.
+MIGRATES_FROM = ("2", "3", "4")
 
 
 class UTCDateTime(sa.TypeDecorator[datetime]):
@@ -136,12 +139,30 @@ error_queue_table = sa.Table(
     sa.Column("last_run_id", sa.Integer, nullable=False, index=True),
     sa.Column("failed_at", UTCDateTime, nullable=False),
 )
+# The task legs that have lineage, each by a number: a lineage row names its leg by that
+# number rather than by its three names, which keeps the table and its key less than half
+# the size (the names were most of a row, and all of the key but the source key).
+lineage_leg_table = sa.Table(
+    "lineage_leg",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("project", sa.String(200), nullable=False),
+    sa.Column("task", sa.String(200), nullable=False),
+    sa.Column("leg", sa.String(100), nullable=False),
+    sa.UniqueConstraint("project", "task", "leg", name="uq_lineage_leg"),
+)
 # Which source record produced which destination record, and a digest of the values last
 # acknowledged, so that a record whose mapped values did not change is not written again.
 lineage_table = sa.Table(
-    "lineage",
+    "record_lineage",
     metadata,
-    *_leg_key(),
+    sa.Column(
+        "leg_id",
+        sa.Integer,
+        sa.ForeignKey("lineage_leg.id"),
+        primary_key=True,
+        autoincrement=False,
+    ),
     sa.Column("source_key", sa.String(400), primary_key=True),
     sa.Column("source_entity", sa.String(100), nullable=False),
     sa.Column("destination_entity", sa.String(100), nullable=False),

@@ -30,8 +30,6 @@ _WORST = ("Error", "Cancelled", "Skipped", "Warning", "Completed")
 _INDEXES = (
     # The error queue counted by project.
     "CREATE INDEX IF NOT EXISTS ix_web_error_queue_project ON error_queue (project)",
-    # A record's lineage by its source key alone.
-    "CREATE INDEX IF NOT EXISTS ix_web_lineage_source ON lineage (source_key)",
 )
 
 
@@ -311,9 +309,12 @@ class WebQueries:
     def lineage(self, source_key: str) -> list[dict[str, Any]]:
         """Where a source record went: per project, task and leg its destination key."""
         sql = (
-            "SELECT project, task, leg, source_entity, source_key, destination_entity, "
-            "destination_key, run_id FROM lineage WHERE source_key = ? "
-            "ORDER BY project, task, leg"
+            # Leg by leg, each a lookup of the lineage's own key: no index of its own that
+            # every run would have to keep up.
+            "SELECT g.project, g.task, g.leg, r.source_entity, r.source_key, "
+            "r.destination_entity, r.destination_key, r.run_id FROM lineage_leg AS g "
+            "JOIN record_lineage AS r ON r.leg_id = g.id AND r.source_key = ? "
+            "ORDER BY g.project, g.task, g.leg"
         )
         with self.engine.connect() as db:
             rows = db.exec_driver_sql(self._sql(sql), (source_key,)).all()
