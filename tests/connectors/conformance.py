@@ -520,4 +520,3 @@ def _nine_customers(world: World) -> None:
     store = FinOpsSandbox(world.root / "sandbox/finops.db")
     store.upsert("CustomersV2", [*customers(7), *customers(2, 10, CustomerGroupId="20")])
     store.close()
-

@@ -235,4 +235,3 @@ def test_a_probe_that_got_no_answer_does_not_hold_up_the_next(client: redis.Redi
     _answered(budget)
 
     assert _learnt(client, budget)["probe"] == 0.0
-

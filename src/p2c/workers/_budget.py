@@ -63,7 +63,9 @@ local ms = tonumber(now[1]) * 1000 + tonumber(now[2]) / 1000
 # Returns {0, bound} when the slot is taken (bound: what a probe proves the window's length
 # at most, if it passes; 0 for a request that is no probe), else {ms to wait} (-1: a slot
 # is given back soon).
-_ENTER = _NOW + """
+_ENTER = (
+    _NOW
+    + """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ms)
 local state = redis.call('HMGET', KEYS[2], 'limit', 'resume_at', 'probing', 'quota', 'span',
   'floor', 'probe', 'learning')
@@ -115,6 +117,7 @@ if redis.call('ZCARD', KEYS[1]) < limit then
 end
 return {-1}
 """
+)
 
 # KEYS: state. ARGV: token, bound. A request passed: the probe after a pause lets everyone
 # go again, and a window probe proved the window no longer than its bound.
@@ -132,7 +135,9 @@ return 0
 
 # KEYS: state, log. ARGV: seconds, ttl (ms), token and bound of the throttled request ('' and
 # 0 when not known). The pause ends at the later of the two.
-_PAUSE = _NOW + """
+_PAUSE = (
+    _NOW
+    + """
 local until_ms = ms + tonumber(ARGV[1]) * 1000
 local state = redis.call('HMGET', KEYS[1], 'resume_at', 'probe')
 local resume = tonumber(state[1]) or 0
@@ -160,6 +165,7 @@ redis.call('HSET', KEYS[1], 'probing', '1')
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]))
 return 0
 """
+)
 
 
 class RedisBudget:
