@@ -20,13 +20,14 @@ import json
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import redis
 
 _PREFIX = "p2c:job:"
 _KEEP = 7 * 86_400  # results and events are kept a week
 log = logging.getLogger("p2c.workers")
+Taken = Literal["ours", "done", "held"]
 
 # Renew a lease only while it is ours. KEYS: lease. ARGV: holder, ms.
 _RENEW = """
@@ -56,9 +57,23 @@ class JobBoard:
     # leases -------------------------------------------------------------------------------------
 
     def claim(self, job: str, holder: str, stale_after: float) -> bool:
-        """Take the job unless a live worker holds it."""
+        """Take the job's lease unless a live worker holds it (whether it ended or not)."""
         ms = int(stale_after * 1000)
         return bool(self.client.set(self._key(job, "lease"), holder, nx=True, px=ms))
+
+    def take(self, job: str, holder: str, stale_after: float) -> Taken:
+        """Take a job that has no result and no live holder: ``ours``, else ``done`` or
+        ``held``. The result is looked at again once the lease is ours: a holder puts its
+        result before it gives the lease back, so a job that ends between the first look
+        and the claim is not run a second time."""
+        if self.result(job) is not None:
+            return "done"
+        if not self.claim(job, holder, stale_after):
+            return "held"
+        if self.result(job) is not None:
+            self.release(job, holder)
+            return "done"
+        return "ours"
 
     def holder(self, job: str) -> str | None:
         value = self.client.get(self._key(job, "lease"))

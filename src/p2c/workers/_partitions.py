@@ -148,10 +148,7 @@ class CeleryPartitioner:
             for index, (key, part) in enumerate(zip(keys, parts, strict=True)):
                 if index in results:
                     continue
-                outcome = ctx.board.result(key)
-                if outcome is None and ctx.board.claim(
-                    key, ctx.holder, ctx.executor.stale_after_seconds
-                ):
+                if ctx.board.take(key, ctx.holder, ctx.executor.stale_after_seconds) == "ours":
                     if self.cancel.cancelled:  # nobody took it: it does not start
                         skipped = PartitionResult(cancelled=self.cancel.reason or "cancelled")
                         ctx.board.finish(key, {"result": skipped.document()})
@@ -160,8 +157,8 @@ class CeleryPartitioner:
                             ctx, self.ws, self.state, self.job_id, key, part.document()
                         )
                     ctx.board.release(key, ctx.holder)
-                    outcome = ctx.board.result(key)
                     ran = True
+                outcome = ctx.board.result(key)
                 if outcome is not None:
                     results[index] = self._result(part, outcome)
             if not ran and len(results) < len(parts):

@@ -112,9 +112,10 @@ def run_job(task: Any, document: dict[str, Any]) -> str:
     ctx = context()
     job = Job.model_validate(document)
     executor, board = ctx.executor, ctx.board
-    if board.result(job.id) is not None:
+    taken = board.take(job.id, ctx.holder, executor.stale_after_seconds)
+    if taken == "done":
         return "done before"
-    if not board.claim(job.id, ctx.holder, executor.stale_after_seconds):
+    if taken == "held":
         # Held by a live worker: come back later; should it die, this message takes over.
         wait = min(executor.stale_after_seconds, executor.visibility_timeout / 2)
         raise task.retry(countdown=wait, max_retries=None)
@@ -147,9 +148,10 @@ def run_partition(task: Any, job_id: str, key: str, document: dict[str, Any]) ->
     the run that split it) already took it."""
     ctx = context()
     board = ctx.board
-    if board.result(key) is not None:
+    taken = board.take(key, ctx.holder, ctx.executor.stale_after_seconds)
+    if taken == "done":
         return "done before"
-    if not board.claim(key, ctx.holder, ctx.executor.stale_after_seconds):
+    if taken == "held":
         return "taken"  # its holder finishes it, or the run that split it takes it over
     ws = Workspace.open(ctx.root)
     state = StateStore(ws.state_url())
