@@ -4,6 +4,7 @@ sit at a host root, while the token endpoint (and the path layout) stay on the m
 from __future__ import annotations
 
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -16,6 +17,7 @@ from PowerPlatform.Dataverse.client import DataverseClient
 
 from p2c import ConfigError
 from p2c.emulator import DEFAULT_SECRET, EmulatorSettings, RunningEmulator, serve
+from p2c.emulator._http import ApiError
 
 
 @pytest.fixture
@@ -124,3 +126,15 @@ def test_the_blob_folder_goes_with_the_emulator_however_it_stops(
             pass
         assert list(temporary.iterdir()) == [blobs.folder]  # the second left nothing
     assert list(temporary.iterdir()) == []
+    with pytest.raises(ApiError, match="stopping"):  # a request still in flight after close
+        blobs.put("late.zip", b"PK")
+    assert list(temporary.iterdir()) == []
+
+
+def test_a_start_refused_for_a_bad_certificate_leaves_no_thread(workspace: Path) -> None:
+    folder = workspace / "emulator" / "app-certificates"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "broken.pem").write_text("not a certificate")
+    with pytest.raises(ConfigError, match="is not a PEM certificate"), serve(workspace):
+        pass
+    assert not [t for t in threading.enumerate() if t.name == "p2c-dmf"]

@@ -44,18 +44,23 @@ class BlobStore:
         self._key = secrets.token_bytes(32)
         self._lock = threading.Lock()
         self._folder: Path | None = None
+        self._closed = False
 
     @property
     def folder(self) -> Path:
-        """Made at the first blob, so that an emulator that never gets one leaves nothing."""
+        """Made when the package API is first used, so that an emulator that never uses it
+        leaves nothing; after ``close``, a request still in flight is refused instead of
+        making another."""
         with self._lock:
+            if self._closed:
+                raise ApiError(503, "The emulator is stopping.")
             if self._folder is None:
                 self._folder = Path(tempfile.mkdtemp(prefix="p2c-emulator-blobs-"))
             return self._folder
 
     def close(self) -> None:
         with self._lock:
-            folder, self._folder = self._folder, None
+            folder, self._folder, self._closed = self._folder, None, True
         if folder is not None:
             shutil.rmtree(folder, ignore_errors=True)
 

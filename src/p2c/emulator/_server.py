@@ -221,6 +221,9 @@ def build_app(
     ws = Workspace.open(workspace_root)
     name = settings.connection_set
     sales_path, finops_path, cds_path = _sandbox_paths(ws, name)
+    # What can be refused, before anything that must be closed (the package API's thread).
+    certificates = app_certificates(workspace_root / FOLDER)
+    organizations = [o.model_dump(mode="json") for o in ws.connection_set(name).organizations]
     pools: list[SystemPool[Any]] = []
     services: dict[str, Service] = {}
 
@@ -258,11 +261,11 @@ def build_app(
         secret,
         settings.token_lifetime,
         set(services),
-        app_certificates(workspace_root / FOLDER),
+        certificates,
     )
     app = EmulatorApp(tokens, services, settings)
     facts = {
-        "organizations": [o.model_dump(mode="json") for o in ws.connection_set(name).organizations],
+        "organizations": organizations,
         "services": tuple(services),
         "protections": {n: s.protection for n, s in services.items()},
         "packages": finops_face.packages,

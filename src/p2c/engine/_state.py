@@ -40,22 +40,21 @@ from p2c.engine._tables import (
     task_cursor_table,
 )
 
+# The advisory lock a PostgreSQL state holds while its schema is made or brought up to date.
+_SCHEMA_LOCK = 0x7032635F  # "p2c_"
 # SQLite allows 32,766 host parameters, PostgreSQL 65,535; IN lists stay well below.
 _CHUNK = 900
 
 
 def _open_schema(db: sa.Connection, safe: str) -> None:
-    """Create the tables of a new database, bring one of the previous version up to date, or
-    refuse one of another version."""
-    existing = set(sa.inspect(db).get_table_names())
-    if existing and "p2c_schema" not in existing:
-        version: str | None = "1"
-    elif existing:
-        version = db.execute(
-            sa.select(schema_table.c.value).where(schema_table.c.name == "version")
-        ).scalar()
-    else:
-        version = None
+    """Create the tables of a new database, bring one of an earlier version up to date, or
+    refuse one of another version. Creating and bringing up to date are one transaction, and
+    one process's at a time: another that opens the database meanwhile waits, then finds it
+    done."""
+    existing, version = _found(db)
+    if version != SCHEMA_VERSION:
+        _lock_schema(db)
+        existing, version = _found(db)
     if version not in (None, SCHEMA_VERSION, *MIGRATES_FROM):
         raise ConfigError(
             f"The state database {safe} has schema version {version}; this p2c "
@@ -75,6 +74,30 @@ def _open_schema(db: sa.Connection, safe: str) -> None:
             .where(schema_table.c.name == "version")
             .values(value=SCHEMA_VERSION)
         )
+
+
+def _found(db: sa.Connection) -> tuple[set[str], str | None]:
+    """The database's tables and its schema version (None: a new database)."""
+    existing = set(sa.inspect(db).get_table_names())
+    if existing and "p2c_schema" not in existing:
+        return existing, "1"
+    if not existing:
+        return existing, None
+    version = db.execute(
+        sa.select(schema_table.c.value).where(schema_table.c.name == "version")
+    ).scalar()
+    return existing, version
+
+
+def _lock_schema(db: sa.Connection) -> None:
+    """Hold the database's schema for the rest of the transaction. On SQLite the transaction
+    starts here, with the write lock (the driver would otherwise run each CREATE and ALTER
+    on its own, outside any transaction); on PostgreSQL, whose DDL is transactional, an
+    advisory lock of the transaction."""
+    if db.dialect.name == "sqlite":
+        db.exec_driver_sql("BEGIN IMMEDIATE")
+    elif db.dialect.name == "postgresql":
+        db.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK})")
 
 
 def _add_missing_columns(db: sa.Connection) -> None:

@@ -80,7 +80,8 @@ def worst(statuses: set[str]) -> str:
 
 class WebQueries:
     """Reads over the engine's tables (``run``, ``task_run``, ``error_queue``,
-    ``record_error``, ``lineage``) by name, on the driver: pages must stay fast."""
+    ``record_error``, ``lineage_leg``, ``record_lineage``) by name, on the driver: pages must
+    stay fast."""
 
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine

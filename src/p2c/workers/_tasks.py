@@ -153,8 +153,12 @@ def run_partition(task: Any, job_id: str, key: str, document: dict[str, Any]) ->
         return "done before"
     if taken == "held":
         return "taken"  # its holder finishes it, or the run that split it takes it over
-    ws = Workspace.open(ctx.root)
-    state = StateStore(ws.state_url())
+    try:
+        ws = Workspace.open(ctx.root)
+        state = StateStore(ws.state_url())
+    except BaseException:  # given back at once: the run that split the leg need not wait
+        board.release(key, ctx.holder)
+        raise
     try:
         run_partition_here(ctx, ws, state, job_id, key, document)
     finally:
