@@ -40,6 +40,14 @@ _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
+# Put the result unless another worker holds the job. KEYS: lease, result. ARGV: holder,
+# result, seconds kept.
+_FINISH = """
+local held = redis.call('GET', KEYS[1])
+if held and held ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
+return 1
+"""
 
 
 class JobBoard:
@@ -49,6 +57,7 @@ class JobBoard:
         self.client = client
         self._renew: Any = client.register_script(_RENEW)
         self._release: Any = client.register_script(_RELEASE)
+        self._finish: Any = client.register_script(_FINISH)
 
     @staticmethod
     def _key(job: str, part: str) -> str:
@@ -89,9 +98,15 @@ class JobBoard:
 
     # results ------------------------------------------------------------------------------------
 
-    def finish(self, job: str, result: dict[str, Any]) -> None:
-        self.client.set(self._key(job, "result"), json.dumps(result), ex=_KEEP)
+    def finish(self, job: str, holder: str, result: dict[str, Any]) -> bool:
+        """Put the job's result, unless its lease was lost to another worker (who puts its
+        own): whether it was put."""
+        keys = [self._key(job, "lease"), self._key(job, "result")]
+        if not self._finish(keys=keys, args=[holder, json.dumps(result), _KEEP]):
+            log.warning("Job %s: not finished here, another worker took it over", job)
+            return False
         self.event(job, {"type": "end"})
+        return True
 
     def result(self, job: str) -> dict[str, Any] | None:
         value = self.client.get(self._key(job, "result"))
@@ -153,6 +168,8 @@ class Lease:
         self.stale_after = stale_after
         self.on_cancel = on_cancel
         self.watch = watch or (job,)
+        # Lost: another worker may be running the job; this one stops and puts no result.
+        self.lost = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="p2c-lease", daemon=True)
 
@@ -171,9 +188,12 @@ class Lease:
     def _loop(self) -> None:
         while not self._stop.wait(self.every):
             try:
-                if not self.board.renew(self.job, self.holder, self.stale_after):
+                if self.board.renew(self.job, self.holder, self.stale_after):
+                    reason = self.board.first_cancelled(self.watch)
+                else:  # silent too long: another worker may run it now, this one stops
                     log.warning("Job %s: lease lost (this worker was silent too long)", self.job)
-                reason = self.board.first_cancelled(self.watch)
+                    self.lost = True
+                    reason = "this worker lost the job's lease (it was silent too long)"
             except redis.RedisError as error:
                 log.warning("Job %s: cannot renew its lease: %s", self.job, error)
                 continue

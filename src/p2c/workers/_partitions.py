@@ -89,9 +89,11 @@ def run_partition_here(
             outcome = {"error": str(error), "exit_code": int(error.exit_code)}
         except RunAbandoned:  # the stop grace is over: the range is read again
             return
-        if token.cancelled and ctx.stopping.is_set() and not board.first_cancelled(watch):
-            return  # handed back
-        board.finish(key, outcome)
+        if lease.lost or (
+            token.cancelled and ctx.stopping.is_set() and not board.first_cancelled(watch)
+        ):
+            return  # handed back, or taken over
+        board.finish(key, ctx.holder, outcome)
 
 
 class CeleryPartitioner:
@@ -151,7 +153,7 @@ class CeleryPartitioner:
                 if ctx.board.take(key, ctx.holder, ctx.executor.stale_after_seconds) == "ours":
                     if self.cancel.cancelled:  # nobody took it: it does not start
                         skipped = PartitionResult(cancelled=self.cancel.reason or "cancelled")
-                        ctx.board.finish(key, {"result": skipped.document()})
+                        ctx.board.finish(key, ctx.holder, {"result": skipped.document()})
                     else:
                         run_partition_here(
                             ctx, self.ws, self.state, self.job_id, key, part.document()

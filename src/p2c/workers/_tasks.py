@@ -134,9 +134,9 @@ def run_job(task: Any, document: dict[str, Any]) -> str:
             outcome = _execute(ctx, job, token)
         except RunAbandoned:  # the stop grace ended just as the run did: run it again
             outcome = None
-        if outcome is not None:
-            board.finish(job.id, outcome)
-    if outcome is None:  # stopping: another worker goes on after the last whole batch
+        if outcome is not None and not lease.lost:
+            board.finish(job.id, ctx.holder, outcome)
+    if outcome is None or lease.lost:  # stopping or taken over: the next goes on from here
         board.event(job.id, {"type": "handed-back", "worker": ctx.holder})
         ctx.app.send_task("p2c.run", args=[document], queue=executor.queue, task_id=job.id)
         return "handed back"
